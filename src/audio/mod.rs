@@ -1,0 +1,38 @@
+//! Audio in and out: decoding any common file format to 16 kHz mono, resampling, writing WAV.
+
+mod decode;
+mod resample;
+mod wav;
+
+pub use decode::{decode_file, DecodeError};
+pub use resample::resample;
+pub use wav::{write_wav, WavWriteError};
+
+/// Sample rate every recognition stage works at.
+pub const STT_RATE: u32 = 16_000;
+
+/// Mono PCM samples in [-1, 1] with their rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    pub samples: Vec<f32>,
+    pub rate: u32,
+}
+
+impl Audio {
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.rate)
+    }
+
+    /// Root-mean-square level; 0 for empty audio.
+    pub fn rms(&self) -> f32 {
+        rms(&self.samples)
+    }
+}
+
+/// Root-mean-square level of `samples`; 0 for an empty slice.
+pub fn rms(samples: &[f32]) -> f32 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt()
+}

@@ -1,0 +1,150 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Offline speech translation: Persian speech in, English speech and captions out.
+///
+/// Everything runs on this machine: voice-activity detection (Silero), speech recognition
+/// (Whisper, language forced), translation (Firefox-Translations models or Whisper's own
+/// translation) and English speech (Piper voices). Models are installed once with
+/// `linguastream models fetch` into $LINGUASTREAM_HOME (default ~/.local/share/linguastream).
+#[derive(Debug, Parser)]
+#[command(name = "linguastream", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Translate a recording: English speech (WAV) plus captions in both languages.
+    ///
+    /// Reads WAV, FLAC, MP3 or Ogg Vorbis at any sample rate and channel count. Each English
+    /// utterance starts where its source started, or right after the previous one if it would
+    /// overlap. Speech the hallucination gate rejects (silence, noise, repetition loops) is
+    /// reported, never spoken.
+    Translate(TranslateArgs),
+    /// Print the recognised text of one or more recordings.
+    ///
+    /// With several inputs, one line each: `<input path><TAB><text>` (the model loads once).
+    Transcribe(TranscribeArgs),
+    /// Speak English text with the Piper voice (text-to-speech alone).
+    Speak(SpeakArgs),
+    /// Install, list and verify models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MtChoice {
+    /// Firefox-Translations when the pair's model is installed, otherwise direct.
+    Auto,
+    /// Whisper's speech-translation task (weak on Persian with Whisper base).
+    Direct,
+    /// A Firefox-Translations model for the pair (fa→en: `models fetch firefox-faen`).
+    Firefox,
+}
+
+/// Options shared by every command that recognises speech.
+#[derive(Debug, Args)]
+pub struct RecognitionArgs {
+    /// Spoken language (ISO 639-1 code Whisper knows).
+    #[arg(long = "from", short = 'l', default_value = "fa", value_name = "LANG")]
+    pub from: String,
+    /// Whisper model: a size installed with `models fetch whisper-SIZE` (tiny, base, small,
+    /// medium, large-v3, large-v3-turbo) or a directory with a CTranslate2 conversion.
+    #[arg(long, short = 'm', default_value = "base", value_name = "SIZE|DIR")]
+    pub whisper: String,
+    /// A pause this long ends an utterance (milliseconds).
+    #[arg(long, default_value_t = 400, value_name = "MS")]
+    pub pause_ms: u32,
+    /// Longer speech is split at its quietest moment (seconds).
+    #[arg(long, default_value_t = 15.0, value_name = "S")]
+    pub max_utterance_s: f32,
+    /// Voice-activity threshold, 0–1 (higher ignores more quiet speech and noise).
+    #[arg(long, default_value_t = 0.5, value_name = "P")]
+    pub vad_threshold: f32,
+    /// CPU threads for Whisper (default: all cores).
+    #[arg(long, short = 't', value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    /// Recording to translate.
+    pub input: PathBuf,
+    /// English speech output (WAV).
+    #[arg(long, short = 'o', value_name = "WAV")]
+    pub output: Option<PathBuf>,
+    /// Write SubRip captions (source and English line per cue).
+    #[arg(long, value_name = "FILE")]
+    pub srt: Option<PathBuf>,
+    /// Write WebVTT captions (source and English line per cue).
+    #[arg(long, value_name = "FILE")]
+    pub vtt: Option<PathBuf>,
+    /// Write a JSON report: segments, texts, per-stage timings, models.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Target language (the voices are English).
+    #[arg(long, default_value = "en", value_name = "LANG")]
+    pub to: String,
+    /// Translation engine.
+    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
+    pub mt: MtChoice,
+    /// Sample rate of the output WAV (default: the voice's, 22050).
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<u32>,
+    /// Print only errors and warnings.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub recognition: RecognitionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TranscribeArgs {
+    /// Recordings to transcribe.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub recognition: RecognitionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SpeakArgs {
+    /// English text to speak.
+    pub text: String,
+    /// Output WAV.
+    #[arg(long, short = 'o', value_name = "WAV")]
+    pub output: PathBuf,
+    /// Sample rate of the output (default: the voice's, 22050).
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Show every known model: installed or not, size, source.
+    List,
+    /// Download and install models (default: the standard set). Idempotent.
+    Fetch {
+        /// Model ids (see `models list`); none means the default set.
+        ids: Vec<String>,
+        /// Reinstall even if installed and intact.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Re-check the sha256 of installed models (default: all installed).
+    Verify { ids: Vec<String> },
+    /// Install a model from files you downloaded yourself (e.g. the Firefox fa→en model).
+    Import {
+        /// Model id (see `models list`).
+        id: String,
+        /// Folder holding the model's files, named as in `models list`.
+        folder: PathBuf,
+    },
+    /// Print the directory models are installed in.
+    Path,
+}

@@ -1,0 +1,97 @@
+//! `linguastream models`: install, list, verify.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use linguastream::models::fetch::{fetch, import};
+use linguastream::models::ModelStore;
+
+use crate::cli::ModelsCommand;
+
+pub fn run(command: ModelsCommand) -> Result<ExitCode> {
+    let store = ModelStore::open_default();
+    match command {
+        ModelsCommand::List => list(&store),
+        ModelsCommand::Fetch { ids, force } => fetch_models(&store, &ids, force),
+        ModelsCommand::Verify { ids } => verify(&store, &ids),
+        ModelsCommand::Import { id, folder } => {
+            let entry = store.entry(&id)?;
+            import(&store, entry, &folder)?;
+            println!("installed {id} from {}", folder.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCommand::Path => {
+            println!("{}", store.models_dir().display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+fn list(store: &ModelStore) -> Result<ExitCode> {
+    println!("models in {}", store.models_dir().display());
+    println!("{:<24} {:<8} {:<13} {:>10}  description", "id", "role", "status", "size");
+    for entry in &store.manifest().models {
+        let status = match (store.require(&entry.id), store.installed_bytes(&entry.id)) {
+            (Ok(_), _) => "installed",
+            (Err(_), Some(_)) => "DAMAGED",
+            (Err(_), None) if entry.default => "missing",
+            (Err(_), None) => "not installed",
+        };
+        let size = store.installed_bytes(&entry.id).map(megabytes).unwrap_or_default();
+        let files: Vec<&str> = entry.files.iter().map(|f| f.name.as_str()).collect();
+        println!("{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description);
+        if status != "installed" {
+            println!("{:<58}files: {}", "", files.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fetch_models(store: &ModelStore, ids: &[String], force: bool) -> Result<ExitCode> {
+    let entries = if ids.is_empty() {
+        store.manifest().defaults().collect::<Vec<_>>()
+    } else {
+        ids.iter().map(|id| store.entry(id)).collect::<Result<Vec<_>, _>>()?
+    };
+    let mut failures = 0;
+    for entry in entries {
+        match fetch(store, entry, force) {
+            Ok(true) => eprintln!("installed {} ({})", entry.id, store.installed_bytes(&entry.id).map(megabytes).unwrap_or_default()),
+            Ok(false) => eprintln!("{} is already installed and intact", entry.id),
+            Err(e) => {
+                failures += 1;
+                eprintln!("error: {}: {e}", entry.id);
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} model(s) could not be installed");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(store: &ModelStore, ids: &[String]) -> Result<ExitCode> {
+    let ids: Vec<String> = if ids.is_empty() {
+        store.manifest().models.iter().filter(|m| store.installed(&m.id).is_some()).map(|m| m.id.clone()).collect()
+    } else {
+        ids.to_vec()
+    };
+    if ids.is_empty() {
+        bail!("no models are installed in {}; run `linguastream models fetch`", store.models_dir().display());
+    }
+    let mut bad = 0;
+    for id in &ids {
+        match store.verify(id) {
+            Ok(()) => println!("ok       {id}"),
+            Err(e) => {
+                bad += 1;
+                println!("FAILED   {id}: {e}");
+            }
+        }
+    }
+    Ok(if bad > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,18 @@
+//! LinguaStream: offline speech-to-speech translation (Persian → English by default).
+//!
+//! The modules follow the pipeline, in order:
+//! [`audio`] (decode, resample, write) → [`vad`] (Silero, utterances) → [`stt`] (Whisper) →
+//! [`mt`] (translation engines + cache) → [`tts`] (Piper voices) → [`output`] (timeline, captions).
+//! [`pipeline`] wires the stages together with bounded channels; [`models`] installs and verifies
+//! the weights every stage loads.
+
+pub mod audio;
+pub mod models;
+pub mod mt;
+pub mod onnx;
+pub mod output;
+pub mod pipeline;
+pub mod stt;
+pub mod text;
+pub mod tts;
+pub mod vad;

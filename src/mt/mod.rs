@@ -1,0 +1,42 @@
+//! Translation to English: a [`Translator`] trait with two engines and a cache in front.
+//!
+//! * [`FirefoxTranslator`]: Firefox-Translations (Bergamot/Marian) models through `fxtranslate`.
+//!   Mozilla's fa→en model is what Persian speakers should install.
+//! * [`DirectWhisperTranslator`]: Whisper's own speech-translation task on the utterance audio,
+//!   the only fa→en path whose weights ship in a package registry (poor with Whisper base).
+
+mod cache;
+mod direct;
+mod firefox;
+
+pub use cache::CachedTranslator;
+pub use direct::DirectWhisperTranslator;
+pub use firefox::FirefoxTranslator;
+
+/// What a translator gets for one utterance: the recognised text and the audio it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceSegment<'a> {
+    pub text: &'a str,
+    pub audio: &'a [f32],
+}
+
+/// Why a translation failed. The pipeline then passes the source text on, flagged.
+#[derive(Debug, thiserror::Error)]
+pub enum MtError {
+    #[error("cannot load translation model {path}: {reason}")]
+    Load { path: String, reason: String },
+    #[error("translation failed: {0}")]
+    Engine(String),
+    #[error("the translator returned nothing")]
+    Empty,
+}
+
+/// Turns one source segment into English text.
+///
+/// Not `Send`: engines such as fxtranslate's hold thread-bound state, so each is created inside
+/// the thread that uses it.
+pub trait Translator {
+    /// Engine name as shown to users and written into reports.
+    fn name(&self) -> &str;
+    fn translate(&mut self, source: SourceSegment<'_>) -> Result<String, MtError>;
+}

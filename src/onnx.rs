@@ -1,0 +1,52 @@
+//! The process-wide ONNX Runtime environment shared by the VAD and TTS stages.
+//!
+//! ONNX Runtime is loaded at run time from the library installed by `models fetch` (the `ort`
+//! crate's own download of the library cannot work offline), and `ort` allows one environment
+//! per process, so every session is created through [`session`].
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use ort::environment::Environment;
+use ort::session::Session;
+
+static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
+static INIT: Mutex<()> = Mutex::new(());
+
+/// Errors from loading ONNX Runtime or a model into it.
+#[derive(Debug, thiserror::Error)]
+pub enum OnnxError {
+    #[error("cannot load the ONNX Runtime library {path}: {reason} (run `linguastream models fetch`)")]
+    Library { path: String, reason: String },
+    #[error("cannot load ONNX model {path}: {reason}")]
+    Model { path: String, reason: String },
+}
+
+fn environment(library: &Path) -> Result<&'static Environment, OnnxError> {
+    let _guard = INIT.lock().unwrap_or_else(|poison| poison.into_inner());
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let library_error = |reason: String| OnnxError::Library { path: library.display().to_string(), reason };
+    if !library.is_file() {
+        return Err(library_error("file not found".into()));
+    }
+    let env = ort::init_from(library)
+        .map_err(|e| library_error(e.to_string()))?
+        .with_name("linguastream")
+        .build()
+        .map_err(|e| library_error(e.to_string()))?;
+    Ok(ENVIRONMENT.get_or_init(|| env))
+}
+
+/// Opens `model` with `threads` intra-op threads, loading ONNX Runtime from `library` on first use.
+pub fn session(library: &Path, model: &Path, threads: usize) -> Result<Session, OnnxError> {
+    let env = environment(library)?;
+    let model_error = |reason: String| OnnxError::Model { path: model.display().to_string(), reason };
+    Session::builder(env)
+        .map_err(|e| model_error(e.to_string()))?
+        .with_intra_threads(threads)
+        .map_err(|e| model_error(e.to_string()))?
+        .commit_from_file(model)
+        .map_err(|e| model_error(e.to_string()))
+}

@@ -1,0 +1,43 @@
+//! What a translation run produces: the English speech timeline and captions in both languages.
+
+mod captions;
+mod timeline;
+
+pub use captions::{write_json, write_srt, write_vtt, RunReport};
+pub use timeline::place_on_timeline;
+
+use serde::Serialize;
+
+/// Milliseconds each stage spent on one utterance.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageTimings {
+    pub stt: f64,
+    pub mt: f64,
+    pub tts: f64,
+}
+
+/// One translated utterance.
+#[derive(Debug, Clone, Serialize)]
+pub struct TranslatedSegment {
+    /// Where the speech is in the input, in seconds.
+    pub start_s: f64,
+    pub end_s: f64,
+    pub source_text: String,
+    pub translated_text: String,
+    /// True when translation failed and `translated_text` is the source text passed on.
+    pub mt_failed: bool,
+    pub timings_ms: StageTimings,
+    /// Where its English speech starts in the output audio.
+    pub speech_start_s: f64,
+    #[serde(skip)]
+    pub speech: Vec<f32>,
+}
+
+/// An utterance the hallucination gate refused to speak, kept for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct DroppedSegment {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub text: String,
+    pub reason: String,
+}

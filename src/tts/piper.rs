@@ -1,0 +1,165 @@
+//! Piper voices: VITS models exported to ONNX, with their JSON config.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::value::Tensor;
+use serde::Deserialize;
+
+use super::{phonemize, Synthesizer, TtsError};
+use crate::onnx;
+
+/// The fields of a Piper voice's `.onnx.json` that synthesis needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PiperVoiceConfig {
+    pub audio: AudioConfig,
+    pub espeak: EspeakConfig,
+    pub inference: InferenceConfig,
+    pub phoneme_id_map: HashMap<String, Vec<i64>>,
+    #[serde(default)]
+    pub num_speakers: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AudioConfig {
+    pub sample_rate: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EspeakConfig {
+    pub voice: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InferenceConfig {
+    pub noise_scale: f32,
+    pub length_scale: f32,
+    pub noise_w: f32,
+}
+
+impl PiperVoiceConfig {
+    /// Phoneme ids for one sentence: `^`, then each phoneme followed by the pad `_`, then `$`.
+    pub fn phoneme_ids(&self, phonemes: &str) -> Vec<i64> {
+        let id = |symbol: &str| self.phoneme_id_map.get(symbol).cloned().unwrap_or_default();
+        let pad = id("_");
+        let mut ids = id("^");
+        ids.extend(&pad);
+        let mut buf = [0u8; 4];
+        for c in phonemes.chars() {
+            // Symbols the voice was not trained on are skipped, as Piper does.
+            if let Some(phoneme) = self.phoneme_id_map.get(c.encode_utf8(&mut buf) as &str) {
+                ids.extend(phoneme);
+                ids.extend(&pad);
+            }
+        }
+        ids.extend(id("$"));
+        ids
+    }
+}
+
+/// Longest phoneme string synthesised at once (~15 s of speech): VITS memory grows with the
+/// input, and a run-on sentence must not cost gigabytes.
+const MAX_PHONEMES: usize = 300;
+
+/// Splits an over-long sentence after clause punctuation, else at a word boundary.
+fn split_long(sentence: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = sentence;
+    while rest.chars().count() > max {
+        let limit = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
+        let window = &rest[..limit];
+        let cut = window
+            .rfind([',', ';', ':'])
+            .map(|i| i + 1)
+            .filter(|&i| i > limit / 3)
+            .or_else(|| window.rfind(' ').filter(|&i| i > 0))
+            .unwrap_or(limit);
+        pieces.push(rest[..cut].trim());
+        rest = rest[cut..].trim_start();
+    }
+    if !rest.trim().is_empty() {
+        pieces.push(rest.trim());
+    }
+    pieces
+}
+
+/// A Piper voice loaded into ONNX Runtime.
+pub struct PiperSynthesizer {
+    session: Session,
+    config: PiperVoiceConfig,
+}
+
+impl PiperSynthesizer {
+    /// Loads `model` (`.onnx`) and its config (`model` + `.json`).
+    pub fn try_new(onnx_runtime: &Path, model: &Path, threads: usize) -> Result<Self, TtsError> {
+        let config_path = PathBuf::from(format!("{}.json", model.display()));
+        let load_error = |reason: String| TtsError::Load { path: config_path.display().to_string(), reason };
+        let json = std::fs::read_to_string(&config_path).map_err(|e| load_error(e.to_string()))?;
+        let config: PiperVoiceConfig = serde_json::from_str(&json).map_err(|e| load_error(e.to_string()))?;
+        let session = onnx::session(onnx_runtime, model, threads)
+            .map_err(|e| TtsError::Load { path: model.display().to_string(), reason: e.to_string() })?;
+        Ok(Self { session, config })
+    }
+
+    fn synthesize_ids(&mut self, ids: Vec<i64>) -> Result<Vec<f32>, TtsError> {
+        let fail = |e: ort::Error| TtsError::Inference(e.to_string());
+        let scales = vec![self.config.inference.noise_scale, self.config.inference.length_scale, self.config.inference.noise_w];
+        let len = ids.len();
+        let mut inputs = ort::inputs! {
+            "input" => Tensor::from_array(([1usize, len], ids)).map_err(fail)?,
+            "input_lengths" => Tensor::from_array(([1usize], vec![len as i64])).map_err(fail)?,
+            "scales" => Tensor::from_array(([3usize], scales)).map_err(fail)?,
+        };
+        if self.config.num_speakers > 1 {
+            inputs.push(("sid".into(), Tensor::from_array(([1usize], vec![0i64])).map_err(fail)?.into()));
+        }
+        let outputs = self.session.run(inputs).map_err(fail)?;
+        let (_, audio) = outputs[0].try_extract_tensor::<f32>().map_err(fail)?;
+        Ok(audio.iter().map(|s| s.clamp(-1.0, 1.0)).collect())
+    }
+}
+
+impl Synthesizer for PiperSynthesizer {
+    fn sample_rate(&self) -> u32 {
+        self.config.audio.sample_rate
+    }
+
+    fn synthesize(&mut self, text: &str, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
+        for sentence in phonemize(text, &self.config.espeak.voice)? {
+            for piece in split_long(&sentence, MAX_PHONEMES) {
+                let ids = self.config.phoneme_ids(piece);
+                let audio = self.synthesize_ids(ids)?;
+                on_sentence(&audio);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_sentences_split_at_clauses_then_words() {
+        assert_eq!(split_long("aaa, bbb ccc", 100), vec!["aaa, bbb ccc"]);
+        assert_eq!(split_long("aaaa, bbbbbb", 8), vec!["aaaa,", "bbbbbb"]);
+        assert_eq!(split_long("aaaa bbbb cccc", 10), vec!["aaaa bbbb", "cccc"]);
+        assert!(split_long(&"x".repeat(25), 10).iter().all(|p| p.len() <= 10));
+    }
+
+    #[test]
+    fn ids_are_bracketed_and_padded() {
+        let map: HashMap<String, Vec<i64>> =
+            [("_", 0), ("^", 1), ("$", 2), ("a", 14), ("b", 15)].iter().map(|(k, v)| (k.to_string(), vec![*v])).collect();
+        let config = PiperVoiceConfig {
+            audio: AudioConfig { sample_rate: 22_050 },
+            espeak: EspeakConfig { voice: "en-us".into() },
+            inference: InferenceConfig { noise_scale: 0.667, length_scale: 1.0, noise_w: 0.8 },
+            phoneme_id_map: map,
+            num_speakers: 1,
+        };
+        assert_eq!(config.phoneme_ids("ab?"), vec![1, 0, 14, 0, 15, 0, 2]);
+    }
+}

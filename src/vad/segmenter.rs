@@ -1,0 +1,189 @@
+//! Turns per-frame speech probabilities into utterances (hysteresis, pauses, length cap, padding).
+
+use super::{Utterance, FRAME};
+
+/// How utterances are cut. Durations are in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmenterOptions {
+    /// Probability at or above which a frame is speech.
+    pub threshold: f32,
+    /// A pause this long ends an utterance.
+    pub min_pause_ms: u32,
+    /// Speech shorter than this is ignored (clicks, coughs).
+    pub min_speech_ms: u32,
+    /// Longer speech is split at its quietest frame, so recognition never waits too long.
+    pub max_utterance_ms: u32,
+    /// Audio kept before and after the detected speech.
+    pub pad_ms: u32,
+}
+
+impl Default for SegmenterOptions {
+    fn default() -> Self {
+        Self { threshold: 0.5, min_pause_ms: 400, min_speech_ms: 250, max_utterance_ms: 15_000, pad_ms: 200 }
+    }
+}
+
+fn frames(ms: u32) -> usize {
+    (ms as usize * 16).div_ceil(FRAME)
+}
+
+/// Streaming segmenter: push one probability per frame, get utterances as soon as they end.
+pub struct Segmenter {
+    options: SegmenterOptions,
+    /// Probabilities of the current utterance, from its first speech frame.
+    current: Vec<f32>,
+    start_frame: usize,
+    frame: usize,
+    silent_run: usize,
+    /// End (in frames) of the previous utterance's padding, so paddings never overlap.
+    previous_end: usize,
+}
+
+impl Segmenter {
+    pub fn new(options: SegmenterOptions) -> Self {
+        Self { options, current: Vec::new(), start_frame: 0, frame: 0, silent_run: 0, previous_end: 0 }
+    }
+
+    /// Index of the next frame to be pushed.
+    pub fn frames_seen(&self) -> usize {
+        self.frame
+    }
+
+    /// Feeds the probability of the next frame; returns the utterances that ended with it.
+    pub fn push(&mut self, probability: f32) -> Vec<Utterance> {
+        let index = self.frame;
+        self.frame += 1;
+        let negative_threshold = (self.options.threshold - 0.15).max(0.01);
+        let mut done = Vec::new();
+        if self.current.is_empty() {
+            if probability >= self.options.threshold {
+                self.start_frame = index;
+                self.current.push(probability);
+                self.silent_run = 0;
+            }
+            return done;
+        }
+        self.current.push(probability);
+        if probability < negative_threshold {
+            self.silent_run += 1;
+        } else if probability >= self.options.threshold {
+            self.silent_run = 0;
+        }
+        if self.silent_run >= frames(self.options.min_pause_ms) {
+            let speech_frames = self.current.len() - self.silent_run;
+            done.extend(self.close(speech_frames));
+        } else if self.current.len() >= frames(self.options.max_utterance_ms) {
+            done.extend(self.split_at_quietest());
+        }
+        done
+    }
+
+    /// Ends the stream: the utterance in progress, if any, is returned.
+    pub fn finish(&mut self) -> Vec<Utterance> {
+        let speech_frames = self.current.len() - self.silent_run.min(self.current.len());
+        self.close(speech_frames).into_iter().collect()
+    }
+
+    fn close(&mut self, speech_frames: usize) -> Option<Utterance> {
+        let start = self.start_frame;
+        self.current.clear();
+        self.silent_run = 0;
+        if speech_frames < frames(self.options.min_speech_ms) {
+            return None;
+        }
+        Some(self.utterance(start, start + speech_frames))
+    }
+
+    /// Splits an over-long utterance at the frame of lowest (smoothed) speech probability in its
+    /// second half, emits the first part and keeps the rest going.
+    fn split_at_quietest(&mut self) -> Option<Utterance> {
+        let half = self.current.len() / 2;
+        let smoothed = |i: usize| {
+            let lo = i.saturating_sub(2);
+            let hi = (i + 3).min(self.current.len());
+            self.current[lo..hi].iter().sum::<f32>() / (hi - lo) as f32
+        };
+        let cut = (half..self.current.len())
+            .min_by(|&a, &b| smoothed(a).total_cmp(&smoothed(b)))
+            .unwrap_or(self.current.len());
+        let rest = self.current.split_off(cut);
+        let start = self.start_frame;
+        let utterance = self.utterance(start, start + cut);
+        self.start_frame = start + cut;
+        self.current = rest;
+        self.silent_run = self.current.iter().rev().take_while(|&&p| p < self.options.threshold - 0.15).count();
+        Some(utterance)
+    }
+
+    fn utterance(&mut self, speech_start_frame: usize, speech_end_frame: usize) -> Utterance {
+        let pad = self.options.pad_ms as usize * 16;
+        let speech_start = speech_start_frame * FRAME;
+        let speech_end = speech_end_frame * FRAME;
+        let start = speech_start.saturating_sub(pad).max(self.previous_end);
+        let end = speech_end + pad;
+        self.previous_end = end;
+        Utterance { start, end, speech_start, speech_end }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(probabilities: &[f32], options: SegmenterOptions) -> Vec<Utterance> {
+        let mut s = Segmenter::new(options);
+        let mut out: Vec<Utterance> = probabilities.iter().flat_map(|&p| s.push(p)).collect();
+        out.extend(s.finish());
+        out
+    }
+
+    fn options() -> SegmenterOptions {
+        SegmenterOptions { pad_ms: 0, ..Default::default() }
+    }
+
+    #[test]
+    fn a_pause_separates_utterances() {
+        let mut p = vec![0.0; 10];
+        p.extend(vec![0.9; 20]);
+        p.extend(vec![0.0; 20]);
+        p.extend(vec![0.9; 20]);
+        let u = run(&p, options());
+        assert_eq!(u.len(), 2);
+        assert_eq!(u[0].speech_start, 10 * FRAME);
+        assert_eq!(u[0].speech_end, 30 * FRAME);
+        assert_eq!(u[1].speech_start, 50 * FRAME);
+    }
+
+    #[test]
+    fn short_blips_are_ignored() {
+        let mut p = vec![0.0; 10];
+        p.extend(vec![0.9; 3]);
+        p.extend(vec![0.0; 30]);
+        assert!(run(&p, options()).is_empty());
+    }
+
+    #[test]
+    fn long_speech_is_split_at_the_quietest_frame() {
+        let opts = SegmenterOptions { max_utterance_ms: 3_200, ..options() }; // 100 frames
+        let mut p = vec![0.9; 70];
+        p.extend(vec![0.4; 3]); // a dip, but shorter than a pause
+        p.extend(vec![0.9; 60]);
+        let u = run(&p, opts);
+        assert_eq!(u.len(), 2, "{u:?}");
+        let cut = u[0].speech_end / FRAME;
+        assert!((70..=73).contains(&cut), "cut at frame {cut}");
+        assert_eq!(u[1].speech_start, u[0].speech_end);
+        assert_eq!(u[1].speech_end, 133 * FRAME);
+    }
+
+    #[test]
+    fn padding_never_overlaps_the_previous_utterance() {
+        let opts = SegmenterOptions { pad_ms: 500, ..Default::default() };
+        let mut p = vec![0.9; 20];
+        p.extend(vec![0.0; 14]);
+        p.extend(vec![0.9; 20]);
+        let u = run(&p, opts);
+        assert_eq!(u.len(), 2);
+        assert!(u[1].start >= u[0].end);
+    }
+}
