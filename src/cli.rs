@@ -11,7 +11,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// translation) and English speech (Piper voices). Models are installed once with
 /// `linguastream models fetch` into $LINGUASTREAM_HOME (default ~/.local/share/linguastream).
 #[derive(Debug, Parser)]
-#[command(name = "linguastream", version, about, long_about, max_term_width = 100)]
+#[command(
+    name = "linguastream",
+    version,
+    about,
+    long_about,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -12,9 +12,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audio::STT_RATE;
-use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, MtError, SourceSegment, Translator};
+use crate::mt::{
+    CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, MtError, SourceSegment,
+    Translator,
+};
 use crate::output::{DroppedSegment, StageTimings, TranslatedSegment};
 use crate::stt::{Recognizer, Task, WhisperCt2Recognizer, WhisperModel};
+use crate::text::is_readable_in_english;
 use crate::tts::{PiperSynthesizer, Synthesizer};
 use crate::vad::{Segmenter, SegmenterOptions, SileroVad, SpeechDetector, Utterance, FRAME};
 
@@ -93,7 +97,11 @@ fn ms_since(start: Instant) -> f64 {
 }
 
 /// Translates 16 kHz mono `samples`, calling `on_event` in input order. Returns the TTS rate.
-pub fn run(samples: &[f32], config: &PipelineConfig, mut on_event: impl FnMut(Event)) -> Result<u32, PipelineError> {
+pub fn run(
+    samples: &[f32],
+    config: &PipelineConfig,
+    mut on_event: impl FnMut(Event),
+) -> Result<u32, PipelineError> {
     let tts_rate = std::sync::OnceLock::new();
     std::thread::scope(|scope| {
         let (heard_tx, heard_rx) = sync_channel::<Heard>(QUEUE);
@@ -116,14 +124,21 @@ pub fn run(samples: &[f32], config: &PipelineConfig, mut on_event: impl FnMut(Ev
     })
 }
 
-fn vad_stage(samples: &[f32], config: &PipelineConfig, out: SyncSender<Heard>) -> Result<(), PipelineError> {
+fn vad_stage(
+    samples: &[f32],
+    config: &PipelineConfig,
+    out: SyncSender<Heard>,
+) -> Result<(), PipelineError> {
     let mut detector = SileroVad::try_new(&config.onnx_runtime, &config.vad_model)?;
     let mut segmenter = Segmenter::new(config.segmenter);
     let mut frame = vec![0.0f32; FRAME];
     let send = |utterances: Vec<Utterance>| {
         for utterance in utterances {
             let end = utterance.end.min(samples.len());
-            let heard = Heard { samples: samples[utterance.start.min(end)..end].to_vec(), utterance };
+            let heard = Heard {
+                samples: samples[utterance.start.min(end)..end].to_vec(),
+                utterance,
+            };
             if out.send(heard).is_err() {
                 return false;
             }
@@ -150,11 +165,28 @@ fn stt_stage(
     let mut recognizer = WhisperCt2Recognizer::try_new(config.whisper.clone(), &config.language)?;
     for heard in input {
         let started = Instant::now();
-        let (start_s, end_s) = (seconds(heard.utterance.speech_start), seconds(heard.utterance.speech_end));
+        let (start_s, end_s) = (
+            seconds(heard.utterance.speech_start),
+            seconds(heard.utterance.speech_end),
+        );
         let message = match recognizer.transcribe(&heard.samples, Task::Transcribe) {
-            Ok(t) if t.verdict.is_speech() => Ok(Recognized { heard, text: t.text, stt_ms: ms_since(started) }),
-            Ok(t) => Err(Event::Dropped(DroppedSegment { start_s, end_s, text: t.text, reason: t.verdict.reason() })),
-            Err(e) => Err(Event::Dropped(DroppedSegment { start_s, end_s, text: String::new(), reason: e.to_string() })),
+            Ok(t) if t.verdict.is_speech() => Ok(Recognized {
+                heard,
+                text: t.text,
+                stt_ms: ms_since(started),
+            }),
+            Ok(t) => Err(Event::Dropped(DroppedSegment {
+                start_s,
+                end_s,
+                text: t.text,
+                reason: t.verdict.reason(),
+            })),
+            Err(e) => Err(Event::Dropped(DroppedSegment {
+                start_s,
+                end_s,
+                text: String::new(),
+                reason: e.to_string(),
+            })),
         };
         if out.send(message).is_err() {
             break;
@@ -165,8 +197,14 @@ fn stt_stage(
 
 fn make_translator(config: &PipelineConfig) -> Result<Box<dyn Translator>, PipelineError> {
     Ok(match &config.mt {
-        MtEngine::Direct => Box::new(DirectWhisperTranslator::new(config.whisper.clone(), &config.language)),
-        MtEngine::Firefox(dir) => Box::new(CachedTranslator::new(FirefoxTranslator::try_new(dir)?, config.translation_cache)),
+        MtEngine::Direct => Box::new(DirectWhisperTranslator::new(
+            config.whisper.clone(),
+            &config.language,
+        )),
+        MtEngine::Firefox(dir) => Box::new(CachedTranslator::new(
+            FirefoxTranslator::try_new(dir)?,
+            config.translation_cache,
+        )),
     })
 }
 
@@ -179,7 +217,10 @@ fn mt_stage(
     for message in input {
         let message = message.map(|recognized| {
             let started = Instant::now();
-            let source = SourceSegment { text: &recognized.text, audio: &recognized.heard.samples };
+            let source = SourceSegment {
+                text: &recognized.text,
+                audio: &recognized.heard.samples,
+            };
             let (text, mt_failed) = match translator.translate(source) {
                 Ok(text) => (text, false),
                 Err(e) => {
@@ -191,7 +232,12 @@ fn mt_stage(
                     (recognized.text.clone(), true)
                 }
             };
-            Translated { recognized, text, mt_failed, mt_ms: ms_since(started) }
+            Translated {
+                recognized,
+                text,
+                mt_failed,
+                mt_ms: ms_since(started),
+            }
         });
         if out.send(message).is_err() {
             break;
@@ -206,7 +252,8 @@ fn tts_stage(
     out: SyncSender<Event>,
     rate: &std::sync::OnceLock<u32>,
 ) -> Result<(), PipelineError> {
-    let mut synthesizer = PiperSynthesizer::try_new(&config.onnx_runtime, &config.voice, config.tts_threads)?;
+    let mut synthesizer =
+        PiperSynthesizer::try_new(&config.onnx_runtime, &config.voice, config.tts_threads)?;
     let _ = rate.set(synthesizer.sample_rate());
     for message in input {
         let event = match message {
@@ -214,13 +261,21 @@ fn tts_stage(
             Ok(translated) => {
                 let started = Instant::now();
                 let mut speech = Vec::new();
-                // An English voice reading untranslated text is noise to the listener; the
-                // caption still carries it, flagged.
-                let speakable = !translated.mt_failed;
+                // An English voice reading another script is noise to the listener; the caption
+                // still carries the text, flagged. Numbers and Latin text are still spoken.
+                let speakable = !translated.mt_failed || is_readable_in_english(&translated.text);
                 if !speakable {
-                    let _ = out.send(Event::Warning(format!("not speaking untranslated text: \"{}\"", translated.text)));
-                } else if let Err(e) = synthesizer.synthesize(&translated.text, &mut |sentence| speech.extend_from_slice(sentence)) {
-                    let _ = out.send(Event::Warning(format!("speech synthesis failed for \"{}\": {e}", translated.text)));
+                    let _ = out.send(Event::Warning(format!(
+                        "not speaking untranslated text: \"{}\"",
+                        translated.text
+                    )));
+                } else if let Err(e) = synthesizer.synthesize(&translated.text, &mut |sentence| {
+                    speech.extend_from_slice(sentence)
+                }) {
+                    let _ = out.send(Event::Warning(format!(
+                        "speech synthesis failed for \"{}\": {e}",
+                        translated.text
+                    )));
                 }
                 let utterance = &translated.recognized.heard.utterance;
                 Event::Translated(TranslatedSegment {
@@ -229,7 +284,11 @@ fn tts_stage(
                     source_text: translated.recognized.text,
                     translated_text: translated.text,
                     mt_failed: translated.mt_failed,
-                    timings_ms: StageTimings { stt: translated.recognized.stt_ms, mt: translated.mt_ms, tts: ms_since(started) },
+                    timings_ms: StageTimings {
+                        stt: translated.recognized.stt_ms,
+                        mt: translated.mt_ms,
+                        tts: ms_since(started),
+                    },
                     speech_start_s: 0.0,
                     speech,
                 })

@@ -47,6 +47,17 @@ pub fn comparison_key(text: &str) -> String {
     collapse_spaces(&lowered)
 }
 
+/// True when an English voice can read `text`: most of its letters are Latin, or it has no
+/// letters but does have digits ("1, 2, 3").
+pub fn is_readable_in_english(text: &str) -> bool {
+    let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
+    if letters.is_empty() {
+        return text.chars().any(|c| c.is_ascii_digit());
+    }
+    let latin = letters.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    latin * 10 >= letters.len() * 8
+}
+
 fn is_persian_punctuation(c: char) -> bool {
     matches!(c, '،' | '؛' | '؟' | '«' | '»' | '…' | '٫' | '٬')
 }
@@ -72,7 +83,18 @@ mod tests {
     #[test]
     fn zwnj_is_kept_inside_words_and_dropped_elsewhere() {
         assert_eq!(normalize_persian("می\u{200C}روم"), "می\u{200C}روم");
-        assert_eq!(normalize_persian("\u{200C}سلام \u{200C} دنیا\u{200C}"), "سلام دنیا");
+        assert_eq!(
+            normalize_persian("\u{200C}سلام \u{200C} دنیا\u{200C}"),
+            "سلام دنیا"
+        );
+    }
+
+    #[test]
+    fn english_readability_is_told_from_the_script() {
+        assert!(is_readable_in_english("Hello, it's 5 o'clock."));
+        assert!(is_readable_in_english("1, 2, 3"));
+        assert!(!is_readable_in_english("همه جا سفید بود"));
+        assert!(!is_readable_in_english("..."));
     }
 
     #[test]

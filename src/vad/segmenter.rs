@@ -19,7 +19,13 @@ pub struct SegmenterOptions {
 
 impl Default for SegmenterOptions {
     fn default() -> Self {
-        Self { threshold: 0.5, min_pause_ms: 400, min_speech_ms: 250, max_utterance_ms: 15_000, pad_ms: 200 }
+        Self {
+            threshold: 0.5,
+            min_pause_ms: 400,
+            min_speech_ms: 250,
+            max_utterance_ms: 15_000,
+            pad_ms: 200,
+        }
     }
 }
 
@@ -41,7 +47,14 @@ pub struct Segmenter {
 
 impl Segmenter {
     pub fn new(options: SegmenterOptions) -> Self {
-        Self { options, current: Vec::new(), start_frame: 0, frame: 0, silent_run: 0, previous_end: 0 }
+        Self {
+            options,
+            current: Vec::new(),
+            start_frame: 0,
+            frame: 0,
+            silent_run: 0,
+            previous_end: 0,
+        }
     }
 
     /// Index of the next frame to be pushed.
@@ -111,7 +124,12 @@ impl Segmenter {
         let utterance = self.utterance(start, start + cut);
         self.start_frame = start + cut;
         self.current = rest;
-        self.silent_run = self.current.iter().rev().take_while(|&&p| p < self.options.threshold - 0.15).count();
+        self.silent_run = self
+            .current
+            .iter()
+            .rev()
+            .take_while(|&&p| p < self.options.threshold - 0.15)
+            .count();
         Some(utterance)
     }
 
@@ -122,7 +140,12 @@ impl Segmenter {
         let start = speech_start.saturating_sub(pad).max(self.previous_end);
         let end = speech_end + pad;
         self.previous_end = end;
-        Utterance { start, end, speech_start, speech_end }
+        Utterance {
+            start,
+            end,
+            speech_start,
+            speech_end,
+        }
     }
 }
 
@@ -138,7 +161,10 @@ mod tests {
     }
 
     fn options() -> SegmenterOptions {
-        SegmenterOptions { pad_ms: 0, ..Default::default() }
+        SegmenterOptions {
+            pad_ms: 0,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -164,7 +190,10 @@ mod tests {
 
     #[test]
     fn long_speech_is_split_at_the_quietest_frame() {
-        let opts = SegmenterOptions { max_utterance_ms: 3_200, ..options() }; // 100 frames
+        let opts = SegmenterOptions {
+            max_utterance_ms: 3_200,
+            ..options()
+        }; // 100 frames
         let mut p = vec![0.9; 70];
         p.extend(vec![0.4; 3]); // a dip, but shorter than a pause
         p.extend(vec![0.9; 60]);
@@ -178,7 +207,10 @@ mod tests {
 
     #[test]
     fn padding_never_overlaps_the_previous_utterance() {
-        let opts = SegmenterOptions { pad_ms: 500, ..Default::default() };
+        let opts = SegmenterOptions {
+            pad_ms: 500,
+            ..Default::default()
+        };
         let mut p = vec![0.9; 20];
         p.extend(vec![0.0; 14]);
         p.extend(vec![0.9; 20]);

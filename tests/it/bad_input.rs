@@ -1,0 +1,179 @@
+//! Bad input gets a clear error naming the problem, a non-zero exit, and no panic.
+
+use std::path::{Path, PathBuf};
+
+use linguastream::audio::{decode_file, resample};
+
+use crate::util::{bin, fails, ok, read_wav, sample, store, write_wav_i16};
+
+fn translate_error(input: &Path) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    fails(
+        bin()
+            .arg("translate")
+            .arg(input)
+            .arg("-o")
+            .arg(dir.path().join("out.wav")),
+    )
+}
+
+#[test]
+fn truncated_wav_is_reported_as_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.wav");
+    let bytes = std::fs::read(sample("fa-digits-fateme.wav")).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    let error = translate_error(&path);
+    assert!(
+        error.contains("truncated") && error.contains("cut.wav"),
+        "{error}"
+    );
+}
+
+#[test]
+fn empty_file_is_reported_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.wav");
+    std::fs::write(&path, b"").unwrap();
+    let error = translate_error(&path);
+    assert!(error.contains("empty.wav is empty"), "{error}");
+}
+
+#[test]
+fn text_renamed_to_wav_is_not_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.wav");
+    std::fs::write(&path, "these are meeting notes, not audio\n".repeat(20)).unwrap();
+    let error = translate_error(&path);
+    assert!(error.contains("not a supported audio file"), "{error}");
+}
+
+#[test]
+fn missing_input_is_named() {
+    let error = translate_error(Path::new("/nonexistent/talk.wav"));
+    assert!(
+        error.contains("cannot open /nonexistent/talk.wav"),
+        "{error}"
+    );
+}
+
+#[test]
+fn eight_khz_stereo_is_converted_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.wav");
+    let original = decode_file(&sample("fa-digits-fateme.wav"), 16_000).unwrap();
+    write_wav_i16(&path, &resample(&original, 8_000), 2);
+    let wav = dir.path().join("out.wav");
+    ok(bin()
+        .arg("translate")
+        .arg(&path)
+        .arg("-q")
+        .arg("-o")
+        .arg(&wav));
+    let (_, speech) = read_wav(&wav);
+    assert!(speech.len() as f64 / 22_050.0 >= original.duration_s() - 0.01);
+    assert!(
+        speech.iter().any(|&s| s != 0.0),
+        "no speech from 8 kHz stereo input"
+    );
+}
+
+/// A model home whose models are the real ones, except `silero-vad`, copied with one byte changed.
+fn home_with_corrupted_vad() -> (tempfile::TempDir, PathBuf) {
+    let store = store();
+    let home = tempfile::tempdir().unwrap();
+    let models = home.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for entry in store.manifest().defaults() {
+        let real = store.model_dir(&entry.id);
+        if entry.id == "silero-vad" {
+            let copy = models.join(&entry.id);
+            std::fs::create_dir_all(&copy).unwrap();
+            for file in std::fs::read_dir(&real).unwrap().flatten() {
+                std::fs::copy(file.path(), copy.join(file.file_name())).unwrap();
+            }
+            let onnx = copy.join("silero_vad.onnx");
+            let mut bytes = std::fs::read(&onnx).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x01;
+            std::fs::write(&onnx, bytes).unwrap();
+        } else {
+            std::os::unix::fs::symlink(&real, models.join(&entry.id)).unwrap();
+        }
+    }
+    let root = home.path().to_path_buf();
+    (home, root)
+}
+
+#[test]
+fn a_model_with_one_byte_changed_is_refused() {
+    let (_guard, home) = home_with_corrupted_vad();
+    let dir = tempfile::tempdir().unwrap();
+    let error = fails(
+        bin()
+            .env("LINGUASTREAM_HOME", &home)
+            .arg("translate")
+            .arg(sample("fa-digits-fateme.wav"))
+            .arg("-o")
+            .arg(dir.path().join("o.wav")),
+    );
+    assert!(
+        error.contains("silero-vad") && error.contains("checksum mismatch"),
+        "{error}"
+    );
+
+    let output = bin()
+        .env("LINGUASTREAM_HOME", &home)
+        .args(["models", "verify"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        report.contains("FAILED   silero-vad") && report.contains("ok       whisper-base"),
+        "{report}"
+    );
+}
+
+#[test]
+fn missing_models_say_how_to_install_them() {
+    let home = tempfile::tempdir().unwrap();
+    let error = fails(bin().env("LINGUASTREAM_HOME", home.path()).args([
+        "speak",
+        "hello",
+        "-o",
+        "/tmp/never.wav",
+    ]));
+    assert!(
+        error.contains("not installed") && error.contains("linguastream models fetch"),
+        "{error}"
+    );
+}
+
+#[test]
+fn unknown_language_and_engine_choices_are_explained() {
+    let error = fails(
+        bin()
+            .arg("transcribe")
+            .args(["--from", "xx"])
+            .arg(sample("fa-digits-elyas.wav")),
+    );
+    assert!(error.contains("language code 'xx'"), "{error}");
+    let error = fails(
+        bin()
+            .arg("translate")
+            .args(["--mt", "firefox"])
+            .arg(sample("fa-digits-elyas.wav")),
+    );
+    assert!(
+        error.contains("firefox-faen") && error.contains("models import"),
+        "{error}"
+    );
+    let error = fails(
+        bin()
+            .arg("translate")
+            .args(["--to", "de"])
+            .arg(sample("fa-digits-elyas.wav")),
+    );
+    assert!(error.contains("only English output"), "{error}");
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real `linguastream` binary on real files with the real models
+//! (installed by `make test`, which runs `linguastream models fetch` first).
+
+mod bad_input;
+mod models;
+mod stages;
+mod translate;
+mod util;

@@ -1,0 +1,205 @@
+//! `linguastream translate` and `transcribe` end to end.
+
+use std::path::Path;
+use std::process::Command;
+
+use linguastream::audio::Audio;
+
+use crate::util::{bin, hear_english, ok, read_wav, sample, stdout, words, write_wav_i16};
+
+pub fn white_noise(seconds: f32, amplitude: f32, rate: u32) -> Audio {
+    // A fixed-seed xorshift: the same noise every run.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let samples = (0..(seconds * rate as f32) as usize)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * amplitude
+        })
+        .collect();
+    Audio { samples, rate }
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn bundled_sample_becomes_english_speech_and_captions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, srt, vtt, report) = (
+        dir.path().join("out.wav"),
+        dir.path().join("out.srt"),
+        dir.path().join("out.vtt"),
+        dir.path().join("out.json"),
+    );
+    let captions = ok(bin()
+        .arg("translate")
+        .arg(sample("fa-digits-fateme.wav"))
+        .arg("-o")
+        .arg(&wav)
+        .arg("--srt")
+        .arg(&srt)
+        .arg("--vtt")
+        .arg(&vtt)
+        .arg("--json")
+        .arg(&report));
+    assert!(
+        captions.contains("fa: ") && captions.contains("en: "),
+        "captions printed: {captions}"
+    );
+
+    let (spec, samples) = read_wav(&wav);
+    assert_eq!(spec.sample_rate, 22_050);
+    assert_eq!(spec.channels, 1);
+    let rms = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt();
+    assert!(rms > 0.01, "output is silent (rms {rms})");
+    let heard = words(&hear_english(&wav));
+    assert!(!heard.is_empty(), "Whisper heard no English in the output");
+
+    let report = json(&report);
+    let segments = report["segments"].as_array().unwrap();
+    assert!(!segments.is_empty());
+    for s in segments {
+        assert!(s["start_s"].as_f64().unwrap() < s["end_s"].as_f64().unwrap());
+        assert!(!s["source_text"].as_str().unwrap().is_empty());
+        assert!(!s["translated_text"].as_str().unwrap().is_empty());
+        for stage in ["stt", "mt", "tts"] {
+            assert!(s["timings_ms"][stage].as_f64().unwrap() >= 0.0);
+        }
+    }
+    assert!(report["model"]["stt"].is_object());
+
+    let first = &segments[0];
+    let srt = std::fs::read_to_string(&srt).unwrap();
+    assert!(srt.starts_with("1\n00:00:"), "{srt}");
+    assert!(
+        srt.contains(first["source_text"].as_str().unwrap())
+            && srt.contains(first["translated_text"].as_str().unwrap())
+    );
+    let vtt = std::fs::read_to_string(&vtt).unwrap();
+    assert!(
+        vtt.starts_with("WEBVTT\n\n00:00:")
+            && vtt.contains(first["translated_text"].as_str().unwrap())
+    );
+}
+
+#[test]
+fn output_rate_is_configurable_and_length_follows_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("out.wav");
+    ok(bin()
+        .arg("translate")
+        .arg(sample("fa-digits-fateme.wav"))
+        .args(["--rate", "16000", "-q", "-o"])
+        .arg(&wav));
+    let (spec, samples) = read_wav(&wav);
+    assert_eq!(spec.sample_rate, 16_000);
+    let input_s = read_wav(&sample("fa-digits-fateme.wav")).1.len() as f64 / 16_000.0;
+    assert!(samples.len() as f64 / 16_000.0 >= input_s - 0.01);
+}
+
+fn translate_report(input: &Path, extra: &[&str]) -> (serde_json::Value, Vec<f32>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, report) = (dir.path().join("out.wav"), dir.path().join("out.json"));
+    ok(bin()
+        .arg("translate")
+        .arg(input)
+        .args(extra)
+        .arg("-o")
+        .arg(&wav)
+        .arg("--json")
+        .arg(&report));
+    (json(&report), read_wav(&wav).1)
+}
+
+#[test]
+fn silence_and_noise_are_never_spoken() {
+    let dir = tempfile::tempdir().unwrap();
+    let silence = dir.path().join("silence.wav");
+    write_wav_i16(
+        &silence,
+        &Audio {
+            samples: vec![0.0; 30 * 16_000],
+            rate: 16_000,
+        },
+        1,
+    );
+    let noise = dir.path().join("noise.wav");
+    write_wav_i16(&noise, &white_noise(30.0, 0.3, 16_000), 1);
+    for input in [&silence, &noise] {
+        let (report, speech) = translate_report(input, &[]);
+        assert!(
+            report["segments"].as_array().unwrap().is_empty(),
+            "{input:?}: {report}"
+        );
+        assert!(speech.iter().all(|&s| s == 0.0), "{input:?} produced sound");
+        assert!(speech.len() >= 30 * 22_050 - 1);
+    }
+}
+
+#[test]
+fn portuguese_runs_through_the_firefox_engine_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let speech = dir.path().join("pt.wav");
+    let status = Command::new("espeak-ng")
+        .args(["-v", "pt", "-s", "140", "-w"])
+        .arg(&speech)
+        .arg("O tempo está muito bom hoje.")
+        .status()
+        .expect("espeak-ng is installed by make test");
+    assert!(status.success());
+    let (report, _) = translate_report(&speech, &["--from", "pt", "--mt", "firefox"]);
+    assert!(report["model"]["mt"]
+        .as_str()
+        .unwrap()
+        .starts_with("firefox"));
+    let english: String = report["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["translated_text"].as_str().unwrap())
+        .collect();
+    assert!(english.to_lowercase().contains("weather"), "{report}");
+}
+
+#[test]
+fn direct_engine_is_whispers_own_translation() {
+    let (report, _) = translate_report(&sample("fa-digits-fateme.wav"), &["--mt", "direct"]);
+    assert!(report["model"]["mt"]
+        .as_str()
+        .unwrap()
+        .starts_with("direct"));
+    assert!(!report["segments"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn transcribe_prints_one_line_per_input() {
+    let out = ok(bin()
+        .arg("transcribe")
+        .arg(sample("fa-digits-elyas.wav"))
+        .arg(sample("fa-digits-fateme.wav")));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with(&format!("{}\t", sample("fa-digits-elyas.wav").display())));
+    assert!(lines[1].starts_with(&format!("{}\t", sample("fa-digits-fateme.wav").display())));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.split('\t').nth(1).is_some_and(|t| !t.trim().is_empty())),
+        "{out}"
+    );
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let help = stdout(&bin().arg("--help").output().unwrap());
+    for command in ["translate", "transcribe", "speak", "models"] {
+        assert!(help.contains(command), "{help}");
+    }
+    let help = stdout(&bin().args(["translate", "--help"]).output().unwrap());
+    for flag in ["--srt", "--vtt", "--json", "--from", "--mt", "--whisper"] {
+        assert!(help.contains(flag), "{flag} missing from translate --help");
+    }
+}

@@ -1,0 +1,109 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use linguastream::audio::Audio;
+use linguastream::models::ModelStore;
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_linguastream"))
+}
+
+/// The model store the tests use; panics with instructions when models are missing.
+pub fn store() -> ModelStore {
+    let store = ModelStore::open_default();
+    for entry in store.manifest().defaults() {
+        if let Err(e) = store.require(&entry.id) {
+            panic!("the tests need the default models ({e}); run `make test` or `linguastream models fetch`");
+        }
+    }
+    store
+}
+
+pub fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name)
+}
+
+pub fn run(command: &mut Command) -> Output {
+    store();
+    let output = command.output().expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "the program panicked:\n{stderr}"
+    );
+    output
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn ok(command: &mut Command) -> String {
+    let output = run(command);
+    assert!(
+        output.status.success(),
+        "command failed: {command:?}\n{}",
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// Runs a command that must fail cleanly; returns its stderr.
+pub fn fails(command: &mut Command) -> String {
+    let output = run(command);
+    assert!(
+        !output.status.success(),
+        "command should have failed: {command:?}"
+    );
+    stderr(&output)
+}
+
+pub fn read_wav(path: &Path) -> (hound::WavSpec, Vec<f32>) {
+    let mut reader = hound::WavReader::open(path).expect("a readable WAV");
+    let spec = reader.spec();
+    let samples = reader
+        .samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect();
+    (spec, samples)
+}
+
+pub fn write_wav_i16(path: &Path, audio: &Audio, channels: u16) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: audio.rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).unwrap();
+    for &s in &audio.samples {
+        for _ in 0..channels {
+            writer
+                .write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+                .unwrap();
+        }
+    }
+    writer.finalize().unwrap();
+}
+
+/// Lower-case words of `text`, letters and digits only.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// English words Whisper hears in a WAV file.
+pub fn hear_english(path: &Path) -> String {
+    ok(bin().args(["transcribe", "--from", "en"]).arg(path))
+}
