@@ -38,9 +38,60 @@ pub enum Command {
     Transcribe(TranscribeArgs),
     /// Speak English text with the Piper voice (text-to-speech alone).
     Speak(SpeakArgs),
+    /// Translate live: microphone in, English speech out of the "LinguaStream Microphone".
+    ///
+    /// Creates a virtual microphone called "LinguaStream Microphone" on the PulseAudio/PipeWire
+    /// server (reused if it exists, removed on exit) that any call app can select. Captions are
+    /// shown as you speak; on exit the latency of each utterance is printed.
+    Live(LiveArgs),
+    /// List the sound server's inputs and outputs.
+    Devices,
     /// Install, list and verify models.
     #[command(subcommand)]
     Models(ModelsCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LiveOutput {
+    /// The "LinguaStream Microphone" for call apps.
+    VirtualMic,
+    /// The default output device.
+    Speakers,
+    /// Both of the above.
+    Both,
+    /// Captions only.
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Input device: a source name from `linguastream devices` (e.g. `somesink.monitor`);
+    /// default: the server's default input.
+    #[arg(
+        long,
+        short = 'i',
+        value_name = "DEVICE",
+        conflicts_with = "input_file"
+    )]
+    pub input: Option<String>,
+    /// Play a recording into the pipeline at real-time pace instead of using a device.
+    #[arg(long, value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+    /// Where the English speech goes (default: virtual-mic when a sound server is reachable,
+    /// else none).
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<LiveOutput>,
+    /// Stop after this many seconds (default: until Ctrl-C, or the end of --input-file).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Write per-utterance latencies, p50/p95, CPU and memory as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_json: Option<PathBuf>,
+    /// Translation engine.
+    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
+    pub mt: MtChoice,
+    #[command(flatten)]
+    pub recognition: RecognitionArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,9 +114,9 @@ pub struct RecognitionArgs {
     /// medium, large-v3, large-v3-turbo) or a directory with a CTranslate2 conversion.
     #[arg(long, short = 'm', default_value = "base", value_name = "SIZE|DIR")]
     pub whisper: String,
-    /// A pause this long ends an utterance (milliseconds).
-    #[arg(long, default_value_t = 400, value_name = "MS")]
-    pub pause_ms: u32,
+    /// A pause this long ends an utterance (milliseconds; default 400, live 300).
+    #[arg(long, value_name = "MS")]
+    pub pause_ms: Option<u32>,
     /// Longer speech is split at its quietest moment (seconds).
     #[arg(long, default_value_t = 15.0, value_name = "S")]
     pub max_utterance_s: f32,

@@ -4,9 +4,11 @@
 //! [`audio`] (decode, resample, write) → [`vad`] (Silero, utterances) → [`stt`] (Whisper) →
 //! [`mt`] (translation engines + cache) → [`tts`] (Piper voices) → [`output`] (timeline, captions).
 //! [`pipeline`] wires the stages together with bounded channels; [`models`] installs and verifies
-//! the weights every stage loads.
+//! the weights every stage loads; [`live`] runs the pipeline on a microphone into the virtual
+//! microphone and measures its latency.
 
 pub mod audio;
+pub mod live;
 pub mod models;
 pub mod mt;
 pub mod onnx;

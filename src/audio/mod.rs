@@ -1,6 +1,9 @@
-//! Audio in and out: decoding any common file format to 16 kHz mono, resampling, writing WAV.
+//! Audio in and out: decoding any common file format to 16 kHz mono, resampling, writing WAV,
+//! capturing from the sound server.
 
+pub mod capture;
 mod decode;
+pub mod pulse;
 mod resample;
 mod wav;
 

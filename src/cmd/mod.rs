@@ -1,20 +1,34 @@
 //! One module per subcommand; this one dispatches and holds what they share.
 
+mod devices;
+mod live;
 mod models;
 mod speak;
 mod transcribe;
 mod translate;
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use linguastream::models::ModelStore;
+use linguastream::pipeline::{MtEngine, PipelineConfig};
 use linguastream::stt::{WhisperModel, WhisperOptions};
 use linguastream::vad::SegmenterOptions;
 
-use crate::cli::{Cli, Command, RecognitionArgs};
+use crate::cli::{Cli, Command, MtChoice, RecognitionArgs};
+
+/// Default pause that ends an utterance: files favour whole sentences, live favours latency.
+pub const TRANSLATE_PAUSE_MS: u32 = 400;
+pub const LIVE_PAUSE_MS: u32 = 300;
+
+/// Which models a run uses, for reports.
+pub struct ModelNames {
+    pub whisper_dir: String,
+    pub mt: String,
+}
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -22,6 +36,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Transcribe(args) => transcribe::run(args),
         Command::Speak(args) => speak::run(args),
         Command::Models(command) => models::run(command),
+        Command::Live(args) => live::run(args),
+        Command::Devices => devices::run(),
     }
 }
 
@@ -83,7 +99,72 @@ impl Runtime {
     }
 }
 
-fn segmenter_options(args: &RecognitionArgs) -> Result<SegmenterOptions> {
+impl Runtime {
+    /// Loads Whisper and resolves every model the pipeline needs.
+    fn pipeline_config(
+        &self,
+        args: &RecognitionArgs,
+        default_pause_ms: u32,
+        mt: MtChoice,
+        stream_speech: bool,
+    ) -> Result<(PipelineConfig, ModelNames)> {
+        let segmenter = segmenter_options(args, default_pause_ms)?;
+        let (engine, mt_name) = self.choose_engine(&args.from, mt)?;
+        let (whisper, whisper_dir) = self.load_whisper(args)?;
+        let config = PipelineConfig {
+            language: args.from.clone(),
+            whisper,
+            mt: engine,
+            onnx_runtime: self.onnx_runtime.clone(),
+            vad_model: self.vad_model()?,
+            voice: self.voice()?,
+            segmenter,
+            translation_cache: NonZeroUsize::new(1024).expect("non-zero"),
+            tts_threads: 2,
+            stream_speech,
+        };
+        Ok((
+            config,
+            ModelNames {
+                whisper_dir,
+                mt: mt_name,
+            },
+        ))
+    }
+
+    /// `--mt`: the Firefox model for the pair when asked for or installed, else direct.
+    fn choose_engine(&self, from: &str, choice: MtChoice) -> Result<(MtEngine, String)> {
+        let entry = self.store.manifest().translation_model(from, "en");
+        let installed = entry.and_then(|e| {
+            self.store
+                .require(&e.id)
+                .ok()
+                .map(|dir| (e.id.clone(), dir))
+        });
+        match (choice, installed) {
+            (MtChoice::Direct, _) => {
+                Ok((MtEngine::Direct, "direct (Whisper translate task)".into()))
+            }
+            (MtChoice::Firefox | MtChoice::Auto, Some((id, dir))) => {
+                Ok((MtEngine::Firefox(dir), format!("firefox ({id})")))
+            }
+            (MtChoice::Firefox, None) => match entry {
+                Some(e) => Err(self.store.require(&e.id).unwrap_err().into()),
+                None => {
+                    bail!("there is no Firefox-Translations model for {from}→en; use --mt direct")
+                }
+            },
+            (MtChoice::Auto, None) => {
+                eprintln!(
+                    "note: no Firefox-Translations {from}→en model installed, so Whisper translates directly (weak with Whisper base); see `linguastream models list`"
+                );
+                Ok((MtEngine::Direct, "direct (Whisper translate task)".into()))
+            }
+        }
+    }
+}
+
+fn segmenter_options(args: &RecognitionArgs, default_pause_ms: u32) -> Result<SegmenterOptions> {
     if !(0.05..=0.95).contains(&args.vad_threshold) {
         bail!(
             "--vad-threshold must be between 0.05 and 0.95, got {}",
@@ -95,7 +176,7 @@ fn segmenter_options(args: &RecognitionArgs) -> Result<SegmenterOptions> {
     }
     Ok(SegmenterOptions {
         threshold: args.vad_threshold,
-        min_pause_ms: args.pause_ms,
+        min_pause_ms: args.pause_ms.unwrap_or(default_pause_ms),
         max_utterance_ms: (args.max_utterance_s * 1000.0) as u32,
         ..SegmenterOptions::default()
     })

@@ -7,11 +7,11 @@ use linguastream::audio::{decode_file, STT_RATE};
 use linguastream::stt::{Recognizer, Task, WhisperCt2Recognizer};
 use linguastream::vad::{detect, SileroVad};
 
-use super::{segmenter_options, Runtime};
+use super::{segmenter_options, Runtime, TRANSLATE_PAUSE_MS};
 use crate::cli::TranscribeArgs;
 
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
-    let options = segmenter_options(&args.recognition)?;
+    let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS)?;
     let runtime = Runtime::open()?;
     let (whisper, _) = runtime.load_whisper(&args.recognition)?;
     let mut recognizer = WhisperCt2Recognizer::try_new(whisper, &args.recognition.from)?;

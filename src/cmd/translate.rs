@@ -1,7 +1,6 @@
 //! `linguastream translate`: a recording in, English speech and captions out.
 
 use std::io::IsTerminal;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -13,59 +12,52 @@ use linguastream::output::{
     place_on_timeline, write_json, write_srt, write_vtt, DroppedSegment, RunReport,
     TranslatedSegment,
 };
-use linguastream::pipeline::{self, Event, MtEngine, PipelineConfig};
+use linguastream::pipeline::{self, Event};
 
-use super::{segmenter_options, Runtime};
-use crate::cli::{MtChoice, TranslateArgs};
+use super::{Runtime, TRANSLATE_PAUSE_MS};
+use crate::cli::TranslateArgs;
 
 pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     if args.to != "en" {
         bail!("only English output is supported (--to en): the installed voices are English");
     }
-    let segmenter = segmenter_options(&args.recognition)?;
     let from = args.recognition.from.clone();
     let started = Instant::now();
     let audio = decode_file(&args.input, STT_RATE)?;
     let runtime = Runtime::open()?;
-    let (mt, mt_name) = choose_engine(&runtime, &from, args.mt)?;
-    let (whisper, whisper_dir) = runtime.load_whisper(&args.recognition)?;
-    let config = PipelineConfig {
-        language: from.clone(),
-        whisper,
-        mt,
-        onnx_runtime: runtime.onnx_runtime.clone(),
-        vad_model: runtime.vad_model()?,
-        voice: runtime.voice()?,
-        segmenter,
-        translation_cache: NonZeroUsize::new(1024).expect("non-zero"),
-        tts_threads: 2,
-    };
+    let (config, names) =
+        runtime.pipeline_config(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false)?;
 
     let progress = progress_bar(&audio, args.quiet);
     let mut segments: Vec<TranslatedSegment> = Vec::new();
     let mut dropped: Vec<DroppedSegment> = Vec::new();
-    let tts_rate = pipeline::run(&audio.samples, &config, |event| match event {
-        Event::Translated(segment) => {
-            progress.set_position((segment.end_s * 10.0) as u64);
-            if !args.quiet {
-                say(&progress, caption(&segment, &from));
+    let tts_rate = pipeline::run(
+        pipeline::chunks_of(&audio.samples),
+        &config,
+        |event| match event {
+            Event::Translated { segment, .. } => {
+                progress.set_position((segment.end_s * 10.0) as u64);
+                if !args.quiet {
+                    say(&progress, caption(&segment, &from));
+                }
+                segments.push(segment);
             }
-            segments.push(segment);
-        }
-        Event::Dropped(d) => {
-            warn(
-                &progress,
-                format!(
-                    "[{} → {}] not spoken: {}",
-                    clock(d.start_s),
-                    clock(d.end_s),
-                    d.reason
-                ),
-            );
-            dropped.push(d);
-        }
-        Event::Warning(message) => warn(&progress, format!("warning: {message}")),
-    })?;
+            Event::Dropped(d) => {
+                warn(
+                    &progress,
+                    format!(
+                        "[{} → {}] not spoken: {}",
+                        clock(d.start_s),
+                        clock(d.end_s),
+                        d.reason
+                    ),
+                );
+                dropped.push(d);
+            }
+            Event::Warning(message) => warn(&progress, format!("warning: {message}")),
+            Event::Speech { .. } => {}
+        },
+    )?;
     progress.finish_and_clear();
 
     let track = place_on_timeline(&mut segments, tts_rate, audio.duration_s());
@@ -93,8 +85,8 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
             dropped: &dropped,
             model: serde_json::json!({
                 "vad": "silero-vad v6",
-                "stt": { "engine": "whisper-ctranslate2-int8", "model": args.recognition.whisper, "path": whisper_dir, "language": from },
-                "mt": mt_name,
+                "stt": { "engine": "whisper-ctranslate2-int8", "model": args.recognition.whisper, "path": names.whisper_dir, "language": from },
+                "mt": names.mt,
                 "tts": "piper-en-us-joe-medium",
             }),
             input: serde_json::json!({ "path": args.input, "duration_s": audio.duration_s() }),
@@ -114,33 +106,6 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn choose_engine(runtime: &Runtime, from: &str, choice: MtChoice) -> Result<(MtEngine, String)> {
-    let entry = runtime.store.manifest().translation_model(from, "en");
-    let installed = entry.and_then(|e| {
-        runtime
-            .store
-            .require(&e.id)
-            .ok()
-            .map(|dir| (e.id.clone(), dir))
-    });
-    match (choice, installed) {
-        (MtChoice::Direct, _) => Ok((MtEngine::Direct, "direct (Whisper translate task)".into())),
-        (MtChoice::Firefox | MtChoice::Auto, Some((id, dir))) => {
-            Ok((MtEngine::Firefox(dir), format!("firefox ({id})")))
-        }
-        (MtChoice::Firefox, None) => match entry {
-            Some(e) => Err(runtime.store.require(&e.id).unwrap_err().into()),
-            None => bail!("there is no Firefox-Translations model for {from}→en; use --mt direct"),
-        },
-        (MtChoice::Auto, None) => {
-            eprintln!(
-                "note: no Firefox-Translations {from}→en model installed, so Whisper translates directly (weak with Whisper base); see `linguastream models list`"
-            );
-            Ok((MtEngine::Direct, "direct (Whisper translate task)".into()))
-        }
-    }
 }
 
 fn default_output(input: &std::path::Path) -> PathBuf {

@@ -1,7 +1,10 @@
-//! What a translation run produces: the English speech timeline and captions in both languages.
+//! Where English speech goes: a timeline for files, the sound server (speakers or the virtual
+//! microphone) live, and captions in both languages.
 
 mod captions;
+pub mod sink;
 mod timeline;
+pub mod virtual_mic;
 
 pub use captions::{write_json, write_srt, write_vtt, RunReport};
 pub use timeline::place_on_timeline;

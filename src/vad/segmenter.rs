@@ -57,9 +57,18 @@ impl Segmenter {
         }
     }
 
-    /// Index of the next frame to be pushed.
-    pub fn frames_seen(&self) -> usize {
-        self.frame
+    /// Index of the first sample a future utterance can still include: audio before it can be
+    /// forgotten.
+    pub fn earliest_needed(&self) -> usize {
+        let pad = self.options.pad_ms as usize * 16;
+        let from = if self.current.is_empty() {
+            self.frame
+        } else {
+            self.start_frame
+        };
+        (from * FRAME)
+            .saturating_sub(pad)
+            .max(self.previous_end.min(from * FRAME))
     }
 
     /// Feeds the probability of the next frame; returns the utterances that ended with it.

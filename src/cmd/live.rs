@@ -1,0 +1,227 @@
+//! `linguastream live`: microphone (or a paced file) in, English speech into the virtual
+//! microphone and/or speakers, captions on the terminal.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use linguastream::audio::capture::{capture_file, capture_pulse, Capture};
+use linguastream::audio::pulse::{PulseError, PulseServer};
+use linguastream::audio::{decode_file, STT_RATE};
+use linguastream::live::{self, LiveEvent, LiveReport};
+use linguastream::output::sink::PulseSink;
+use linguastream::output::virtual_mic::{is_own_output, VirtualMic, MIC, MIC_DESCRIPTION, SINK};
+
+use super::{Runtime, LIVE_PAUSE_MS};
+use crate::cli::{LiveArgs, LiveOutput};
+
+/// How long a vanished input device or restarted server is waited for.
+const RECONNECT_FOR: Duration = Duration::from_secs(10);
+
+pub fn run(args: LiveArgs) -> Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = stop.clone();
+    ctrlc::set_handler(move || {
+        if !handler_stop.swap(true, Ordering::SeqCst) {
+            eprintln!("\nstopping: finishing the utterance in progress…");
+        }
+    })
+    .context("installing the Ctrl-C handler")?;
+
+    let runtime = Runtime::open()?;
+    let server = PulseServer::connect();
+    let output = match (args.output, &server) {
+        (Some(output), _) => output,
+        (None, Ok(_)) => LiveOutput::VirtualMic,
+        (None, Err(_)) => LiveOutput::None,
+    };
+    let needs_server = args.input_file.is_none() || output != LiveOutput::None;
+    let mut server = if needs_server { Some(server?) } else { None };
+
+    // The microphone comes first so that every later failure also removes it (on drop).
+    let mic = match output {
+        LiveOutput::VirtualMic | LiveOutput::Both => {
+            let mic = VirtualMic::ensure()?;
+            let how = if mic.created() {
+                "created"
+            } else {
+                "using the existing"
+            };
+            eprintln!("{how} \"{MIC_DESCRIPTION}\" (source {MIC}): select it as the microphone in your call app");
+            Some(mic)
+        }
+        _ => None,
+    };
+    let speakers = match (output, server.as_mut()) {
+        (LiveOutput::Speakers | LiveOutput::Both, Some(server)) => Some(server.default_sink()?),
+        _ => None,
+    };
+
+    let (config, names) =
+        runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
+    let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
+    let mut sinks = Vec::new();
+    if mic.is_some() {
+        sinks.push(PulseSink::open(SINK, 22_050)?);
+    }
+    if let Some(device) = &speakers {
+        sinks.push(PulseSink::open(device, 22_050)?);
+    }
+    if let Some(seconds) = args.duration {
+        stop_after(stop.clone(), Duration::from_secs_f64(seconds.max(0.0)));
+    }
+    eprintln!(
+        "listening ({} → en, translation: {}); Ctrl-C to stop",
+        args.recognition.from, names.mt
+    );
+
+    let from = args.recognition.from.clone();
+    let colour = std::io::stdout().is_terminal();
+    let report = live::run(capture, sinks, &config, |event| match event {
+        LiveEvent::Caption {
+            segment,
+            latency,
+            backlog_s,
+        } => print_caption(
+            &from,
+            &segment.source_text,
+            &segment.translated_text,
+            latency.latency_ms.map(|l| l.e2e),
+            backlog_s,
+            colour,
+        ),
+        LiveEvent::Dropped(d) => eprintln!("[{:.1} s] not spoken: {}", d.start_s, d.reason),
+        LiveEvent::Warning(message) => eprintln!("warning: {message}"),
+    })?;
+
+    print_summary(&report);
+    if let Some(path) = &args.metrics_json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    drop(mic);
+    if let Some(failure) = report
+        .capture_problems
+        .iter()
+        .find(|p| p.contains("could not reconnect"))
+    {
+        bail!("{failure}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_input(
+    args: &LiveArgs,
+    server: Option<&mut PulseServer>,
+    speakers: Option<&str>,
+    stop: Arc<AtomicBool>,
+) -> Result<Capture> {
+    if let Some(file) = &args.input_file {
+        return Ok(capture_file(decode_file(file, STT_RATE)?, stop));
+    }
+    let server = server.expect("a device input needs the sound server");
+    let source = resolve_source(server, args.input.as_deref())?;
+    if is_own_output(&source) || speakers.is_some_and(|sink| source == format!("{sink}.monitor")) {
+        bail!(
+            "refusing to capture from '{source}': it carries LinguaStream's own English speech, and translating it would feed back in a loop; pick your microphone with --input (see `linguastream devices`)"
+        );
+    }
+    Ok(capture_pulse(source, stop, RECONNECT_FOR)?)
+}
+
+/// A source name from `--input` (its name or description), or the server's default source.
+fn resolve_source(server: &mut PulseServer, input: Option<&str>) -> Result<String> {
+    let sources = server.sources()?;
+    let Some(wanted) = input else {
+        return Ok(server.default_source()?);
+    };
+    sources
+        .iter()
+        .find(|d| d.name == wanted)
+        .or_else(|| {
+            sources
+                .iter()
+                .find(|d| d.description.eq_ignore_ascii_case(wanted))
+        })
+        .map(|d| d.name.clone())
+        .ok_or_else(|| PulseError::NoSuchSource(wanted.to_string()).into())
+}
+
+fn stop_after(stop: Arc<AtomicBool>, duration: Duration) {
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + duration;
+        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+}
+
+/// Persian is wrapped in right-to-left isolates so bidi-aware terminals lay it out correctly
+/// without disturbing the rest of the line.
+fn print_caption(
+    from: &str,
+    source: &str,
+    english: &str,
+    e2e_ms: Option<f64>,
+    backlog_s: f64,
+    colour: bool,
+) {
+    let (dim, cyan, green, reset) = if colour {
+        ("\x1b[2m", "\x1b[36m", "\x1b[32m", "\x1b[0m")
+    } else {
+        ("", "", "", "")
+    };
+    let source = if from == "fa" {
+        format!("\u{2067}{source}\u{2069}")
+    } else {
+        source.to_string()
+    };
+    let latency = e2e_ms.map_or("not spoken".into(), |ms| format!("{:.2} s", ms / 1000.0));
+    let backlog = if backlog_s >= 0.5 {
+        format!(", backlog {backlog_s:.1} s")
+    } else {
+        String::new()
+    };
+    println!("{cyan}{from}: {source}{reset}\n{green}en: {english}{reset} {dim}({latency}{backlog}){reset}");
+}
+
+fn print_summary(report: &LiveReport) {
+    eprintln!("\nutterance latencies (speech end → first English sample written), ms:");
+    eprintln!(
+        "  {:>4} {:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "#", "at", "e2e", "vad", "stt", "mt", "tts", "out"
+    );
+    for u in &report.utterances {
+        match u.latency_ms {
+            Some(l) => eprintln!(
+                "  {:>4} {:>7.1}s {:>7.0} {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>6.0}",
+                u.seq, u.start_s, l.e2e, l.vad, l.stt, l.mt, l.tts_first_audio, l.output
+            ),
+            None => eprintln!("  {:>4} {:>7.1}s not spoken", u.seq, u.start_s),
+        }
+    }
+    let e = &report.e2e_latency_s;
+    eprintln!(
+        "end of speech → English: p50 {:.2} s, p95 {:.2} s, max {:.2} s over {} utterances ({} not spoken); CPU {:.0}%, peak RSS {:.0} MB",
+        e.p50,
+        e.p95,
+        e.max,
+        report.utterances.len(),
+        report.dropped.len(),
+        report.cpu_percent,
+        report.peak_rss_mb
+    );
+    if report.max_backlog_s >= 0.5 || report.lost_audio_s > 0.0 {
+        eprintln!(
+            "backlog peaked at {:.1} s; audio lost: {:.1} s",
+            report.max_backlog_s, report.lost_audio_s
+        );
+    }
+    for problem in &report.capture_problems {
+        eprintln!("capture: {problem}");
+    }
+}

@@ -1,0 +1,181 @@
+//! Latency and resource figures of a live session.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::output::{DroppedSegment, TranslatedSegment};
+use crate::pipeline::StageMarks;
+
+/// Milliseconds each step took for one utterance, from the end of its speech.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct LatencyMs {
+    /// Speech end → the VAD decided the utterance was over (mostly the pause it waits for).
+    pub vad: f64,
+    pub stt: f64,
+    pub mt: f64,
+    /// Translation done → first sentence synthesised.
+    pub tts_first_audio: f64,
+    /// First sentence synthesised → written to the outputs.
+    pub output: f64,
+    /// Speech end → first English sample written: what the listener waits.
+    pub e2e: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UtteranceReport {
+    pub seq: u64,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub source_text: String,
+    pub translated_text: String,
+    /// None when nothing was spoken (translation failed and the text was not speakable).
+    pub latency_ms: Option<LatencyMs>,
+}
+
+fn ms(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+}
+
+impl UtteranceReport {
+    pub fn new(
+        seq: u64,
+        segment: &TranslatedSegment,
+        marks: &StageMarks,
+        first_written: Option<Instant>,
+    ) -> Self {
+        let latency_ms = marks
+            .first_speech_at
+            .zip(first_written)
+            .map(|(first_speech, written)| LatencyMs {
+                vad: ms(marks.speech_end_at, marks.detected_at),
+                stt: ms(marks.detected_at, marks.recognized_at),
+                mt: ms(marks.recognized_at, marks.translated_at),
+                tts_first_audio: ms(marks.translated_at, first_speech),
+                output: ms(first_speech, written),
+                e2e: ms(marks.speech_end_at, written),
+            });
+        Self {
+            seq,
+            start_s: segment.start_s,
+            end_s: segment.end_s,
+            source_text: segment.source_text.clone(),
+            translated_text: segment.translated_text.clone(),
+            latency_ms,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Quantiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub max: f64,
+}
+
+impl Quantiles {
+    fn of(values: &[f64]) -> Self {
+        Self {
+            p50: percentile(values, 50.0),
+            p95: percentile(values, 95.0),
+            max: percentile(values, 100.0),
+        }
+    }
+}
+
+/// Nearest-rank percentile; 0 for no values.
+pub fn percentile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageQuantiles {
+    pub vad: Quantiles,
+    pub stt: Quantiles,
+    pub mt: Quantiles,
+    pub tts_first_audio: Quantiles,
+    pub output: Quantiles,
+}
+
+/// Everything `live --metrics-json` writes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveReport {
+    pub utterances: Vec<UtteranceReport>,
+    pub dropped: Vec<DroppedSegment>,
+    pub e2e_latency_s: Quantiles,
+    pub stages_ms: StageQuantiles,
+    pub wall_s: f64,
+    pub cpu_percent: f64,
+    pub peak_rss_mb: f64,
+    /// Most audio that ever waited for the pipeline.
+    pub max_backlog_s: f64,
+    /// Audio lost because more than a minute was waiting (should be 0).
+    pub lost_audio_s: f64,
+    pub capture_problems: Vec<String>,
+}
+
+impl LiveReport {
+    pub fn summarise(&mut self) {
+        let latencies: Vec<LatencyMs> = self
+            .utterances
+            .iter()
+            .filter_map(|u| u.latency_ms)
+            .collect();
+        let pick =
+            |f: fn(&LatencyMs) -> f64| Quantiles::of(&latencies.iter().map(f).collect::<Vec<_>>());
+        let e2e = pick(|l| l.e2e);
+        self.e2e_latency_s = Quantiles {
+            p50: e2e.p50 / 1000.0,
+            p95: e2e.p95 / 1000.0,
+            max: e2e.max / 1000.0,
+        };
+        self.stages_ms = StageQuantiles {
+            vad: pick(|l| l.vad),
+            stt: pick(|l| l.stt),
+            mt: pick(|l| l.mt),
+            tts_first_audio: pick(|l| l.tts_first_audio),
+            output: pick(|l| l.output),
+        };
+    }
+}
+
+/// User + system CPU time of this process so far, in seconds.
+pub fn cpu_seconds() -> f64 {
+    let usage = rusage();
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Peak resident memory of this process, in MB.
+pub fn peak_rss_mb() -> f64 {
+    rusage().ru_maxrss as f64 / 1024.0
+}
+
+fn rusage() -> libc::rusage {
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let values: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(percentile(&values, 50.0), 10.0);
+        assert_eq!(percentile(&values, 95.0), 19.0);
+        assert_eq!(percentile(&values, 100.0), 20.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}

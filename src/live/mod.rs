@@ -1,0 +1,99 @@
+//! Live translation: a capture source through the pipeline into sound-server sinks, with every
+//! utterance's latency measured from the moment its speech ended.
+
+mod metrics;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+pub use metrics::{percentile, LatencyMs, LiveReport, Quantiles, UtteranceReport};
+
+use crate::audio::capture::Capture;
+use crate::output::sink::PulseSink;
+use crate::output::{DroppedSegment, TranslatedSegment};
+use crate::pipeline::{self, Event, PipelineConfig, PipelineError};
+
+/// What the live session tells its user as it goes.
+#[derive(Debug)]
+pub enum LiveEvent<'a> {
+    Caption {
+        segment: &'a TranslatedSegment,
+        latency: &'a UtteranceReport,
+        backlog_s: f64,
+    },
+    Dropped(&'a DroppedSegment),
+    Warning(String),
+}
+
+/// Runs until the capture ends (stopped, or its file is over), then drains the outputs.
+pub fn run(
+    capture: Capture,
+    mut sinks: Vec<PulseSink>,
+    config: &PipelineConfig,
+    mut on_event: impl FnMut(LiveEvent<'_>),
+) -> Result<LiveReport, PipelineError> {
+    let started = Instant::now();
+    let usage_before = metrics::cpu_seconds();
+    let (source, stats, capture_thread) = capture.into_source();
+    let mut first_written: HashMap<u64, Instant> = HashMap::new();
+    let mut failed_sinks: Vec<String> = Vec::new();
+    let mut report = LiveReport::default();
+
+    pipeline::run(source, config, |event| match event {
+        Event::Speech {
+            seq, samples, rate, ..
+        } => {
+            // Written in small pieces: a write blocks while the server's buffer is full, and the
+            // first piece's moment is when the listener starts hearing English.
+            for piece in samples.chunks((rate / 50) as usize) {
+                for sink in &mut sinks {
+                    if let Err(e) = sink.write(piece) {
+                        if !failed_sinks.contains(&sink.device().to_string()) {
+                            failed_sinks.push(sink.device().to_string());
+                            on_event(LiveEvent::Warning(format!(
+                                "cannot play to {}: {e}",
+                                sink.device()
+                            )));
+                        }
+                    }
+                }
+                first_written.entry(seq).or_insert_with(Instant::now);
+            }
+        }
+        Event::Translated {
+            seq,
+            segment,
+            marks,
+        } => {
+            let utterance = UtteranceReport::new(seq, &segment, &marks, first_written.remove(&seq));
+            on_event(LiveEvent::Caption {
+                segment: &segment,
+                latency: &utterance,
+                backlog_s: stats.backlog_s(),
+            });
+            report.utterances.push(utterance);
+        }
+        Event::Dropped(dropped) => {
+            on_event(LiveEvent::Dropped(&dropped));
+            report.dropped.push(dropped);
+        }
+        Event::Warning(message) => on_event(LiveEvent::Warning(message)),
+    })?;
+    for sink in &mut sinks {
+        sink.drain();
+    }
+    let _ = capture_thread.join();
+
+    report.wall_s = started.elapsed().as_secs_f64();
+    report.cpu_percent = (metrics::cpu_seconds() - usage_before) / report.wall_s * 100.0;
+    report.peak_rss_mb = metrics::peak_rss_mb();
+    report.max_backlog_s = stats.max_backlog.load(Ordering::Relaxed) as f64 / 16_000.0;
+    report.lost_audio_s = stats.lost.load(Ordering::Relaxed) as f64 / 16_000.0;
+    report.capture_problems = stats.recovered.lock().unwrap().clone();
+    if let Some(failure) = stats.failure.lock().unwrap().clone() {
+        report.capture_problems.push(failure);
+    }
+    report.summarise();
+    Ok(report)
+}
