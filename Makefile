@@ -12,4 +12,4 @@ demo: setup
 		--srt out/fa-digits-fateme.srt --vtt out/fa-digits-fateme.vtt --json out/fa-digits-fateme.json
 
 test: setup
-	cargo test --release --locked
+	bash scripts/with-pulse.sh cargo test --release --locked
