@@ -58,9 +58,9 @@ impl PiperVoiceConfig {
     }
 }
 
-/// Longest phoneme string synthesised at once (~15 s of speech): VITS memory grows with the
+/// Longest phoneme string synthesised at once (~10 s of speech): VITS memory grows with the
 /// input, and a run-on sentence must not cost gigabytes.
-const MAX_PHONEMES: usize = 300;
+const MAX_PHONEMES: usize = 200;
 
 /// Splits an over-long sentence after clause punctuation, else at a word boundary.
 fn split_long(sentence: &str, max: usize) -> Vec<&str> {
