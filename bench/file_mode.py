@@ -3,7 +3,7 @@
 real-time factor, per-stage times (median and p95 over utterances), peak RSS, and — where the
 manifest has Persian references — CER and WER of the transcript (Persian normalisation applied).
 
-Usage: bench/file_mode.py MANIFEST.tsv [--binary target/release/linguastream] [--json OUT] [-- extra translate args]
+Usage: bench/file_mode.py MANIFEST.tsv [--binary target/release/linguastream] [--json OUT] [--translate-args "--mt direct"]
 The manifest is the format of shared/data/*/manifest.tsv: id, audio, fa_transcript, en_reference.
 """
 import argparse
@@ -15,24 +15,8 @@ import statistics
 import subprocess
 import tempfile
 import time
-import unicodedata
 
-
-def normalise(text):
-    text = text.replace("ي", "ی").replace("ى", "ی").replace("ك", "ک").replace("\u200c", " ")
-    text = "".join(str("0123456789"["۰۱۲۳۴۵۶۷۸۹".index(c)]) if c in "۰۱۲۳۴۵۶۷۸۹" else c for c in text)
-    text = "".join(c for c in text if not unicodedata.category(c).startswith("P"))
-    return " ".join(text.split())
-
-
-def edit_distance(a, b):
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i] + [0] * len(b)
-        for j, y in enumerate(b, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
-        previous = current
-    return previous[-1]
+from textmetrics import error_rates
 
 
 def percentile(values, q):
@@ -62,8 +46,9 @@ def main():
     parser.add_argument("manifest")
     parser.add_argument("--binary", default="target/release/linguastream")
     parser.add_argument("--json")
-    parser.add_argument("extra", nargs="*")
+    parser.add_argument("--translate-args", default="", help="extra arguments for `linguastream translate`")
     args = parser.parse_args()
+    args.extra = args.translate_args.split()
     base = os.path.dirname(os.path.abspath(args.manifest))
     with open(args.manifest) as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
@@ -71,7 +56,7 @@ def main():
     audio_s = wall_s = 0.0
     peak_rss = 0.0
     stages = {"stt": [], "mt": [], "tts": []}
-    char_errors = chars = word_errors = words = 0
+    pairs = []
     segments = dropped = 0
     for row in rows:
         audio = row["audio"] if os.path.isabs(row["audio"]) else os.path.join(base, row["audio"])
@@ -85,12 +70,7 @@ def main():
             for stage in stages:
                 stages[stage].append(segment["timings_ms"][stage])
         if row.get("fa_transcript"):
-            hypothesis = normalise(" ".join(s["source_text"] for s in report["segments"]))
-            reference = normalise(row["fa_transcript"])
-            char_errors += edit_distance(reference, hypothesis)
-            chars += len(reference)
-            word_errors += edit_distance(reference.split(), hypothesis.split())
-            words += len(reference.split())
+            pairs.append((row["fa_transcript"], " ".join(s["source_text"] for s in report["segments"])))
         print(f"{row['id']}: {report['input']['duration_s']:.1f} s audio, {wall:.1f} s, {len(report['segments'])} spoken, {len(report['dropped'])} dropped", flush=True)
 
     result = {
@@ -103,8 +83,8 @@ def main():
         "utterances_dropped": dropped,
         "stages_ms": {k: {"p50": percentile(v, 50), "p95": percentile(v, 95)} for k, v in stages.items()},
         "peak_rss_mb": round(peak_rss, 1),
-        "cer": round(char_errors / chars, 3) if chars else None,
-        "wer": round(word_errors / words, 3) if words else None,
+        "wer": error_rates(pairs)[0],
+        "cer": error_rates(pairs)[1],
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "translate_args": args.extra,
     }

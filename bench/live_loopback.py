@@ -7,7 +7,7 @@ and last third of the run.
 
 Run it under a sound server, e.g.:
   bash scripts/with-pulse.sh python3 bench/live_loopback.py shared/data/*/manifest.tsv --json out.json
-Extra arguments after `--` go to `linguastream live` (e.g. -- --mt direct).
+Extra arguments for `linguastream live` go in one string: --live-args "--mt direct".
 """
 import argparse
 import csv
@@ -56,9 +56,9 @@ def main():
     parser.add_argument("--binary", default="target/release/linguastream")
     parser.add_argument("--repeat", type=int, default=1, help="play the clips this many times")
     parser.add_argument("--json")
-    parser.add_argument("extra", nargs=argparse.REMAINDER)
+    parser.add_argument("--live-args", default="", help="extra arguments for `linguastream live`")
     args = parser.parse_args()
-    extra = [a for a in args.extra if a != "--"]
+    extra = args.live_args.split()
 
     with tempfile.TemporaryDirectory() as tmp:
         audio = os.path.join(tmp, "all.wav")

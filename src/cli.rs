@@ -46,9 +46,39 @@ pub enum Command {
     Live(LiveArgs),
     /// List the sound server's inputs and outputs.
     Devices,
+    /// Measure latency, resources and accuracy on a manifest of clips.
+    ///
+    /// MANIFEST is tab-separated with the columns id, audio, fa_transcript, en_reference
+    /// (references optional; audio relative to the manifest's folder). The clips go through the
+    /// live pipeline back to back with 1.5 s pauses; WER/CER (Persian normalisation) appear when
+    /// transcripts exist, BLEU/chrF (sacreBLEU definitions) when English references do.
+    Bench(BenchArgs),
     /// Install, list and verify models.
     #[command(subcommand)]
     Models(ModelsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Manifest of clips (TSV: id, audio, fa_transcript, en_reference).
+    pub manifest: PathBuf,
+    /// Feed the clips at real-time pace, as a microphone would (default: as fast as possible).
+    #[arg(long)]
+    pub realtime: bool,
+    /// Write the report as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the KPI table as Markdown.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Fill the table's baseline column from `bench/compare.py`'s JSON.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Translation engine.
+    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
+    pub mt: MtChoice,
+    #[command(flatten)]
+    pub recognition: RecognitionArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,9 +5,11 @@
 //! [`mt`] (translation engines + cache) → [`tts`] (Piper voices) → [`output`] (timeline, captions).
 //! [`pipeline`] wires the stages together with bounded channels; [`models`] installs and verifies
 //! the weights every stage loads; [`live`] runs the pipeline on a microphone into the virtual
-//! microphone and measures its latency.
+//! microphone and measures its latency; [`bench`] reports latency, resources and accuracy on a
+//! manifest of clips.
 
 pub mod audio;
+pub mod bench;
 pub mod live;
 pub mod models;
 pub mod mt;

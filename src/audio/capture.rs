@@ -156,9 +156,11 @@ fn reconnect(
     None
 }
 
-/// Plays a decoded recording (16 kHz) into the pipeline at real-time pace, as a microphone would.
-pub fn capture_file(audio: Audio, stop: Arc<AtomicBool>) -> Capture {
-    let (tx, rx) = sync_channel(QUEUE_CHUNKS);
+/// Plays a decoded recording (16 kHz) into the pipeline at real-time pace, as a microphone would,
+/// or, unpaced, as fast as the pipeline takes it (blocking instead of counting overflow).
+pub fn capture_file(audio: Audio, stop: Arc<AtomicBool>, paced: bool) -> Capture {
+    // Unpaced, a short queue: a long one would only add its own wait to every latency figure.
+    let (tx, rx) = sync_channel(if paced { QUEUE_CHUNKS } else { 4 });
     let stats = Arc::new(CaptureStats::default());
     let thread_stats = stats.clone();
     let thread = std::thread::Builder::new()
@@ -168,6 +170,21 @@ pub fn capture_file(audio: Audio, stop: Arc<AtomicBool>) -> Capture {
             for (i, piece) in audio.samples.chunks(CHUNK).enumerate() {
                 if stop.load(Ordering::Relaxed) {
                     break;
+                }
+                if !paced {
+                    thread_stats
+                        .backlog
+                        .fetch_add(piece.len(), Ordering::Relaxed);
+                    if tx
+                        .send(Chunk {
+                            samples: piece.to_vec(),
+                            captured_at: Instant::now(),
+                        })
+                        .is_err()
+                    {
+                        break;
+                    }
+                    continue;
                 }
                 let due = started + Duration::from_millis(((i + 1) as u64) * u64::from(CHUNK_MS));
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {

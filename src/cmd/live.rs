@@ -120,7 +120,7 @@ fn open_input(
     stop: Arc<AtomicBool>,
 ) -> Result<Capture> {
     if let Some(file) = &args.input_file {
-        return Ok(capture_file(decode_file(file, STT_RATE)?, stop));
+        return Ok(capture_file(decode_file(file, STT_RATE)?, stop, true));
     }
     let server = server.expect("a device input needs the sound server");
     let source = resolve_source(server, args.input.as_deref())?;

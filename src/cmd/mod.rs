@@ -1,5 +1,6 @@
 //! One module per subcommand; this one dispatches and holds what they share.
 
+mod bench;
 mod devices;
 mod live;
 mod models;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Models(command) => models::run(command),
         Command::Live(args) => live::run(args),
         Command::Devices => devices::run(),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

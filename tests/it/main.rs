@@ -2,6 +2,7 @@
 //! (installed by `make test`, which runs `linguastream models fetch` first).
 
 mod bad_input;
+mod bench;
 mod live;
 mod models;
 mod stages;

@@ -45,6 +45,15 @@ fn energy_bounds(audio: &[f32]) -> (usize, usize) {
     (loud[0] * frame, (loud[loud.len() - 1] + 1) * frame)
 }
 
+fn silero(store: &linguastream::models::ModelStore) -> SileroVad {
+    let onnx = store
+        .require("onnxruntime")
+        .unwrap()
+        .join("libonnxruntime.so");
+    let model = store.require("silero-vad").unwrap().join("silero_vad.onnx");
+    SileroVad::try_new(&onnx, &model).unwrap()
+}
+
 #[test]
 fn vad_finds_speech_padded_with_silence_within_150_ms() {
     let store = store();
@@ -57,12 +66,7 @@ fn vad_finds_speech_padded_with_silence_within_150_ms() {
     padded.extend_from_slice(&speech);
     padded.extend(vec![0.0; pad]);
 
-    let onnx = store
-        .require("onnxruntime")
-        .unwrap()
-        .join("libonnxruntime.so");
-    let model = store.require("silero-vad").unwrap().join("silero_vad.onnx");
-    let mut vad = SileroVad::try_new(&onnx, &model).unwrap();
+    let mut vad = silero(&store);
     let found = detect(&mut vad, &padded, SegmenterOptions::default()).unwrap();
     assert!(!found.is_empty(), "no speech found");
     let ms = |samples: usize| samples as f64 / 16.0;
@@ -81,12 +85,7 @@ fn vad_finds_speech_padded_with_silence_within_150_ms() {
 #[test]
 fn vad_finds_nothing_in_silence_or_noise() {
     let store = store();
-    let onnx = store
-        .require("onnxruntime")
-        .unwrap()
-        .join("libonnxruntime.so");
-    let model = store.require("silero-vad").unwrap().join("silero_vad.onnx");
-    let mut vad = SileroVad::try_new(&onnx, &model).unwrap();
+    let mut vad = silero(&store);
     assert!(detect(
         &mut vad,
         &vec![0.0; 10 * 16_000],

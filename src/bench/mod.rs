@@ -1,0 +1,210 @@
+//! `linguastream bench`: the clips of a manifest through the live pipeline, with latency,
+//! resources and accuracy in one report.
+//!
+//! The clips are joined into one stream with pauses between them, so every model is loaded once
+//! and the pipeline runs as it does in a meeting; each utterance is credited to the clip it
+//! starts in.
+
+pub mod metrics;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+pub use report::{BenchReport, Kpi};
+
+use crate::audio::capture::capture_file;
+use crate::audio::{decode_file, Audio, DecodeError, STT_RATE};
+use crate::live::{self, LiveReport};
+use crate::pipeline::{PipelineConfig, PipelineError};
+use metrics::{corpus_bleu, corpus_chrf, ErrorRate};
+
+/// Silence between clips: longer than any utterance-ending pause.
+const GAP_S: f64 = 1.5;
+
+/// One row of a manifest (`id, audio, fa_transcript, en_reference`, tab-separated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    pub id: String,
+    pub audio: PathBuf,
+    pub transcript: Option<String>,
+    pub english: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("cannot read manifest {path}: {reason}")]
+    Manifest { path: String, reason: String },
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// Reads a manifest; `audio` paths are relative to its folder unless absolute.
+pub fn read_manifest(path: &Path) -> Result<Vec<Clip>, BenchError> {
+    let error = |reason: String| BenchError::Manifest {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or_else(|| error("it is empty".into()))?
+        .split('\t')
+        .collect();
+    let column = |name: &str| header.iter().position(|h| h.trim() == name);
+    let audio = column("audio").ok_or_else(|| error("no `audio` column".into()))?;
+    let (id, transcript, english) = (
+        column("id"),
+        column("fa_transcript"),
+        column("en_reference"),
+    );
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut clips = Vec::new();
+    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let field = |i: Option<usize>| {
+            i.and_then(|i| fields.get(i))
+                .map(|f| f.trim())
+                .filter(|f| !f.is_empty())
+        };
+        let Some(audio) = field(Some(audio)) else {
+            continue;
+        };
+        clips.push(Clip {
+            id: field(id).map_or_else(|| format!("row{}", n + 2), str::to_string),
+            audio: base.join(audio),
+            transcript: field(transcript).map(str::to_string),
+            english: field(english).map(str::to_string),
+        });
+    }
+    if clips.is_empty() {
+        return Err(error("no rows with audio".into()));
+    }
+    Ok(clips)
+}
+
+/// Where each clip sits in the joined stream.
+struct Span {
+    start_s: f64,
+    end_s: f64,
+}
+
+fn join(clips: &[Clip]) -> Result<(Audio, Vec<Span>), BenchError> {
+    let gap = vec![0.0; (GAP_S * f64::from(STT_RATE)) as usize];
+    let mut samples = gap.clone();
+    let mut spans = Vec::new();
+    for clip in clips {
+        let audio = decode_file(&clip.audio, STT_RATE)?;
+        let start_s = samples.len() as f64 / f64::from(STT_RATE);
+        samples.extend(&audio.samples);
+        spans.push(Span {
+            start_s,
+            end_s: samples.len() as f64 / f64::from(STT_RATE),
+        });
+        samples.extend(&gap);
+    }
+    Ok((
+        Audio {
+            samples,
+            rate: STT_RATE,
+        },
+        spans,
+    ))
+}
+
+/// Runs the clips through the pipeline: at real-time pace when `realtime`, else flat out.
+pub fn run(
+    clips: &[Clip],
+    config: &PipelineConfig,
+    realtime: bool,
+) -> Result<BenchReport, BenchError> {
+    let (audio, spans) = join(clips)?;
+    let audio_s = clips
+        .iter()
+        .zip(&spans)
+        .map(|(_, s)| s.end_s - s.start_s)
+        .sum();
+    let capture = capture_file(audio, Arc::new(AtomicBool::new(false)), realtime);
+    let live = live::run(capture, Vec::new(), config, |_| {})?;
+    Ok(BenchReport::new(
+        clips,
+        &accuracy(clips, &spans, &live),
+        live,
+        audio_s,
+        realtime,
+    ))
+}
+
+/// What each clip's utterances said, compared with its references.
+#[derive(Debug, Default)]
+pub struct Accuracy {
+    pub wer: ErrorRate,
+    pub cer: ErrorRate,
+    pub bleu: Option<f64>,
+    pub chrf: Option<f64>,
+    pub transcripts: Vec<(String, String, String)>,
+}
+
+fn accuracy(clips: &[Clip], spans: &[Span], live: &LiveReport) -> Accuracy {
+    let mut result = Accuracy::default();
+    let (mut hypotheses, mut references) = (Vec::new(), Vec::new());
+    for (clip, span) in clips.iter().zip(spans) {
+        let inside: Vec<_> = live
+            .utterances
+            .iter()
+            .filter(|u| u.start_s >= span.start_s - 0.5 && u.start_s < span.end_s)
+            .collect();
+        let source = inside
+            .iter()
+            .map(|u| u.source_text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let english = inside
+            .iter()
+            .map(|u| u.translated_text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let Some(reference) = &clip.transcript {
+            result.wer.add_words(reference, &source);
+            result.cer.add_chars(reference, &source);
+        }
+        if let Some(reference) = &clip.english {
+            hypotheses.push(english.clone());
+            references.push(reference.clone());
+        }
+        result.transcripts.push((clip.id.clone(), source, english));
+    }
+    if !references.is_empty() {
+        result.bleu = Some(corpus_bleu(&hypotheses, &references));
+        result.chrf = Some(corpus_chrf(&hypotheses, &references));
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_paths_are_relative_to_its_folder_and_references_optional() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.tsv");
+        std::fs::write(&path, "id\taudio\tfa_transcript\ten_reference\na\tclips/a.wav\tسلام\t\nb\t/abs/b.wav\t\thello\n\n").unwrap();
+        let clips = read_manifest(&path).unwrap();
+        assert_eq!(clips.len(), 2);
+        assert_eq!(clips[0].audio, dir.path().join("clips/a.wav"));
+        assert_eq!(
+            (clips[0].transcript.as_deref(), clips[0].english.as_deref()),
+            (Some("سلام"), None)
+        );
+        assert_eq!(clips[1].audio, PathBuf::from("/abs/b.wav"));
+        assert_eq!(
+            (clips[1].transcript.as_deref(), clips[1].english.as_deref()),
+            (None, Some("hello"))
+        );
+    }
+}

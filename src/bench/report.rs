@@ -1,0 +1,276 @@
+//! The bench report: JSON for machines, a Markdown KPI table for people.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Accuracy, Clip};
+use crate::live::{LiveReport, Quantiles};
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Spread {
+    pub p50: f64,
+    pub p95: f64,
+}
+
+impl From<Quantiles> for Spread {
+    fn from(q: Quantiles) -> Self {
+        Self {
+            p50: q.p50,
+            p95: q.p95,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageSpreads {
+    pub vad: Spread,
+    pub stt: Spread,
+    pub mt: Spread,
+    pub tts_first_audio: Spread,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub model: String,
+}
+
+impl Machine {
+    fn this() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .and_then(|rest| rest.split_once(':'))
+                    .map(|(_, m)| m.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        Self {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            model,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClipResult {
+    pub id: String,
+    pub transcript: String,
+    pub english: String,
+}
+
+/// Everything `bench --json` writes.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub clips: usize,
+    pub audio_s: f64,
+    pub realtime: bool,
+    pub utterances_spoken: usize,
+    pub utterances_dropped: usize,
+    pub e2e_latency_s: Quantiles,
+    pub stages_ms: StageSpreads,
+    pub rtf: f64,
+    pub peak_rss_mb: f64,
+    pub cpu_percent: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wer: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cer: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bleu: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chrf: Option<f64>,
+    pub machine: Machine,
+    pub models: serde_json::Value,
+    pub results: Vec<ClipResult>,
+}
+
+impl BenchReport {
+    pub fn new(
+        clips: &[Clip],
+        accuracy: &Accuracy,
+        live: LiveReport,
+        audio_s: f64,
+        realtime: bool,
+    ) -> Self {
+        Self {
+            clips: clips.len(),
+            audio_s,
+            realtime,
+            utterances_spoken: live
+                .utterances
+                .iter()
+                .filter(|u| u.latency_ms.is_some())
+                .count(),
+            utterances_dropped: live.dropped.len(),
+            e2e_latency_s: live.e2e_latency_s,
+            stages_ms: StageSpreads {
+                vad: live.stages_ms.vad.into(),
+                stt: live.stages_ms.stt.into(),
+                mt: live.stages_ms.mt.into(),
+                tts_first_audio: live.stages_ms.tts_first_audio.into(),
+            },
+            rtf: live.wall_s / audio_s.max(1e-9),
+            peak_rss_mb: live.peak_rss_mb,
+            cpu_percent: live.cpu_percent,
+            wer: accuracy.wer.rate(),
+            cer: accuracy.cer.rate(),
+            bleu: accuracy.bleu,
+            chrf: accuracy.chrf,
+            machine: Machine::this(),
+            models: serde_json::Value::Null,
+            results: accuracy
+                .transcripts
+                .iter()
+                .map(|(id, transcript, english)| ClipResult {
+                    id: id.clone(),
+                    transcript: transcript.clone(),
+                    english: english.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The KPI table: target, measured, and the baseline stack where `baseline` (the JSON
+    /// `bench/compare.py` writes) has the figure.
+    pub fn markdown(&self, baseline: Option<&serde_json::Value>) -> String {
+        let theirs = |key: &str, format: fn(f64) -> String| {
+            baseline
+                .and_then(|b| b["theirs"][key].as_f64())
+                .map_or("—".to_string(), format)
+        };
+        let seconds = |v: f64| format!("{v:.2} s");
+        let ms = |v: f64| format!("{v:.0} ms");
+        let mb = |v: f64| format!("{v:.0} MB");
+        let ratio = |v: f64| format!("{v:.3}");
+        let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("—".to_string(), f);
+        let rows: Vec<Kpi> = vec![
+            Kpi::new(
+                "end of speech → first English sample, p50",
+                "≤ 0.8 s",
+                seconds(self.e2e_latency_s.p50),
+                "—".into(),
+            ),
+            Kpi::new(
+                "end of speech → first English sample, p95",
+                "≤ 1.2 s",
+                seconds(self.e2e_latency_s.p95),
+                "—".into(),
+            ),
+            Kpi::new(
+                "peak memory (RSS)",
+                "≤ 600 MB",
+                mb(self.peak_rss_mb),
+                theirs("peak_rss_mb", mb),
+            ),
+            Kpi::new(
+                "speech recognition per utterance, p50",
+                "—",
+                ms(self.stages_ms.stt.p50),
+                "—".into(),
+            ),
+            Kpi::new(
+                "translation per utterance, p50",
+                "—",
+                ms(self.stages_ms.mt.p50),
+                "—".into(),
+            ),
+            Kpi::new(
+                "first English audio after translation, p50",
+                "—",
+                ms(self.stages_ms.tts_first_audio.p50),
+                "—".into(),
+            ),
+            Kpi::new(
+                "CPU (share of one core)",
+                "—",
+                format!("{:.0} %", self.cpu_percent),
+                "—".into(),
+            ),
+            Kpi::new(
+                "real-time factor (wall / audio)",
+                "< 1",
+                format!("{:.2}", self.rtf),
+                "—".into(),
+            ),
+            Kpi::new(
+                "WER, Persian normalised",
+                "—",
+                optional(self.wer, ratio),
+                theirs("wer", ratio),
+            ),
+            Kpi::new(
+                "CER, Persian normalised",
+                "—",
+                optional(self.cer, ratio),
+                theirs("cer", ratio),
+            ),
+            Kpi::new(
+                "BLEU (English)",
+                "—",
+                optional(self.bleu, |v| format!("{v:.1}")),
+                "—".into(),
+            ),
+            Kpi::new(
+                "chrF (English)",
+                "—",
+                optional(self.chrf, |v| format!("{v:.1}")),
+                "—".into(),
+            ),
+        ];
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} clips, {:.0} s of audio, {} on {} ({} CPUs); {} utterances spoken, {} not spoken.\n",
+            self.clips,
+            self.audio_s,
+            if self.realtime { "fed at real-time pace" } else { "fed as fast as possible" },
+            self.machine.model,
+            self.machine.cpus,
+            self.utterances_spoken,
+            self.utterances_dropped
+        );
+        out.push_str("| KPI | target | LinguaStream | baseline (faster-whisper + piper-tts) |\n|---|---|---|---|\n");
+        for row in rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                row.name, row.target, row.ours, row.baseline
+            );
+        }
+        if let Some(b) = baseline {
+            for (label, key) in [
+                ("speech recognition, whole set", "stt_s"),
+                ("speech synthesis, whole set", "tts_s"),
+            ] {
+                if let (Some(ours), Some(them)) =
+                    (b["ours"][key].as_f64(), b["theirs"][key].as_f64())
+                {
+                    let _ = writeln!(out, "| {label} (same clips, one process each) | — | {ours:.1} s | {them:.1} s (ours/theirs {:.2}) |", ours / them);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One row of the KPI table.
+pub struct Kpi {
+    pub name: &'static str,
+    pub target: &'static str,
+    pub ours: String,
+    pub baseline: String,
+}
+
+impl Kpi {
+    fn new(name: &'static str, target: &'static str, ours: String, baseline: String) -> Self {
+        Self {
+            name,
+            target,
+            ours,
+            baseline,
+        }
+    }
+}
