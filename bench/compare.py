@@ -71,16 +71,18 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--json")
     parser.add_argument("--worker", choices=["stt", "tts"], help=argparse.SUPPRESS)
-    parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-input", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     models = subprocess.run([args.binary, "models", "path"], capture_output=True, text=True, check=True).stdout.strip()
     whisper_dir = os.path.join(models, "whisper-base")
     voice = os.path.join(models, "piper-en-us-joe-medium", "voice.onnx")
-    if args.worker == "stt":
-        return worker_stt(whisper_dir, args.language, args.threads, args.rest)
-    if args.worker == "tts":
-        return worker_tts(voice, args.rest[1:], args.rest[0])
+    if args.worker:
+        with open(args.worker_input) as f:
+            inputs = json.load(f)
+        if args.worker == "stt":
+            return worker_stt(whisper_dir, args.language, args.threads, inputs["paths"])
+        return worker_tts(voice, inputs["sentences"], inputs["out_dir"])
 
     base = os.path.dirname(os.path.abspath(args.manifest))
     with open(args.manifest) as f:
@@ -91,22 +93,27 @@ def main():
     me = [sys.executable, os.path.abspath(__file__), args.manifest, "--binary", args.binary]
 
     result = {"clips": len(paths), "sentences": len(sentences), "ours": {}, "theirs": {}}
+    tmp = tempfile.TemporaryDirectory()
+    worker_input = os.path.join(tmp.name, "inputs.json")
+    with open(worker_input, "w") as f:
+        json.dump({"paths": paths, "sentences": sentences, "out_dir": tmp.name}, f)
+    worker = [*me, "--language", args.language, "--threads", str(args.threads), "--worker-input", worker_input, "--worker"]
     for side, command in [
         ("ours", [args.binary, "transcribe", "--from", args.language, "--threads", str(args.threads), *paths]),
-        ("theirs", [*me, "--language", args.language, "--threads", str(args.threads), "--worker", "stt", "--", *paths]),
+        ("theirs", [*worker, "stt"]),
     ]:
         out, wall, rss = measured(command)
         texts = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
         pairs = [(references[p], texts.get(p, "")) for p in paths if references[p]]
         wer, cer = error_rates(pairs)
         result[side].update({"stt_s": round(wall, 2), "wer": wer, "cer": cer, "stt_peak_rss_mb": round(rss, 1)})
-    with tempfile.TemporaryDirectory() as tmp:
-        for side, command in [
-            ("ours", [args.binary, "speak", " ".join(sentences), "-o", os.path.join(tmp, "ours.wav")]),
-            ("theirs", [*me, "--worker", "tts", "--", tmp, *sentences]),
-        ]:
-            _, wall, rss = measured(command)
-            result[side].update({"tts_s": round(wall, 2), "tts_peak_rss_mb": round(rss, 1)})
+    for side, command in [
+        ("ours", [args.binary, "speak", " ".join(sentences), "-o", os.path.join(tmp.name, "ours.wav")]),
+        ("theirs", [*worker, "tts"]),
+    ]:
+        _, wall, rss = measured(command)
+        result[side].update({"tts_s": round(wall, 2), "tts_peak_rss_mb": round(rss, 1)})
+    tmp.cleanup()
     for side in ("ours", "theirs"):
         result[side]["peak_rss_mb"] = max(result[side]["stt_peak_rss_mb"], result[side]["tts_peak_rss_mb"])
     result["ratio_ours_over_theirs"] = {k: round(result["ours"][k] / result["theirs"][k], 3) for k in ("stt_s", "tts_s")}

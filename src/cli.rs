@@ -11,13 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// translation) and English speech (Piper voices). Models are installed once with
 /// `linguastream models fetch` into $LINGUASTREAM_HOME (default ~/.local/share/linguastream).
 #[derive(Debug, Parser)]
-#[command(
-    name = "linguastream",
-    version,
-    about,
-    long_about,
-    max_term_width = 100
-)]
+#[command(name = "linguastream", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -97,12 +91,7 @@ pub enum LiveOutput {
 pub struct LiveArgs {
     /// Input device: a source name from `linguastream devices` (e.g. `somesink.monitor`);
     /// default: the server's default input.
-    #[arg(
-        long,
-        short = 'i',
-        value_name = "DEVICE",
-        conflicts_with = "input_file"
-    )]
+    #[arg(long, short = 'i', value_name = "DEVICE", conflicts_with = "input_file")]
     pub input: Option<String>,
     /// Play a recording into the pipeline at real-time pace instead of using a device.
     #[arg(long, value_name = "FILE")]

@@ -16,9 +16,7 @@ static INIT: Mutex<()> = Mutex::new(());
 /// Errors from loading ONNX Runtime or a model into it.
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {
-    #[error(
-        "cannot load the ONNX Runtime library {path}: {reason} (run `linguastream models fetch`)"
-    )]
+    #[error("cannot load the ONNX Runtime library {path}: {reason} (run `linguastream models fetch`)")]
     Library { path: String, reason: String },
     #[error("cannot load ONNX model {path}: {reason}")]
     Model { path: String, reason: String },
@@ -29,10 +27,7 @@ fn environment(library: &Path) -> Result<&'static Environment, OnnxError> {
     if let Some(env) = ENVIRONMENT.get() {
         return Ok(env);
     }
-    let library_error = |reason: String| OnnxError::Library {
-        path: library.display().to_string(),
-        reason,
-    };
+    let library_error = |reason: String| OnnxError::Library { path: library.display().to_string(), reason };
     if !library.is_file() {
         return Err(library_error("file not found".into()));
     }
@@ -47,10 +42,7 @@ fn environment(library: &Path) -> Result<&'static Environment, OnnxError> {
 /// Opens `model` with `threads` intra-op threads, loading ONNX Runtime from `library` on first use.
 pub fn session(library: &Path, model: &Path, threads: usize) -> Result<Session, OnnxError> {
     let env = environment(library)?;
-    let model_error = |reason: String| OnnxError::Model {
-        path: model.display().to_string(),
-        reason,
-    };
+    let model_error = |reason: String| OnnxError::Model { path: model.display().to_string(), reason };
     Session::builder(env)
         .map_err(|e| model_error(e.to_string()))?
         .with_intra_threads(threads)

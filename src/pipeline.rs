@@ -15,10 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::audio::STT_RATE;
-use crate::mt::{
-    CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, MtError, SourceSegment,
-    Translator,
-};
+use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, MtError, SourceSegment, Translator};
 use crate::output::{DroppedSegment, StageTimings, TranslatedSegment};
 use crate::stt::{Recognizer, Task, WhisperCt2Recognizer, WhisperModel};
 use crate::text::is_readable_in_english;
@@ -70,6 +67,8 @@ pub struct StageMarks {
     pub detected_at: Instant,
     pub recognized_at: Instant,
     pub translated_at: Instant,
+    /// When synthesis started (after any wait for the voice).
+    pub synthesis_started_at: Instant,
     /// When its first sentence of speech was ready.
     pub first_speech_at: Option<Instant>,
 }
@@ -141,10 +140,7 @@ fn ms_since(start: Instant) -> f64 {
 
 /// Feeds a whole recording as chunks, as fast as the pipeline takes them.
 pub fn chunks_of(samples: &[f32]) -> impl Iterator<Item = Chunk> + '_ {
-    samples.chunks(STT_RATE as usize).map(|c| Chunk {
-        samples: c.to_vec(),
-        captured_at: Instant::now(),
-    })
+    samples.chunks(STT_RATE as usize).map(|c| Chunk { samples: c.to_vec(), captured_at: Instant::now() })
 }
 
 /// Runs the pipeline over `source` until it ends, calling `on_event` in input order.
@@ -196,14 +192,8 @@ impl History {
     }
 
     fn range(&self, start: usize, end: usize) -> Vec<f32> {
-        let (start, end) = (
-            start.clamp(self.base, self.end()),
-            end.clamp(self.base, self.end()),
-        );
-        self.samples
-            .range(start - self.base..end - self.base)
-            .copied()
-            .collect()
+        let (start, end) = (start.clamp(self.base, self.end()), end.clamp(self.base, self.end()));
+        self.samples.range(start - self.base..end - self.base).copied().collect()
     }
 
     /// When sample `index` was captured.
@@ -236,11 +226,7 @@ fn vad_stage(
 ) -> Result<(), PipelineError> {
     let mut detector = SileroVad::try_new(&config.onnx_runtime, &config.vad_model)?;
     let mut segmenter = Segmenter::new(config.segmenter);
-    let mut history = History {
-        samples: VecDeque::new(),
-        base: 0,
-        chunk_ends: VecDeque::new(),
-    };
+    let mut history = History { samples: VecDeque::new(), base: 0, chunk_ends: VecDeque::new() };
     let mut next_frame = 0usize;
     let mut seq = 0u64;
     let mut send = |utterances: Vec<Utterance>, history: &History| {
@@ -291,29 +277,15 @@ fn stt_stage(
     let mut recognizer = WhisperCt2Recognizer::try_new(config.whisper.clone(), &config.language)?;
     for heard in input {
         let started = Instant::now();
-        let (start_s, end_s) = (
-            seconds(heard.utterance.speech_start),
-            seconds(heard.utterance.speech_end),
-        );
+        let (start_s, end_s) = (seconds(heard.utterance.speech_start), seconds(heard.utterance.speech_end));
         let message = match recognizer.transcribe(&heard.samples, Task::Transcribe) {
-            Ok(t) if t.verdict.is_speech() => Ok(Recognized {
-                heard,
-                text: t.text,
-                stt_ms: ms_since(started),
-                recognized_at: Instant::now(),
-            }),
-            Ok(t) => Err(Event::Dropped(DroppedSegment {
-                start_s,
-                end_s,
-                text: t.text,
-                reason: t.verdict.reason(),
-            })),
-            Err(e) => Err(Event::Dropped(DroppedSegment {
-                start_s,
-                end_s,
-                text: String::new(),
-                reason: e.to_string(),
-            })),
+            Ok(t) if t.verdict.is_speech() => {
+                Ok(Recognized { heard, text: t.text, stt_ms: ms_since(started), recognized_at: Instant::now() })
+            }
+            Ok(t) => Err(Event::Dropped(DroppedSegment { start_s, end_s, text: t.text, reason: t.verdict.reason() })),
+            Err(e) => {
+                Err(Event::Dropped(DroppedSegment { start_s, end_s, text: String::new(), reason: e.to_string() }))
+            }
         };
         if out.send(message).is_err() {
             break;
@@ -324,14 +296,10 @@ fn stt_stage(
 
 fn make_translator(config: &PipelineConfig) -> Result<Box<dyn Translator>, PipelineError> {
     Ok(match &config.mt {
-        MtEngine::Direct => Box::new(DirectWhisperTranslator::new(
-            config.whisper.clone(),
-            &config.language,
-        )),
-        MtEngine::Firefox(dir) => Box::new(CachedTranslator::new(
-            FirefoxTranslator::try_new(dir)?,
-            config.translation_cache,
-        )),
+        MtEngine::Direct => Box::new(DirectWhisperTranslator::new(config.whisper.clone(), &config.language)),
+        MtEngine::Firefox(dir) => {
+            Box::new(CachedTranslator::new(FirefoxTranslator::try_new(dir)?, config.translation_cache))
+        }
     })
 }
 
@@ -344,10 +312,7 @@ fn mt_stage(
     for message in input {
         let message = message.map(|recognized| {
             let started = Instant::now();
-            let source = SourceSegment {
-                text: &recognized.text,
-                audio: &recognized.heard.samples,
-            };
+            let source = SourceSegment { text: &recognized.text, audio: &recognized.heard.samples };
             let (text, mt_failed) = match translator.translate(source) {
                 Ok(text) => (text, false),
                 Err(e) => {
@@ -359,13 +324,7 @@ fn mt_stage(
                     (recognized.text.clone(), true)
                 }
             };
-            Translated {
-                recognized,
-                text,
-                mt_failed,
-                mt_ms: ms_since(started),
-                translated_at: Instant::now(),
-            }
+            Translated { recognized, text, mt_failed, mt_ms: ms_since(started), translated_at: Instant::now() }
         });
         if out.send(message).is_err() {
             break;
@@ -380,8 +339,7 @@ fn tts_stage(
     out: SyncSender<Event>,
     rate: &std::sync::OnceLock<u32>,
 ) -> Result<(), PipelineError> {
-    let mut synthesizer =
-        PiperSynthesizer::try_new(&config.onnx_runtime, &config.voice, config.tts_threads)?;
+    let mut synthesizer = PiperSynthesizer::try_new(&config.onnx_runtime, &config.voice, config.tts_threads)?;
     let voice_rate = synthesizer.sample_rate();
     let _ = rate.set(voice_rate);
     for message in input {
@@ -401,6 +359,7 @@ fn tts_stage(
             detected_at: heard.detected_at,
             recognized_at: translated.recognized.recognized_at,
             translated_at: translated.translated_at,
+            synthesis_started_at: started,
             first_speech_at: None,
         };
         let mut speech = Vec::new();
@@ -408,30 +367,19 @@ fn tts_stage(
         // carries the text, flagged. Numbers and Latin text are still spoken.
         let speakable = !translated.mt_failed || is_readable_in_english(&translated.text);
         if !speakable {
-            let _ = out.send(Event::Warning(format!(
-                "not speaking untranslated text: \"{}\"",
-                translated.text
-            )));
+            let _ = out.send(Event::Warning(format!("not speaking untranslated text: \"{}\"", translated.text)));
         } else {
             let seq = heard.seq;
             let result = synthesizer.synthesize(&translated.text, &mut |sentence| {
                 marks.first_speech_at.get_or_insert_with(Instant::now);
                 if config.stream_speech {
-                    let _ = out.send(Event::Speech {
-                        seq,
-                        samples: sentence.to_vec(),
-                        rate: voice_rate,
-                        marks,
-                    });
+                    let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate: voice_rate, marks });
                 } else {
                     speech.extend_from_slice(sentence);
                 }
             });
             if let Err(e) = result {
-                let _ = out.send(Event::Warning(format!(
-                    "speech synthesis failed for \"{}\": {e}",
-                    translated.text
-                )));
+                let _ = out.send(Event::Warning(format!("speech synthesis failed for \"{}\": {e}", translated.text)));
             }
         }
         let utterance = &heard.utterance;
@@ -449,14 +397,7 @@ fn tts_stage(
             speech_start_s: 0.0,
             speech,
         };
-        if out
-            .send(Event::Translated {
-                seq: heard.seq,
-                segment,
-                marks,
-            })
-            .is_err()
-        {
+        if out.send(Event::Translated { seq: heard.seq, segment, marks }).is_err() {
             break;
         }
     }
@@ -470,19 +411,9 @@ mod tests {
     #[test]
     fn history_maps_samples_to_capture_instants_and_forgets_old_audio() {
         let t0 = Instant::now();
-        let mut history = History {
-            samples: VecDeque::new(),
-            base: 0,
-            chunk_ends: VecDeque::new(),
-        };
-        history.push(Chunk {
-            samples: vec![0.0; 16_000],
-            captured_at: t0 + Duration::from_secs(1),
-        });
-        history.push(Chunk {
-            samples: vec![1.0; 16_000],
-            captured_at: t0 + Duration::from_secs(2),
-        });
+        let mut history = History { samples: VecDeque::new(), base: 0, chunk_ends: VecDeque::new() };
+        history.push(Chunk { samples: vec![0.0; 16_000], captured_at: t0 + Duration::from_secs(1) });
+        history.push(Chunk { samples: vec![1.0; 16_000], captured_at: t0 + Duration::from_secs(2) });
         let at = history.captured_at(24_000).duration_since(t0).as_secs_f64();
         assert!((at - 1.5).abs() < 1e-6, "{at}");
         assert_eq!(history.range(15_999, 16_001), vec![0.0, 1.0]);

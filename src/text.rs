@@ -24,9 +24,8 @@ pub fn normalize_persian(text: &str) -> String {
     let chars: Vec<char> = mapped.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c == ZWNJ {
-            let joins_letters = i > 0
-                && chars[i - 1].is_alphabetic()
-                && chars.get(i + 1).is_some_and(|n| n.is_alphabetic());
+            let joins_letters =
+                i > 0 && chars[i - 1].is_alphabetic() && chars.get(i + 1).is_some_and(|n| n.is_alphabetic());
             if !joins_letters {
                 continue;
             }
@@ -83,10 +82,7 @@ mod tests {
     #[test]
     fn zwnj_is_kept_inside_words_and_dropped_elsewhere() {
         assert_eq!(normalize_persian("می\u{200C}روم"), "می\u{200C}روم");
-        assert_eq!(
-            normalize_persian("\u{200C}سلام \u{200C} دنیا\u{200C}"),
-            "سلام دنیا"
-        );
+        assert_eq!(normalize_persian("\u{200C}سلام \u{200C} دنیا\u{200C}"), "سلام دنیا");
     }
 
     #[test]

@@ -49,19 +49,11 @@ pub struct Capture {
 
 impl Capture {
     /// The chunks, updating the backlog as the pipeline takes them.
-    pub fn into_source(
-        self,
-    ) -> (
-        impl Iterator<Item = Chunk> + Send,
-        Arc<CaptureStats>,
-        JoinHandle<()>,
-    ) {
+    pub fn into_source(self) -> (impl Iterator<Item = Chunk> + Send, Arc<CaptureStats>, JoinHandle<()>) {
         let stats = self.stats.clone();
         let counter = self.stats.clone();
         let source = self.chunks.into_iter().inspect(move |chunk| {
-            counter
-                .backlog
-                .fetch_sub(chunk.samples.len(), Ordering::Relaxed);
+            counter.backlog.fetch_sub(chunk.samples.len(), Ordering::Relaxed);
         });
         (source, stats, self.thread)
     }
@@ -104,29 +96,18 @@ pub fn capture_pulse(
                 let Some(current) = &stream else { break };
                 match current.read(&mut bytes) {
                     Ok(()) => {
-                        let chunk = Chunk {
-                            samples: from_bytes(&bytes),
-                            captured_at: Instant::now(),
-                        };
+                        let chunk = Chunk { samples: from_bytes(&bytes), captured_at: Instant::now() };
                         if !offer(&tx, &thread_stats, chunk) {
                             break;
                         }
                     }
                     Err(e) => {
-                        let problem = format!(
-                            "capture from '{source}' failed: {}",
-                            e.to_string().unwrap_or_default()
-                        );
+                        let problem = format!("capture from '{source}' failed: {}", e.to_string().unwrap_or_default());
                         stream = reconnect(&source, &stop, reconnect_for);
                         match &stream {
-                            Some(_) => thread_stats
-                                .recovered
-                                .lock()
-                                .unwrap()
-                                .push(format!("{problem}; reconnected")),
+                            Some(_) => thread_stats.recovered.lock().unwrap().push(format!("{problem}; reconnected")),
                             None => {
-                                *thread_stats.failure.lock().unwrap() =
-                                    Some(format!("{problem}; could not reconnect"))
+                                *thread_stats.failure.lock().unwrap() = Some(format!("{problem}; could not reconnect"))
                             }
                         }
                     }
@@ -134,18 +115,10 @@ pub fn capture_pulse(
             }
         })
         .expect("can spawn the capture thread");
-    Ok(Capture {
-        chunks: rx,
-        stats,
-        thread,
-    })
+    Ok(Capture { chunks: rx, stats, thread })
 }
 
-fn reconnect(
-    source: &str,
-    stop: &AtomicBool,
-    reconnect_for: Duration,
-) -> Option<libpulse_simple_binding::Simple> {
+fn reconnect(source: &str, stop: &AtomicBool, reconnect_for: Duration) -> Option<libpulse_simple_binding::Simple> {
     let deadline = Instant::now() + reconnect_for;
     while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
@@ -172,16 +145,8 @@ pub fn capture_file(audio: Audio, stop: Arc<AtomicBool>, paced: bool) -> Capture
                     break;
                 }
                 if !paced {
-                    thread_stats
-                        .backlog
-                        .fetch_add(piece.len(), Ordering::Relaxed);
-                    if tx
-                        .send(Chunk {
-                            samples: piece.to_vec(),
-                            captured_at: Instant::now(),
-                        })
-                        .is_err()
-                    {
+                    thread_stats.backlog.fetch_add(piece.len(), Ordering::Relaxed);
+                    if tx.send(Chunk { samples: piece.to_vec(), captured_at: Instant::now() }).is_err() {
                         break;
                     }
                     continue;
@@ -190,22 +155,11 @@ pub fn capture_file(audio: Audio, stop: Arc<AtomicBool>, paced: bool) -> Capture
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
-                if !offer(
-                    &tx,
-                    &thread_stats,
-                    Chunk {
-                        samples: piece.to_vec(),
-                        captured_at: Instant::now(),
-                    },
-                ) {
+                if !offer(&tx, &thread_stats, Chunk { samples: piece.to_vec(), captured_at: Instant::now() }) {
                     break;
                 }
             }
         })
         .expect("can spawn the file capture thread");
-    Capture {
-        chunks: rx,
-        stats,
-        thread,
-    }
+    Capture { chunks: rx, stats, thread }
 }

@@ -17,10 +17,7 @@ use super::{resample, Audio};
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("cannot open {path}: {source}")]
-    Open {
-        path: String,
-        source: std::io::Error,
-    },
+    Open { path: String, source: std::io::Error },
     #[error("{path} is empty (0 bytes)")]
     EmptyFile { path: String },
     #[error("{path} is not a supported audio file (WAV, FLAC, MP3 or Ogg Vorbis): {reason}")]
@@ -28,11 +25,7 @@ pub enum DecodeError {
     #[error("{path} holds no audio samples")]
     NoSamples { path: String },
     #[error("{path} is truncated: its header promises {expected_s:.2} s of audio but the file holds {found_s:.2} s")]
-    Truncated {
-        path: String,
-        expected_s: f64,
-        found_s: f64,
-    },
+    Truncated { path: String, expected_s: f64, found_s: f64 },
     #[error("{path} is corrupt: {reason}")]
     Corrupt { path: String, reason: String },
 }
@@ -60,58 +53,36 @@ pub fn decode_file(path: &Path, rate: u32) -> Result<Audio, DecodeError> {
 /// Decodes to mono at the file's own rate; also returns the frame count its header declares.
 fn decode_native(path: &Path) -> Result<(Audio, Option<u64>), DecodeError> {
     let shown = path.display().to_string();
-    let file = File::open(path).map_err(|source| DecodeError::Open {
-        path: shown.clone(),
-        source,
-    })?;
+    let file = File::open(path).map_err(|source| DecodeError::Open { path: shown.clone(), source })?;
     if file.metadata().map(|m| m.len() == 0).unwrap_or(false) {
         return Err(DecodeError::EmptyFile { path: shown });
     }
-    let unsupported = |e: SymphoniaError| DecodeError::Unsupported {
-        path: shown.clone(),
-        reason: e.to_string(),
-    };
+    let unsupported = |e: SymphoniaError| DecodeError::Unsupported { path: shown.clone(), reason: e.to_string() };
     let stream = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
     let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            stream,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
+        .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
         .map_err(unsupported)?;
     let mut format = probed.format;
     let track = format
         .default_track()
-        .ok_or_else(|| DecodeError::Unsupported {
-            path: shown.clone(),
-            reason: "no audio track".into(),
-        })?;
+        .ok_or_else(|| DecodeError::Unsupported { path: shown.clone(), reason: "no audio track".into() })?;
     let track_id = track.id;
     let declared_frames = track.codec_params.n_frames;
     let mut rate = track.codec_params.sample_rate;
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(unsupported)?;
+    let mut decoder =
+        symphonia::default::get_codecs().make(&track.codec_params, &DecoderOptions::default()).map_err(unsupported)?;
 
     let mut samples = Vec::new();
     loop {
         let packet = match format.next_packet() {
             Ok(packet) => packet,
-            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                break
-            }
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(SymphoniaError::ResetRequired) => break,
-            Err(e) => {
-                return Err(DecodeError::Corrupt {
-                    path: shown,
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => return Err(DecodeError::Corrupt { path: shown, reason: e.to_string() }),
         };
         if packet.track_id() != track_id {
             continue;
@@ -120,12 +91,7 @@ fn decode_native(path: &Path) -> Result<(Audio, Option<u64>), DecodeError> {
             Ok(decoded) => decoded,
             // One damaged packet costs a few milliseconds of audio, not the whole file.
             Err(SymphoniaError::DecodeError(_)) => continue,
-            Err(e) => {
-                return Err(DecodeError::Corrupt {
-                    path: shown,
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => return Err(DecodeError::Corrupt { path: shown, reason: e.to_string() }),
         };
         let spec = *decoded.spec();
         rate = Some(spec.rate);
@@ -133,20 +99,13 @@ fn decode_native(path: &Path) -> Result<(Audio, Option<u64>), DecodeError> {
         buffer.copy_interleaved_ref(decoded);
         downmix_into(buffer.samples(), spec.channels.count(), &mut samples);
     }
-    let rate = rate.ok_or_else(|| DecodeError::Unsupported {
-        path: shown,
-        reason: "unknown sample rate".into(),
-    })?;
+    let rate = rate.ok_or_else(|| DecodeError::Unsupported { path: shown, reason: "unknown sample rate".into() })?;
     Ok((Audio { samples, rate }, declared_frames))
 }
 
 fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     let channels = channels.max(1);
-    out.extend(
-        interleaved
-            .chunks_exact(channels)
-            .map(|frame| frame.iter().sum::<f32>() / channels as f32),
-    );
+    out.extend(interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32));
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ use libpulse_simple_binding::Simple;
 /// Why talking to the sound server failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PulseError {
-    #[error("no PulseAudio/PipeWire sound server is reachable ({0}); start one, or use --input-file with --output none")]
+    #[error(
+        "no PulseAudio/PipeWire sound server is reachable ({0}); start one, or use --input-file with --output none"
+    )]
     NoServer(String),
     #[error("the sound server refused {what}: {reason}")]
     Refused { what: String, reason: String },
@@ -58,8 +60,7 @@ impl Drop for PulseServer {
 
 impl PulseServer {
     pub fn connect() -> Result<Self, PulseError> {
-        let mut mainloop = Mainloop::new()
-            .ok_or_else(|| PulseError::NoServer("cannot create a main loop".into()))?;
+        let mut mainloop = Mainloop::new().ok_or_else(|| PulseError::NoServer("cannot create a main loop".into()))?;
         let mut context = Context::new(&mainloop, "LinguaStream")
             .ok_or_else(|| PulseError::NoServer("cannot create a context".into()))?;
         context
@@ -75,10 +76,7 @@ impl PulseServer {
             match context.get_state() {
                 State::Ready => return Ok(Self { context, mainloop }),
                 State::Failed | State::Terminated => {
-                    let reason = context
-                        .errno()
-                        .to_string()
-                        .unwrap_or_else(|| "connection failed".into());
+                    let reason = context.errno().to_string().unwrap_or_else(|| "connection failed".into());
                     return Err(PulseError::NoServer(reason));
                 }
                 _ => {}
@@ -103,8 +101,7 @@ impl PulseServer {
         let sink = found.clone();
         let op = self.context.introspect().get_source_info_list(move |item| {
             if let ListResult::Item(info) = item {
-                sink.borrow_mut()
-                    .push(device(info.name.as_deref(), info.description.as_deref()));
+                sink.borrow_mut().push(device(info.name.as_deref(), info.description.as_deref()));
             }
         });
         self.wait(op)?;
@@ -116,8 +113,7 @@ impl PulseServer {
         let sink = found.clone();
         let op = self.context.introspect().get_sink_info_list(move |item| {
             if let ListResult::Item(info) = item {
-                sink.borrow_mut()
-                    .push(device(info.name.as_deref(), info.description.as_deref()));
+                sink.borrow_mut().push(device(info.name.as_deref(), info.description.as_deref()));
             }
         });
         self.wait(op)?;
@@ -143,10 +139,7 @@ impl PulseServer {
     pub fn load_module(&mut self, name: &str, argument: &str) -> Result<u32, PulseError> {
         let index = Rc::new(RefCell::new(None));
         let slot = index.clone();
-        let op = self
-            .context
-            .introspect()
-            .load_module(name, argument, move |i| *slot.borrow_mut() = Some(i));
+        let op = self.context.introspect().load_module(name, argument, move |i| *slot.borrow_mut() = Some(i));
         self.wait(op)?;
         let index = index.take().filter(|&i| i != pulse::def::INVALID_INDEX);
         index.ok_or_else(|| PulseError::Refused {
@@ -158,18 +151,12 @@ impl PulseServer {
     pub fn unload_module(&mut self, index: u32) -> Result<(), PulseError> {
         let ok = Rc::new(RefCell::new(false));
         let slot = ok.clone();
-        let op = self
-            .context
-            .introspect()
-            .unload_module(index, move |success| *slot.borrow_mut() = success);
+        let op = self.context.introspect().unload_module(index, move |success| *slot.borrow_mut() = success);
         self.wait(op)?;
         if ok.take() {
             Ok(())
         } else {
-            Err(PulseError::Refused {
-                what: format!("to unload module {index}"),
-                reason: "unknown module".into(),
-            })
+            Err(PulseError::Refused { what: format!("to unload module {index}"), reason: "unknown module".into() })
         }
     }
 
@@ -177,11 +164,7 @@ impl PulseServer {
         let name = Rc::new(RefCell::new(String::new()));
         let slot = name.clone();
         let op = self.context.introspect().get_server_info(move |info| {
-            *slot.borrow_mut() = info
-                .default_source_name
-                .as_deref()
-                .unwrap_or_default()
-                .to_string()
+            *slot.borrow_mut() = info.default_source_name.as_deref().unwrap_or_default().to_string()
         });
         self.wait(op)?;
         Ok(name.take())
@@ -191,11 +174,7 @@ impl PulseServer {
         let name = Rc::new(RefCell::new(String::new()));
         let slot = name.clone();
         let op = self.context.introspect().get_server_info(move |info| {
-            *slot.borrow_mut() = info
-                .default_sink_name
-                .as_deref()
-                .unwrap_or_default()
-                .to_string()
+            *slot.borrow_mut() = info.default_sink_name.as_deref().unwrap_or_default().to_string()
         });
         self.wait(op)?;
         Ok(name.take())
@@ -203,18 +182,11 @@ impl PulseServer {
 }
 
 fn device(name: Option<&str>, description: Option<&str>) -> Device {
-    Device {
-        name: name.unwrap_or_default().to_string(),
-        description: description.unwrap_or_default().to_string(),
-    }
+    Device { name: name.unwrap_or_default().to_string(), description: description.unwrap_or_default().to_string() }
 }
 
 fn spec(rate: u32) -> Spec {
-    Spec {
-        format: Format::F32le,
-        channels: 1,
-        rate,
-    }
+    Spec { format: Format::F32le, channels: 1, rate }
 }
 
 /// A mono float32 record stream from `source` at `rate`, in `fragment_ms` pieces.
@@ -227,20 +199,8 @@ pub fn record_stream(source: &str, rate: u32, fragment_ms: u32) -> Result<Simple
         minreq: u32::MAX,
         fragsize: bytes,
     };
-    Simple::new(
-        None,
-        "LinguaStream",
-        Direction::Record,
-        Some(source),
-        "capture",
-        &spec(rate),
-        None,
-        Some(&attr),
-    )
-    .map_err(|e| PulseError::Stream {
-        device: source.into(),
-        reason: e.to_string().unwrap_or_default(),
-    })
+    Simple::new(None, "LinguaStream", Direction::Record, Some(source), "capture", &spec(rate), None, Some(&attr))
+        .map_err(|e| PulseError::Stream { device: source.into(), reason: e.to_string().unwrap_or_default() })
 }
 
 /// A mono float32 playback stream to `sink` at `rate` with about `buffer_ms` of buffering.
@@ -253,20 +213,8 @@ pub fn playback_stream(sink: &str, rate: u32, buffer_ms: u32) -> Result<Simple, 
         minreq: u32::MAX,
         fragsize: u32::MAX,
     };
-    Simple::new(
-        None,
-        "LinguaStream",
-        Direction::Playback,
-        Some(sink),
-        "English speech",
-        &spec(rate),
-        None,
-        Some(&attr),
-    )
-    .map_err(|e| PulseError::Stream {
-        device: sink.into(),
-        reason: e.to_string().unwrap_or_default(),
-    })
+    Simple::new(None, "LinguaStream", Direction::Playback, Some(sink), "English speech", &spec(rate), None, Some(&attr))
+        .map_err(|e| PulseError::Stream { device: sink.into(), reason: e.to_string().unwrap_or_default() })
 }
 
 /// Reinterprets float samples as the little-endian bytes the streams carry.
@@ -276,8 +224,5 @@ pub fn as_bytes(samples: &[f32]) -> Vec<u8> {
 
 /// Float samples from little-endian bytes.
 pub fn from_bytes(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }

@@ -18,14 +18,9 @@ pub fn write_wav(path: &Path, audio: &Audio) -> Result<(), WavWriteError> {
     let shown = path.display().to_string();
     let to_error = |e: hound::Error| match e {
         hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::StorageFull => {
-            WavWriteError::DiskFull {
-                path: shown.clone(),
-            }
+            WavWriteError::DiskFull { path: shown.clone() }
         }
-        other => WavWriteError::Io {
-            path: shown.clone(),
-            reason: other.to_string(),
-        },
+        other => WavWriteError::Io { path: shown.clone(), reason: other.to_string() },
     };
     let spec = hound::WavSpec {
         channels: 1,

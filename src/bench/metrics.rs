@@ -12,9 +12,7 @@ fn edit_distance<T: PartialEq>(reference: &[T], hypothesis: &[T]) -> usize {
     for (i, r) in reference.iter().enumerate() {
         let mut current = vec![i + 1; hypothesis.len() + 1];
         for (j, h) in hypothesis.iter().enumerate() {
-            current[j + 1] = (previous[j + 1] + 1)
-                .min(current[j] + 1)
-                .min(previous[j] + usize::from(r != h));
+            current[j + 1] = (previous[j + 1] + 1).min(current[j] + 1).min(previous[j] + usize::from(r != h));
         }
         previous = current;
     }
@@ -36,20 +34,15 @@ impl ErrorRate {
     /// Adds one reference/hypothesis pair, compared by words.
     pub fn add_words(&mut self, reference: &str, hypothesis: &str) {
         let (r, h) = (comparison_key(reference), comparison_key(hypothesis));
-        let (r, h): (Vec<&str>, Vec<&str>) = (
-            r.split_whitespace().collect(),
-            h.split_whitespace().collect(),
-        );
+        let (r, h): (Vec<&str>, Vec<&str>) = (r.split_whitespace().collect(), h.split_whitespace().collect());
         self.errors += edit_distance(&r, &h);
         self.length += r.len();
     }
 
     /// Adds one reference/hypothesis pair, compared by characters (spaces included).
     pub fn add_chars(&mut self, reference: &str, hypothesis: &str) {
-        let (r, h): (Vec<char>, Vec<char>) = (
-            comparison_key(reference).chars().collect(),
-            comparison_key(hypothesis).chars().collect(),
-        );
+        let (r, h): (Vec<char>, Vec<char>) =
+            (comparison_key(reference).chars().collect(), comparison_key(hypothesis).chars().collect());
         self.errors += edit_distance(&r, &h);
         self.length += r.len();
     }
@@ -57,20 +50,12 @@ impl ErrorRate {
 
 /// mteval-v13a tokenisation, as sacreBLEU's default.
 pub fn tokenize_13a(line: &str) -> Vec<String> {
-    let mut line = line
-        .replace("<skipped>", "")
-        .replace("-\n", "")
-        .replace('\n', " ");
+    let mut line = line.replace("<skipped>", "").replace("-\n", "").replace('\n', " ");
     if line.contains('&') {
-        line = line
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">");
+        line = line.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
     }
     let chars: Vec<char> = format!(" {line} ").chars().collect();
-    let is_symbol =
-        |c: char| matches!(c, '{'..='~' | '['..='`' | ' '..='&' | '('..='+' | ':'..='@' | '/');
+    let is_symbol = |c: char| matches!(c, '{'..='~' | '['..='`' | ' '..='&' | '('..='+' | ':'..='@' | '/');
     let mut out = String::with_capacity(chars.len() * 2);
     for (i, &c) in chars.iter().enumerate() {
         let before = i.checked_sub(1).map(|j| chars[j]);
@@ -79,8 +64,7 @@ pub fn tokenize_13a(line: &str) -> Vec<String> {
             true
         } else if c == '.' || c == ',' {
             // Periods and commas split off unless they sit between digits.
-            !(before.is_some_and(|b| b.is_ascii_digit())
-                && after.is_some_and(|a| a.is_ascii_digit()))
+            !(before.is_some_and(|b| b.is_ascii_digit()) && after.is_some_and(|a| a.is_ascii_digit()))
         } else {
             c == '-' && before.is_some_and(|b| b.is_ascii_digit())
         };
@@ -106,16 +90,9 @@ fn ngram_counts<T: std::hash::Hash + Eq + Clone>(items: &[T], n: usize) -> HashM
 }
 
 /// Clipped matches, hypothesis n-grams and reference n-grams of order `n`.
-fn ngram_stats<T: std::hash::Hash + Eq + Clone>(
-    hypothesis: &[T],
-    reference: &[T],
-    n: usize,
-) -> (usize, usize, usize) {
+fn ngram_stats<T: std::hash::Hash + Eq + Clone>(hypothesis: &[T], reference: &[T], n: usize) -> (usize, usize, usize) {
     let (h, r) = (ngram_counts(hypothesis, n), ngram_counts(reference, n));
-    let matches = h
-        .iter()
-        .map(|(gram, &count)| count.min(r.get(gram).copied().unwrap_or(0)))
-        .sum();
+    let matches = h.iter().map(|(gram, &count)| count.min(r.get(gram).copied().unwrap_or(0))).sum();
     (matches, h.values().sum(), r.values().sum())
 }
 
@@ -202,26 +179,12 @@ mod tests {
     // Reference values computed with sacreBLEU 2.6.0 (corpus_bleu / corpus_chrf, defaults).
     #[test]
     fn bleu_matches_sacrebleu() {
-        let hyps = strings(&[
-            "The cat sat on the mat.",
-            "It is raining, isn't it?",
-            "Numbers: 3.5 and 1,000 - ok",
-        ]);
-        let refs = strings(&[
-            "The cat is sitting on the mat.",
-            "It's raining, isn't it?",
-            "Numbers: 3.5 and 1,000 - okay",
-        ]);
+        let hyps = strings(&["The cat sat on the mat.", "It is raining, isn't it?", "Numbers: 3.5 and 1,000 - ok"]);
+        let refs =
+            strings(&["The cat is sitting on the mat.", "It's raining, isn't it?", "Numbers: 3.5 and 1,000 - okay"]);
+        assert!((corpus_bleu(&hyps, &refs) - 64.71507102389383).abs() < 1e-9, "{}", corpus_bleu(&hyps, &refs));
         assert!(
-            (corpus_bleu(&hyps, &refs) - 64.71507102389383).abs() < 1e-9,
-            "{}",
-            corpus_bleu(&hyps, &refs)
-        );
-        assert!(
-            (corpus_bleu(
-                &strings(&["hello there general kenobi"]),
-                &strings(&["hello there general kenobi"])
-            ) - 100.0)
+            (corpus_bleu(&strings(&["hello there general kenobi"]), &strings(&["hello there general kenobi"])) - 100.0)
                 .abs()
                 < 1e-9
         );
@@ -230,21 +193,10 @@ mod tests {
 
     #[test]
     fn chrf_matches_sacrebleu() {
-        let hyps = strings(&[
-            "The cat sat on the mat.",
-            "It is raining, isn't it?",
-            "Numbers: 3.5 and 1,000 - ok",
-        ]);
-        let refs = strings(&[
-            "The cat is sitting on the mat.",
-            "It's raining, isn't it?",
-            "Numbers: 3.5 and 1,000 - okay",
-        ]);
-        assert!(
-            (corpus_chrf(&hyps, &refs) - 75.52213899067036).abs() < 1e-9,
-            "{}",
-            corpus_chrf(&hyps, &refs)
-        );
+        let hyps = strings(&["The cat sat on the mat.", "It is raining, isn't it?", "Numbers: 3.5 and 1,000 - ok"]);
+        let refs =
+            strings(&["The cat is sitting on the mat.", "It's raining, isn't it?", "Numbers: 3.5 and 1,000 - okay"]);
+        assert!((corpus_chrf(&hyps, &refs) - 75.52213899067036).abs() < 1e-9, "{}", corpus_chrf(&hyps, &refs));
         let two = corpus_chrf(&strings(&["hello world"]), &strings(&["hello there world"]));
         assert!((two - 39.906031460074075).abs() < 1e-9, "{two}");
     }
@@ -252,10 +204,7 @@ mod tests {
     #[test]
     fn tokenization_matches_13a() {
         let tokens = tokenize_13a("Numbers: 3.5 and 1,000 - ok. \"Quote\" it's (x) e-mail 1-2");
-        assert_eq!(
-            tokens.join(" "),
-            "Numbers : 3.5 and 1,000 - ok . \" Quote \" it's ( x ) e-mail 1 - 2"
-        );
+        assert_eq!(tokens.join(" "), "Numbers : 3.5 and 1,000 - ok . \" Quote \" it's ( x ) e-mail 1 - 2");
     }
 
     #[test]

@@ -44,33 +44,18 @@ pub enum BenchError {
 
 /// Reads a manifest; `audio` paths are relative to its folder unless absolute.
 pub fn read_manifest(path: &Path) -> Result<Vec<Clip>, BenchError> {
-    let error = |reason: String| BenchError::Manifest {
-        path: path.display().to_string(),
-        reason,
-    };
+    let error = |reason: String| BenchError::Manifest { path: path.display().to_string(), reason };
     let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
     let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .ok_or_else(|| error("it is empty".into()))?
-        .split('\t')
-        .collect();
+    let header: Vec<&str> = lines.next().ok_or_else(|| error("it is empty".into()))?.split('\t').collect();
     let column = |name: &str| header.iter().position(|h| h.trim() == name);
     let audio = column("audio").ok_or_else(|| error("no `audio` column".into()))?;
-    let (id, transcript, english) = (
-        column("id"),
-        column("fa_transcript"),
-        column("en_reference"),
-    );
+    let (id, transcript, english) = (column("id"), column("fa_transcript"), column("en_reference"));
     let base = path.parent().unwrap_or(Path::new("."));
     let mut clips = Vec::new();
     for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let fields: Vec<&str> = line.split('\t').collect();
-        let field = |i: Option<usize>| {
-            i.and_then(|i| fields.get(i))
-                .map(|f| f.trim())
-                .filter(|f| !f.is_empty())
-        };
+        let field = |i: Option<usize>| i.and_then(|i| fields.get(i)).map(|f| f.trim()).filter(|f| !f.is_empty());
         let Some(audio) = field(Some(audio)) else {
             continue;
         };
@@ -101,42 +86,20 @@ fn join(clips: &[Clip]) -> Result<(Audio, Vec<Span>), BenchError> {
         let audio = decode_file(&clip.audio, STT_RATE)?;
         let start_s = samples.len() as f64 / f64::from(STT_RATE);
         samples.extend(&audio.samples);
-        spans.push(Span {
-            start_s,
-            end_s: samples.len() as f64 / f64::from(STT_RATE),
-        });
+        spans.push(Span { start_s, end_s: samples.len() as f64 / f64::from(STT_RATE) });
         samples.extend(&gap);
     }
-    Ok((
-        Audio {
-            samples,
-            rate: STT_RATE,
-        },
-        spans,
-    ))
+    Ok((Audio { samples, rate: STT_RATE }, spans))
 }
 
 /// Runs the clips through the pipeline: at real-time pace when `realtime`, else flat out.
-pub fn run(
-    clips: &[Clip],
-    config: &PipelineConfig,
-    realtime: bool,
-) -> Result<BenchReport, BenchError> {
+pub fn run(clips: &[Clip], config: &PipelineConfig, realtime: bool) -> Result<BenchReport, BenchError> {
     let (audio, spans) = join(clips)?;
-    let audio_s = clips
-        .iter()
-        .zip(&spans)
-        .map(|(_, s)| s.end_s - s.start_s)
-        .sum();
+    let audio_s = spans.iter().map(|s| s.end_s - s.start_s).sum();
+    let fed_s = audio.duration_s();
     let capture = capture_file(audio, Arc::new(AtomicBool::new(false)), realtime);
     let live = live::run(capture, Vec::new(), config, |_| {})?;
-    Ok(BenchReport::new(
-        clips,
-        &accuracy(clips, &spans, &live),
-        live,
-        audio_s,
-        realtime,
-    ))
+    Ok(BenchReport::new(clips, &accuracy(clips, &spans, &live), live, audio_s, fed_s, realtime))
 }
 
 /// What each clip's utterances said, compared with its references.
@@ -153,21 +116,10 @@ fn accuracy(clips: &[Clip], spans: &[Span], live: &LiveReport) -> Accuracy {
     let mut result = Accuracy::default();
     let (mut hypotheses, mut references) = (Vec::new(), Vec::new());
     for (clip, span) in clips.iter().zip(spans) {
-        let inside: Vec<_> = live
-            .utterances
-            .iter()
-            .filter(|u| u.start_s >= span.start_s - 0.5 && u.start_s < span.end_s)
-            .collect();
-        let source = inside
-            .iter()
-            .map(|u| u.source_text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let english = inside
-            .iter()
-            .map(|u| u.translated_text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let inside: Vec<_> =
+            live.utterances.iter().filter(|u| u.start_s >= span.start_s - 0.5 && u.start_s < span.end_s).collect();
+        let source = inside.iter().map(|u| u.source_text.as_str()).collect::<Vec<_>>().join(" ");
+        let english = inside.iter().map(|u| u.translated_text.as_str()).collect::<Vec<_>>().join(" ");
         if let Some(reference) = &clip.transcript {
             result.wer.add_words(reference, &source);
             result.cer.add_chars(reference, &source);
@@ -193,18 +145,16 @@ mod tests {
     fn manifest_paths_are_relative_to_its_folder_and_references_optional() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.tsv");
-        std::fs::write(&path, "id\taudio\tfa_transcript\ten_reference\na\tclips/a.wav\tسلام\t\nb\t/abs/b.wav\t\thello\n\n").unwrap();
+        std::fs::write(
+            &path,
+            "id\taudio\tfa_transcript\ten_reference\na\tclips/a.wav\tسلام\t\nb\t/abs/b.wav\t\thello\n\n",
+        )
+        .unwrap();
         let clips = read_manifest(&path).unwrap();
         assert_eq!(clips.len(), 2);
         assert_eq!(clips[0].audio, dir.path().join("clips/a.wav"));
-        assert_eq!(
-            (clips[0].transcript.as_deref(), clips[0].english.as_deref()),
-            (Some("سلام"), None)
-        );
+        assert_eq!((clips[0].transcript.as_deref(), clips[0].english.as_deref()), (Some("سلام"), None));
         assert_eq!(clips[1].audio, PathBuf::from("/abs/b.wav"));
-        assert_eq!(
-            (clips[1].transcript.as_deref(), clips[1].english.as_deref()),
-            (None, Some("hello"))
-        );
+        assert_eq!((clips[1].transcript.as_deref(), clips[1].english.as_deref()), (None, Some("hello")));
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{Accuracy, Clip};
-use crate::live::{LiveReport, Quantiles};
+use crate::live::{LiveReport, Quantiles, UtteranceReport};
 
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Spread {
@@ -15,10 +15,7 @@ pub struct Spread {
 
 impl From<Quantiles> for Spread {
     fn from(q: Quantiles) -> Self {
-        Self {
-            p50: q.p50,
-            p95: q.p95,
-        }
+        Self { p50: q.p50, p95: q.p95 }
     }
 }
 
@@ -28,6 +25,22 @@ pub struct StageSpreads {
     pub stt: Spread,
     pub mt: Spread,
     pub tts_first_audio: Spread,
+}
+
+impl StageSpreads {
+    /// The VAD's wait for the pause, and each other stage's own working time (queueing excluded,
+    /// which `e2e_latency_s` includes).
+    fn of(live: &LiveReport) -> Self {
+        let spread = |f: fn(&UtteranceReport) -> f64| -> Spread {
+            Quantiles::of(&live.utterances.iter().filter(|u| u.latency_ms.is_some()).map(f).collect::<Vec<_>>()).into()
+        };
+        Self {
+            vad: live.stages_ms.vad.into(),
+            stt: spread(|u| u.processing_ms.stt),
+            mt: spread(|u| u.processing_ms.mt),
+            tts_first_audio: spread(|u| u.processing_ms.tts_first_audio),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,15 +55,10 @@ impl Machine {
         let model = cpuinfo
             .lines()
             .find_map(|l| {
-                l.strip_prefix("model name")
-                    .and_then(|rest| rest.split_once(':'))
-                    .map(|(_, m)| m.trim().to_string())
+                l.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, m)| m.trim().to_string())
             })
             .unwrap_or_else(|| "unknown".into());
-        Self {
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            model,
-        }
+        Self { cpus: std::thread::available_parallelism().map_or(1, |n| n.get()), model }
     }
 }
 
@@ -71,7 +79,9 @@ pub struct BenchReport {
     pub utterances_dropped: usize,
     pub e2e_latency_s: Quantiles,
     pub stages_ms: StageSpreads,
+    /// Wall time over the audio fed (clips and the pauses between them).
     pub rtf: f64,
+    pub wall_s: f64,
     pub peak_rss_mb: f64,
     pub cpu_percent: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,31 +98,19 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
-    pub fn new(
-        clips: &[Clip],
-        accuracy: &Accuracy,
-        live: LiveReport,
-        audio_s: f64,
-        realtime: bool,
-    ) -> Self {
+    /// `fed_s` is the length of the stream the clips were joined into: the pauses between clips
+    /// are fed too, so they count for the real-time factor.
+    pub fn new(clips: &[Clip], accuracy: &Accuracy, live: LiveReport, audio_s: f64, fed_s: f64, realtime: bool) -> Self {
         Self {
             clips: clips.len(),
             audio_s,
             realtime,
-            utterances_spoken: live
-                .utterances
-                .iter()
-                .filter(|u| u.latency_ms.is_some())
-                .count(),
+            utterances_spoken: live.utterances.iter().filter(|u| u.latency_ms.is_some()).count(),
             utterances_dropped: live.dropped.len(),
             e2e_latency_s: live.e2e_latency_s,
-            stages_ms: StageSpreads {
-                vad: live.stages_ms.vad.into(),
-                stt: live.stages_ms.stt.into(),
-                mt: live.stages_ms.mt.into(),
-                tts_first_audio: live.stages_ms.tts_first_audio.into(),
-            },
-            rtf: live.wall_s / audio_s.max(1e-9),
+            stages_ms: StageSpreads::of(&live),
+            rtf: live.wall_s / fed_s.max(1e-9),
+            wall_s: live.wall_s,
             peak_rss_mb: live.peak_rss_mb,
             cpu_percent: live.cpu_percent,
             wer: accuracy.wer.rate(),
@@ -137,9 +135,7 @@ impl BenchReport {
     /// `bench/compare.py` writes) has the figure.
     pub fn markdown(&self, baseline: Option<&serde_json::Value>) -> String {
         let theirs = |key: &str, format: fn(f64) -> String| {
-            baseline
-                .and_then(|b| b["theirs"][key].as_f64())
-                .map_or("—".to_string(), format)
+            baseline.and_then(|b| b["theirs"][key].as_f64()).map_or("—".to_string(), format)
         };
         let seconds = |v: f64| format!("{v:.2} s");
         let ms = |v: f64| format!("{v:.0} ms");
@@ -159,66 +155,21 @@ impl BenchReport {
                 seconds(self.e2e_latency_s.p95),
                 "—".into(),
             ),
+            Kpi::new("peak memory (RSS)", "≤ 600 MB", mb(self.peak_rss_mb), theirs("peak_rss_mb", mb)),
+            Kpi::new("speech recognition per utterance (working time), p50", "—", ms(self.stages_ms.stt.p50), "—".into()),
+            Kpi::new("translation per utterance (working time), p50", "—", ms(self.stages_ms.mt.p50), "—".into()),
             Kpi::new(
-                "peak memory (RSS)",
-                "≤ 600 MB",
-                mb(self.peak_rss_mb),
-                theirs("peak_rss_mb", mb),
-            ),
-            Kpi::new(
-                "speech recognition per utterance, p50",
-                "—",
-                ms(self.stages_ms.stt.p50),
-                "—".into(),
-            ),
-            Kpi::new(
-                "translation per utterance, p50",
-                "—",
-                ms(self.stages_ms.mt.p50),
-                "—".into(),
-            ),
-            Kpi::new(
-                "first English audio after translation, p50",
+                "synthesis of the first sentence, p50",
                 "—",
                 ms(self.stages_ms.tts_first_audio.p50),
                 "—".into(),
             ),
-            Kpi::new(
-                "CPU (share of one core)",
-                "—",
-                format!("{:.0} %", self.cpu_percent),
-                "—".into(),
-            ),
-            Kpi::new(
-                "real-time factor (wall / audio)",
-                "< 1",
-                format!("{:.2}", self.rtf),
-                "—".into(),
-            ),
-            Kpi::new(
-                "WER, Persian normalised",
-                "—",
-                optional(self.wer, ratio),
-                theirs("wer", ratio),
-            ),
-            Kpi::new(
-                "CER, Persian normalised",
-                "—",
-                optional(self.cer, ratio),
-                theirs("cer", ratio),
-            ),
-            Kpi::new(
-                "BLEU (English)",
-                "—",
-                optional(self.bleu, |v| format!("{v:.1}")),
-                "—".into(),
-            ),
-            Kpi::new(
-                "chrF (English)",
-                "—",
-                optional(self.chrf, |v| format!("{v:.1}")),
-                "—".into(),
-            ),
+            Kpi::new("CPU (share of one core)", "—", format!("{:.0} %", self.cpu_percent), "—".into()),
+            Kpi::new("real-time factor (wall / audio)", "< 1", format!("{:.2}", self.rtf), "—".into()),
+            Kpi::new("WER, Persian normalised", "—", optional(self.wer, ratio), theirs("wer", ratio)),
+            Kpi::new("CER, Persian normalised", "—", optional(self.cer, ratio), theirs("cer", ratio)),
+            Kpi::new("BLEU (English)", "—", optional(self.bleu, |v| format!("{v:.1}")), "—".into()),
+            Kpi::new("chrF (English)", "—", optional(self.chrf, |v| format!("{v:.1}")), "—".into()),
         ];
         let mut out = String::new();
         let _ = writeln!(
@@ -234,20 +185,11 @@ impl BenchReport {
         );
         out.push_str("| KPI | target | LinguaStream | baseline (faster-whisper + piper-tts) |\n|---|---|---|---|\n");
         for row in rows {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                row.name, row.target, row.ours, row.baseline
-            );
+            let _ = writeln!(out, "| {} | {} | {} | {} |", row.name, row.target, row.ours, row.baseline);
         }
         if let Some(b) = baseline {
-            for (label, key) in [
-                ("speech recognition, whole set", "stt_s"),
-                ("speech synthesis, whole set", "tts_s"),
-            ] {
-                if let (Some(ours), Some(them)) =
-                    (b["ours"][key].as_f64(), b["theirs"][key].as_f64())
-                {
+            for (label, key) in [("speech recognition, whole set", "stt_s"), ("speech synthesis, whole set", "tts_s")] {
+                if let (Some(ours), Some(them)) = (b["ours"][key].as_f64(), b["theirs"][key].as_f64()) {
                     let _ = writeln!(out, "| {label} (same clips, one process each) | — | {ours:.1} s | {them:.1} s (ours/theirs {:.2}) |", ours / them);
                 }
             }
@@ -266,11 +208,6 @@ pub struct Kpi {
 
 impl Kpi {
     fn new(name: &'static str, target: &'static str, ours: String, baseline: String) -> Self {
-        Self {
-            name,
-            target,
-            ours,
-            baseline,
-        }
+        Self { name, target, ours, baseline }
     }
 }

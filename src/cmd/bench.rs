@@ -12,23 +12,17 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let clips = read_manifest(&args.manifest)?;
     let baseline: Option<serde_json::Value> = match &args.baseline {
         Some(path) => Some(serde_json::from_str(
-            &std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?,
+            &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
         )?),
         None => None,
     };
     let runtime = Runtime::open()?;
-    let (config, names) =
-        runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
+    let (config, names) = runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
     eprintln!(
         "benchmarking {} clips from {} ({})…",
         clips.len(),
         args.manifest.display(),
-        if args.realtime {
-            "real-time pace"
-        } else {
-            "as fast as possible"
-        }
+        if args.realtime { "real-time pace" } else { "as fast as possible" }
     );
     let mut report = bench::run(&clips, &config, args.realtime)?;
     report.models = serde_json::json!({

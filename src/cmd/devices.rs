@@ -11,25 +11,11 @@ pub fn run() -> Result<ExitCode> {
     let (default_source, default_sink) = (server.default_source()?, server.default_sink()?);
     println!("inputs (use with `live --input NAME`):");
     for device in server.sources()? {
-        println!(
-            "  {}",
-            line(
-                &device.name,
-                &device.description,
-                device.name == default_source
-            )
-        );
+        println!("  {}", line(&device.name, &device.description, device.name == default_source));
     }
     println!("outputs:");
     for device in server.sinks()? {
-        println!(
-            "  {}",
-            line(
-                &device.name,
-                &device.description,
-                device.name == default_sink
-            )
-        );
+        println!("  {}", line(&device.name, &device.description, device.name == default_sink));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -42,10 +28,6 @@ fn line(name: &str, description: &str, is_default: bool) -> String {
     if is_own_output(name) {
         notes.push("LinguaStream's own output");
     }
-    let notes = if notes.is_empty() {
-        String::new()
-    } else {
-        format!(" [{}]", notes.join(", "))
-    };
+    let notes = if notes.is_empty() { String::new() } else { format!(" [{}]", notes.join(", ")) };
     format!("{name:<40} {description}{notes}")
 }

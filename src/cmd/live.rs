@@ -45,11 +45,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     let mic = match output {
         LiveOutput::VirtualMic | LiveOutput::Both => {
             let mic = VirtualMic::ensure()?;
-            let how = if mic.created() {
-                "created"
-            } else {
-                "using the existing"
-            };
+            let how = if mic.created() { "created" } else { "using the existing" };
             eprintln!("{how} \"{MIC_DESCRIPTION}\" (source {MIC}): select it as the microphone in your call app");
             Some(mic)
         }
@@ -60,8 +56,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         _ => None,
     };
 
-    let (config, names) =
-        runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
+    let (config, names) = runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
     let mut sinks = Vec::new();
     if mic.is_some() {
@@ -73,19 +68,12 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     if let Some(seconds) = args.duration {
         stop_after(stop.clone(), Duration::from_secs_f64(seconds.max(0.0)));
     }
-    eprintln!(
-        "listening ({} → en, translation: {}); Ctrl-C to stop",
-        args.recognition.from, names.mt
-    );
+    eprintln!("listening ({} → en, translation: {}); Ctrl-C to stop", args.recognition.from, names.mt);
 
     let from = args.recognition.from.clone();
     let colour = std::io::stdout().is_terminal();
     let report = live::run(capture, sinks, &config, |event| match event {
-        LiveEvent::Caption {
-            segment,
-            latency,
-            backlog_s,
-        } => print_caption(
+        LiveEvent::Caption { segment, latency, backlog_s } => print_caption(
             &from,
             &segment.source_text,
             &segment.translated_text,
@@ -103,11 +91,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     drop(mic);
-    if let Some(failure) = report
-        .capture_problems
-        .iter()
-        .find(|p| p.contains("could not reconnect"))
-    {
+    if let Some(failure) = report.capture_problems.iter().find(|p| p.contains("could not reconnect")) {
         bail!("{failure}");
     }
     Ok(ExitCode::SUCCESS)
@@ -141,11 +125,7 @@ fn resolve_source(server: &mut PulseServer, input: Option<&str>) -> Result<Strin
     sources
         .iter()
         .find(|d| d.name == wanted)
-        .or_else(|| {
-            sources
-                .iter()
-                .find(|d| d.description.eq_ignore_ascii_case(wanted))
-        })
+        .or_else(|| sources.iter().find(|d| d.description.eq_ignore_ascii_case(wanted)))
         .map(|d| d.name.clone())
         .ok_or_else(|| PulseError::NoSuchSource(wanted.to_string()).into())
 }
@@ -162,39 +142,18 @@ fn stop_after(stop: Arc<AtomicBool>, duration: Duration) {
 
 /// Persian is wrapped in right-to-left isolates so bidi-aware terminals lay it out correctly
 /// without disturbing the rest of the line.
-fn print_caption(
-    from: &str,
-    source: &str,
-    english: &str,
-    e2e_ms: Option<f64>,
-    backlog_s: f64,
-    colour: bool,
-) {
-    let (dim, cyan, green, reset) = if colour {
-        ("\x1b[2m", "\x1b[36m", "\x1b[32m", "\x1b[0m")
-    } else {
-        ("", "", "", "")
-    };
-    let source = if from == "fa" {
-        format!("\u{2067}{source}\u{2069}")
-    } else {
-        source.to_string()
-    };
+fn print_caption(from: &str, source: &str, english: &str, e2e_ms: Option<f64>, backlog_s: f64, colour: bool) {
+    let (dim, cyan, green, reset) =
+        if colour { ("\x1b[2m", "\x1b[36m", "\x1b[32m", "\x1b[0m") } else { ("", "", "", "") };
+    let source = if from == "fa" { format!("\u{2067}{source}\u{2069}") } else { source.to_string() };
     let latency = e2e_ms.map_or("not spoken".into(), |ms| format!("{:.2} s", ms / 1000.0));
-    let backlog = if backlog_s >= 0.5 {
-        format!(", backlog {backlog_s:.1} s")
-    } else {
-        String::new()
-    };
+    let backlog = if backlog_s >= 0.5 { format!(", backlog {backlog_s:.1} s") } else { String::new() };
     println!("{cyan}{from}: {source}{reset}\n{green}en: {english}{reset} {dim}({latency}{backlog}){reset}");
 }
 
 fn print_summary(report: &LiveReport) {
     eprintln!("\nutterance latencies (speech end → first English sample written), ms:");
-    eprintln!(
-        "  {:>4} {:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}",
-        "#", "at", "e2e", "vad", "stt", "mt", "tts", "out"
-    );
+    eprintln!("  {:>4} {:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}", "#", "at", "e2e", "vad", "stt", "mt", "tts", "out");
     for u in &report.utterances {
         match u.latency_ms {
             Some(l) => eprintln!(
@@ -216,10 +175,7 @@ fn print_summary(report: &LiveReport) {
         report.peak_rss_mb
     );
     if report.max_backlog_s >= 0.5 || report.lost_audio_s > 0.0 {
-        eprintln!(
-            "backlog peaked at {:.1} s; audio lost: {:.1} s",
-            report.max_backlog_s, report.lost_audio_s
-        );
+        eprintln!("backlog peaked at {:.1} s; audio lost: {:.1} s", report.max_backlog_s, report.lost_audio_s);
     }
     for problem in &report.capture_problems {
         eprintln!("capture: {problem}");

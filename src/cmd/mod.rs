@@ -53,10 +53,7 @@ impl Runtime {
     fn open() -> Result<Self> {
         let store = ModelStore::open_default();
         let onnx_dir = store.require("onnxruntime")?;
-        Ok(Self {
-            onnx_runtime: onnx_dir.join("libonnxruntime.so"),
-            store,
-        })
+        Ok(Self { onnx_runtime: onnx_dir.join("libonnxruntime.so"), store })
     }
 
     fn vad_model(&self) -> Result<PathBuf> {
@@ -64,10 +61,7 @@ impl Runtime {
     }
 
     fn voice(&self) -> Result<PathBuf> {
-        Ok(self
-            .store
-            .require("piper-en-us-joe-medium")?
-            .join("voice.onnx"))
+        Ok(self.store.require("piper-en-us-joe-medium")?.join("voice.onnx"))
     }
 
     /// `--whisper`: an installed size or a model directory.
@@ -75,10 +69,7 @@ impl Runtime {
         let path = Path::new(choice);
         if path.is_dir() {
             if !path.join("model.bin").is_file() {
-                bail!(
-                    "{} has no model.bin: not a CTranslate2 Whisper model directory",
-                    path.display()
-                );
+                bail!("{} has no model.bin: not a CTranslate2 Whisper model directory", path.display());
             }
             return Ok(path.to_path_buf());
         }
@@ -125,28 +116,15 @@ impl Runtime {
             tts_threads: 2,
             stream_speech,
         };
-        Ok((
-            config,
-            ModelNames {
-                whisper_dir,
-                mt: mt_name,
-            },
-        ))
+        Ok((config, ModelNames { whisper_dir, mt: mt_name }))
     }
 
     /// `--mt`: the Firefox model for the pair when asked for or installed, else direct.
     fn choose_engine(&self, from: &str, choice: MtChoice) -> Result<(MtEngine, String)> {
         let entry = self.store.manifest().translation_model(from, "en");
-        let installed = entry.and_then(|e| {
-            self.store
-                .require(&e.id)
-                .ok()
-                .map(|dir| (e.id.clone(), dir))
-        });
+        let installed = entry.and_then(|e| self.store.require(&e.id).ok().map(|dir| (e.id.clone(), dir)));
         match (choice, installed) {
-            (MtChoice::Direct, _) => {
-                Ok((MtEngine::Direct, "direct (Whisper translate task)".into()))
-            }
+            (MtChoice::Direct, _) => Ok((MtEngine::Direct, "direct (Whisper translate task)".into())),
             (MtChoice::Firefox | MtChoice::Auto, Some((id, dir))) => {
                 Ok((MtEngine::Firefox(dir), format!("firefox ({id})")))
             }
@@ -168,13 +146,13 @@ impl Runtime {
 
 fn segmenter_options(args: &RecognitionArgs, default_pause_ms: u32) -> Result<SegmenterOptions> {
     if !(0.05..=0.95).contains(&args.vad_threshold) {
-        bail!(
-            "--vad-threshold must be between 0.05 and 0.95, got {}",
-            args.vad_threshold
-        );
+        bail!("--vad-threshold must be between 0.05 and 0.95, got {}", args.vad_threshold);
     }
     if !(1.0..=29.0).contains(&args.max_utterance_s) {
-        bail!("--max-utterance-s must be between 1 and 29 seconds (Whisper hears at most 30 s), got {}", args.max_utterance_s);
+        bail!(
+            "--max-utterance-s must be between 1 and 29 seconds (Whisper hears at most 30 s), got {}",
+            args.max_utterance_s
+        );
     }
     Ok(SegmenterOptions {
         threshold: args.vad_threshold,

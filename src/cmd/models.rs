@@ -33,10 +33,7 @@ fn megabytes(bytes: u64) -> String {
 
 fn list(store: &ModelStore) -> Result<ExitCode> {
     println!("models in {}", store.models_dir().display());
-    println!(
-        "{:<24} {:<8} {:<13} {:>10}  description",
-        "id", "role", "status", "size"
-    );
+    println!("{:<24} {:<8} {:<13} {:>10}  description", "id", "role", "status", "size");
     for entry in &store.manifest().models {
         let status = match (store.require(&entry.id), store.installed_bytes(&entry.id)) {
             (Ok(_), _) => "installed",
@@ -44,15 +41,9 @@ fn list(store: &ModelStore) -> Result<ExitCode> {
             (Err(_), None) if entry.default => "missing",
             (Err(_), None) => "not installed",
         };
-        let size = store
-            .installed_bytes(&entry.id)
-            .map(megabytes)
-            .unwrap_or_default();
+        let size = store.installed_bytes(&entry.id).map(megabytes).unwrap_or_default();
         let files: Vec<&str> = entry.files.iter().map(|f| f.name.as_str()).collect();
-        println!(
-            "{:<24} {:<8} {:<13} {:>10}  {}",
-            entry.id, entry.role, status, size, entry.description
-        );
+        println!("{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description);
         if status != "installed" {
             println!("{:<58}files: {}", "", files.join(", "));
         }
@@ -64,9 +55,7 @@ fn fetch_models(store: &ModelStore, ids: &[String], force: bool) -> Result<ExitC
     let entries = if ids.is_empty() {
         store.manifest().defaults().collect::<Vec<_>>()
     } else {
-        ids.iter()
-            .map(|id| store.entry(id))
-            .collect::<Result<Vec<_>, _>>()?
+        ids.iter().map(|id| store.entry(id)).collect::<Result<Vec<_>, _>>()?
     };
     let mut failures = 0;
     for entry in entries {
@@ -74,10 +63,7 @@ fn fetch_models(store: &ModelStore, ids: &[String], force: bool) -> Result<ExitC
             Ok(true) => eprintln!(
                 "installed {} ({})",
                 entry.id,
-                store
-                    .installed_bytes(&entry.id)
-                    .map(megabytes)
-                    .unwrap_or_default()
+                store.installed_bytes(&entry.id).map(megabytes).unwrap_or_default()
             ),
             Ok(false) => eprintln!("{} is already installed and intact", entry.id),
             Err(e) => {
@@ -94,21 +80,12 @@ fn fetch_models(store: &ModelStore, ids: &[String], force: bool) -> Result<ExitC
 
 fn verify(store: &ModelStore, ids: &[String]) -> Result<ExitCode> {
     let ids: Vec<String> = if ids.is_empty() {
-        store
-            .manifest()
-            .models
-            .iter()
-            .filter(|m| store.installed(&m.id).is_some())
-            .map(|m| m.id.clone())
-            .collect()
+        store.manifest().models.iter().filter(|m| store.installed(&m.id).is_some()).map(|m| m.id.clone()).collect()
     } else {
         ids.to_vec()
     };
     if ids.is_empty() {
-        bail!(
-            "no models are installed in {}; run `linguastream models fetch`",
-            store.models_dir().display()
-        );
+        bail!("no models are installed in {}; run `linguastream models fetch`", store.models_dir().display());
     }
     let mut bad = 0;
     for id in &ids {
@@ -120,9 +97,5 @@ fn verify(store: &ModelStore, ids: &[String]) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if bad > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if bad > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -16,23 +16,13 @@ pub fn run(args: SpeakArgs) -> Result<ExitCode> {
     let runtime = Runtime::open()?;
     let mut voice = PiperSynthesizer::try_new(&runtime.onnx_runtime, &runtime.voice()?, 2)?;
     let mut samples = Vec::new();
-    voice.synthesize(&args.text, &mut |sentence| {
-        samples.extend_from_slice(sentence)
-    })?;
+    voice.synthesize(&args.text, &mut |sentence| samples.extend_from_slice(sentence))?;
     if samples.is_empty() {
         bail!("the text has nothing speakable in it");
     }
-    let audio = Audio {
-        samples,
-        rate: voice.sample_rate(),
-    };
+    let audio = Audio { samples, rate: voice.sample_rate() };
     let audio = resample(&audio, args.rate.unwrap_or(audio.rate));
     write_wav(&args.output, &audio)?;
-    eprintln!(
-        "wrote {} ({:.1} s at {} Hz)",
-        args.output.display(),
-        audio.duration_s(),
-        audio.rate
-    );
+    eprintln!("wrote {} ({:.1} s at {} Hz)", args.output.display(), audio.duration_s(), audio.rate);
     Ok(ExitCode::SUCCESS)
 }

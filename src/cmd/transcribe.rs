@@ -23,10 +23,8 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
             let audio = decode_file(input, STT_RATE)?;
             let mut texts = Vec::new();
             for utterance in detect(&mut vad, &audio.samples, options)? {
-                let transcript = recognizer.transcribe(
-                    &audio.samples[utterance.start..utterance.end],
-                    Task::Transcribe,
-                )?;
+                let transcript =
+                    recognizer.transcribe(&audio.samples[utterance.start..utterance.end], Task::Transcribe)?;
                 if transcript.verdict.is_speech() {
                     texts.push(transcript.text);
                 } else {
@@ -50,9 +48,5 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -9,8 +9,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use linguastream::audio::{decode_file, resample, write_wav, Audio, STT_RATE};
 use linguastream::output::{
-    place_on_timeline, write_json, write_srt, write_vtt, DroppedSegment, RunReport,
-    TranslatedSegment,
+    place_on_timeline, write_json, write_srt, write_vtt, DroppedSegment, RunReport, TranslatedSegment,
 };
 use linguastream::pipeline::{self, Event};
 
@@ -25,53 +24,31 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let audio = decode_file(&args.input, STT_RATE)?;
     let runtime = Runtime::open()?;
-    let (config, names) =
-        runtime.pipeline_config(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false)?;
+    let (config, names) = runtime.pipeline_config(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false)?;
 
     let progress = progress_bar(&audio, args.quiet);
     let mut segments: Vec<TranslatedSegment> = Vec::new();
     let mut dropped: Vec<DroppedSegment> = Vec::new();
-    let tts_rate = pipeline::run(
-        pipeline::chunks_of(&audio.samples),
-        &config,
-        |event| match event {
-            Event::Translated { segment, .. } => {
-                progress.set_position((segment.end_s * 10.0) as u64);
-                if !args.quiet {
-                    say(&progress, caption(&segment, &from));
-                }
-                segments.push(segment);
+    let tts_rate = pipeline::run(pipeline::chunks_of(&audio.samples), &config, |event| match event {
+        Event::Translated { segment, .. } => {
+            progress.set_position((segment.end_s * 10.0) as u64);
+            if !args.quiet {
+                say(&progress, caption(&segment, &from));
             }
-            Event::Dropped(d) => {
-                warn(
-                    &progress,
-                    format!(
-                        "[{} → {}] not spoken: {}",
-                        clock(d.start_s),
-                        clock(d.end_s),
-                        d.reason
-                    ),
-                );
-                dropped.push(d);
-            }
-            Event::Warning(message) => warn(&progress, format!("warning: {message}")),
-            Event::Speech { .. } => {}
-        },
-    )?;
+            segments.push(segment);
+        }
+        Event::Dropped(d) => {
+            warn(&progress, format!("[{} → {}] not spoken: {}", clock(d.start_s), clock(d.end_s), d.reason));
+            dropped.push(d);
+        }
+        Event::Warning(message) => warn(&progress, format!("warning: {message}")),
+        Event::Speech { .. } => {}
+    })?;
     progress.finish_and_clear();
 
     let track = place_on_timeline(&mut segments, tts_rate, audio.duration_s());
-    let speech = resample(
-        &Audio {
-            samples: track,
-            rate: tts_rate,
-        },
-        args.rate.unwrap_or(tts_rate),
-    );
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| default_output(&args.input));
+    let speech = resample(&Audio { samples: track, rate: tts_rate }, args.rate.unwrap_or(tts_rate));
+    let output = args.output.clone().unwrap_or_else(|| default_output(&args.input));
     write_wav(&output, &speech)?;
     if let Some(path) = &args.srt {
         write_srt(path, &segments)?;
@@ -109,10 +86,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
 }
 
 fn default_output(input: &std::path::Path) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "output".into());
+    let stem = input.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "output".into());
     PathBuf::from(format!("{stem}.en.wav"))
 }
 
@@ -149,20 +123,11 @@ fn warn(progress: &ProgressBar, line: String) {
 
 fn clock(seconds: f64) -> String {
     let tenths = (seconds * 10.0).round() as u64;
-    format!(
-        "{:02}:{:02}.{}",
-        tenths / 600,
-        tenths / 10 % 60,
-        tenths % 10
-    )
+    format!("{:02}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
 }
 
 fn caption(segment: &TranslatedSegment, from: &str) -> String {
-    let flag = if segment.mt_failed {
-        " (untranslated)"
-    } else {
-        ""
-    };
+    let flag = if segment.mt_failed { " (untranslated)" } else { "" };
     format!(
         "[{} → {}] {from}: {}\n{:>17} en: {}{flag}",
         clock(segment.start_s),

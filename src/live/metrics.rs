@@ -22,6 +22,15 @@ pub struct LatencyMs {
     pub e2e: f64,
 }
 
+/// Milliseconds each stage spent working on one utterance, queueing excluded.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ProcessingMs {
+    pub stt: f64,
+    pub mt: f64,
+    /// Synthesis of the first sentence.
+    pub tts_first_audio: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct UtteranceReport {
     pub seq: u64,
@@ -31,6 +40,7 @@ pub struct UtteranceReport {
     pub translated_text: String,
     /// None when nothing was spoken (translation failed and the text was not speakable).
     pub latency_ms: Option<LatencyMs>,
+    pub processing_ms: ProcessingMs,
 }
 
 fn ms(from: Instant, to: Instant) -> f64 {
@@ -38,23 +48,15 @@ fn ms(from: Instant, to: Instant) -> f64 {
 }
 
 impl UtteranceReport {
-    pub fn new(
-        seq: u64,
-        segment: &TranslatedSegment,
-        marks: &StageMarks,
-        first_written: Option<Instant>,
-    ) -> Self {
-        let latency_ms = marks
-            .first_speech_at
-            .zip(first_written)
-            .map(|(first_speech, written)| LatencyMs {
-                vad: ms(marks.speech_end_at, marks.detected_at),
-                stt: ms(marks.detected_at, marks.recognized_at),
-                mt: ms(marks.recognized_at, marks.translated_at),
-                tts_first_audio: ms(marks.translated_at, first_speech),
-                output: ms(first_speech, written),
-                e2e: ms(marks.speech_end_at, written),
-            });
+    pub fn new(seq: u64, segment: &TranslatedSegment, marks: &StageMarks, first_written: Option<Instant>) -> Self {
+        let latency_ms = marks.first_speech_at.zip(first_written).map(|(first_speech, written)| LatencyMs {
+            vad: ms(marks.speech_end_at, marks.detected_at),
+            stt: ms(marks.detected_at, marks.recognized_at),
+            mt: ms(marks.recognized_at, marks.translated_at),
+            tts_first_audio: ms(marks.translated_at, first_speech),
+            output: ms(first_speech, written),
+            e2e: ms(marks.speech_end_at, written),
+        });
         Self {
             seq,
             start_s: segment.start_s,
@@ -62,6 +64,11 @@ impl UtteranceReport {
             source_text: segment.source_text.clone(),
             translated_text: segment.translated_text.clone(),
             latency_ms,
+            processing_ms: ProcessingMs {
+                stt: segment.timings_ms.stt,
+                mt: segment.timings_ms.mt,
+                tts_first_audio: marks.first_speech_at.map_or(0.0, |at| ms(marks.synthesis_started_at, at)),
+            },
         }
     }
 }
@@ -74,12 +81,8 @@ pub struct Quantiles {
 }
 
 impl Quantiles {
-    fn of(values: &[f64]) -> Self {
-        Self {
-            p50: percentile(values, 50.0),
-            p95: percentile(values, 95.0),
-            max: percentile(values, 100.0),
-        }
+    pub fn of(values: &[f64]) -> Self {
+        Self { p50: percentile(values, 50.0), p95: percentile(values, 95.0), max: percentile(values, 100.0) }
     }
 }
 
@@ -122,19 +125,10 @@ pub struct LiveReport {
 
 impl LiveReport {
     pub fn summarise(&mut self) {
-        let latencies: Vec<LatencyMs> = self
-            .utterances
-            .iter()
-            .filter_map(|u| u.latency_ms)
-            .collect();
-        let pick =
-            |f: fn(&LatencyMs) -> f64| Quantiles::of(&latencies.iter().map(f).collect::<Vec<_>>());
+        let latencies: Vec<LatencyMs> = self.utterances.iter().filter_map(|u| u.latency_ms).collect();
+        let pick = |f: fn(&LatencyMs) -> f64| Quantiles::of(&latencies.iter().map(f).collect::<Vec<_>>());
         let e2e = pick(|l| l.e2e);
-        self.e2e_latency_s = Quantiles {
-            p50: e2e.p50 / 1000.0,
-            p95: e2e.p95 / 1000.0,
-            max: e2e.max / 1000.0,
-        };
+        self.e2e_latency_s = Quantiles { p50: e2e.p50 / 1000.0, p95: e2e.p95 / 1000.0, max: e2e.max / 1000.0 };
         self.stages_ms = StageQuantiles {
             vad: pick(|l| l.vad),
             stt: pick(|l| l.stt),

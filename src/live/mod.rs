@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-pub use metrics::{percentile, LatencyMs, LiveReport, Quantiles, UtteranceReport};
+pub use metrics::{percentile, LatencyMs, LiveReport, ProcessingMs, Quantiles, UtteranceReport};
 
 use crate::audio::capture::Capture;
 use crate::output::sink::PulseSink;
@@ -17,11 +17,7 @@ use crate::pipeline::{self, Event, PipelineConfig, PipelineError};
 /// What the live session tells its user as it goes.
 #[derive(Debug)]
 pub enum LiveEvent<'a> {
-    Caption {
-        segment: &'a TranslatedSegment,
-        latency: &'a UtteranceReport,
-        backlog_s: f64,
-    },
+    Caption { segment: &'a TranslatedSegment, latency: &'a UtteranceReport, backlog_s: f64 },
     Dropped(&'a DroppedSegment),
     Warning(String),
 }
@@ -41,9 +37,7 @@ pub fn run(
     let mut report = LiveReport::default();
 
     pipeline::run(source, config, |event| match event {
-        Event::Speech {
-            seq, samples, rate, ..
-        } => {
+        Event::Speech { seq, samples, rate, .. } => {
             // Written in small pieces: a write blocks while the server's buffer is full, and the
             // first piece's moment is when the listener starts hearing English.
             for piece in samples.chunks((rate / 50) as usize) {
@@ -51,27 +45,16 @@ pub fn run(
                     if let Err(e) = sink.write(piece) {
                         if !failed_sinks.contains(&sink.device().to_string()) {
                             failed_sinks.push(sink.device().to_string());
-                            on_event(LiveEvent::Warning(format!(
-                                "cannot play to {}: {e}",
-                                sink.device()
-                            )));
+                            on_event(LiveEvent::Warning(format!("cannot play to {}: {e}", sink.device())));
                         }
                     }
                 }
                 first_written.entry(seq).or_insert_with(Instant::now);
             }
         }
-        Event::Translated {
-            seq,
-            segment,
-            marks,
-        } => {
+        Event::Translated { seq, segment, marks } => {
             let utterance = UtteranceReport::new(seq, &segment, &marks, first_written.remove(&seq));
-            on_event(LiveEvent::Caption {
-                segment: &segment,
-                latency: &utterance,
-                backlog_s: stats.backlog_s(),
-            });
+            on_event(LiveEvent::Caption { segment: &segment, latency: &utterance, backlog_s: stats.backlog_s() });
             report.utterances.push(utterance);
         }
         Event::Dropped(dropped) => {

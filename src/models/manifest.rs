@@ -65,10 +65,7 @@ impl FileEntry {
             .iter()
             .map(|part| {
                 let (requirement, path) = part.split_once(':').unwrap_or((part, ""));
-                WheelPart {
-                    requirement: requirement.to_string(),
-                    path: path.to_string(),
-                }
+                WheelPart { requirement: requirement.to_string(), path: path.to_string() }
             })
             .collect()
     }
@@ -91,9 +88,7 @@ impl Manifest {
     /// The translation model for `src`→`trg`, if the manifest has one.
     pub fn translation_model(&self, src: &str, trg: &str) -> Option<&ModelEntry> {
         let pair = format!("{src}-{trg}");
-        self.models
-            .iter()
-            .find(|m| m.role == "mt" && m.pair.as_deref() == Some(pair.as_str()))
+        self.models.iter().find(|m| m.role == "mt" && m.pair.as_deref() == Some(pair.as_str()))
     }
 
     pub fn ids(&self) -> Vec<&str> {
@@ -113,26 +108,18 @@ mod tests {
             assert!(!model.files.is_empty(), "{} has no files", model.id);
             if model.source != Source::Huggingface {
                 for file in &model.files {
-                    let hash = file
-                        .sha256
-                        .as_deref()
-                        .unwrap_or_else(|| panic!("{}/{} unpinned", model.id, file.name));
+                    let hash = file.sha256.as_deref().unwrap_or_else(|| panic!("{}/{} unpinned", model.id, file.name));
                     assert_eq!(hash.len(), 64);
                 }
             }
             if model.source == Source::Pypi {
-                assert!(model.files.iter().all(|f| f
-                    .wheel_parts()
+                assert!(model
+                    .files
                     .iter()
-                    .all(|p| p.requirement.contains("==") && !p.path.is_empty())));
+                    .all(|f| f.wheel_parts().iter().all(|p| p.requirement.contains("==") && !p.path.is_empty())));
             }
         }
         assert!(manifest.translation_model("fa", "en").is_some());
-        assert_eq!(
-            manifest.get("whisper-base").unwrap().files[0]
-                .wheel_parts()
-                .len(),
-            2
-        );
+        assert_eq!(manifest.get("whisper-base").unwrap().files[0].wheel_parts().len(), 2);
     }
 }

@@ -23,20 +23,11 @@ pub enum StoreError {
     #[error("unknown model '{id}' (known: {known})")]
     Unknown { id: String, known: String },
     #[error("model '{id}' is not installed in {dir}; {hint}")]
-    NotInstalled {
-        id: String,
-        dir: String,
-        hint: String,
-    },
+    NotInstalled { id: String, dir: String, hint: String },
     #[error("model '{id}' is damaged: {file} is missing; reinstall with `linguastream models fetch {id} --force`")]
     Missing { id: String, file: String },
     #[error("model '{id}' is corrupted: checksum mismatch in {file} (expected sha256 {expected}, found {actual}); reinstall with `linguastream models fetch {id} --force`")]
-    Corrupt {
-        id: String,
-        file: String,
-        expected: String,
-        actual: String,
-    },
+    Corrupt { id: String, file: String, expected: String, actual: String },
     #[error("cannot read model files in {path}: {reason}")]
     Io { path: String, reason: String },
 }
@@ -72,17 +63,12 @@ impl ModelStore {
         if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
             return PathBuf::from(data).join("linguastream");
         }
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
         home.join(".local/share/linguastream")
     }
 
     pub fn open(root: PathBuf) -> Self {
-        Self {
-            root,
-            manifest: Manifest::builtin(),
-        }
+        Self { root, manifest: Manifest::builtin() }
     }
 
     pub fn open_default() -> Self {
@@ -106,10 +92,9 @@ impl ModelStore {
     }
 
     pub fn entry(&self, id: &str) -> Result<&ModelEntry, StoreError> {
-        self.manifest.get(id).ok_or_else(|| StoreError::Unknown {
-            id: id.into(),
-            known: self.manifest.ids().join(", "),
-        })
+        self.manifest
+            .get(id)
+            .ok_or_else(|| StoreError::Unknown { id: id.into(), known: self.manifest.ids().join(", ") })
     }
 
     pub fn installed(&self, id: &str) -> Option<InstalledModel> {
@@ -128,10 +113,8 @@ impl ModelStore {
         })?;
         for file in &installed.files {
             let path = dir.join(&file.name);
-            let meta = fs::metadata(&path).map_err(|_| StoreError::Missing {
-                id: id.into(),
-                file: file.name.clone(),
-            })?;
+            let meta =
+                fs::metadata(&path).map_err(|_| StoreError::Missing { id: id.into(), file: file.name.clone() })?;
             if meta.len() != file.bytes || mtime_ns(&meta) != file.mtime_ns {
                 self.check_hash(id, &path, &file.sha256)?;
             }
@@ -150,18 +133,11 @@ impl ModelStore {
         })?;
         let dir = self.model_dir(id);
         for file in &installed.files {
-            let pinned = entry
-                .files
-                .iter()
-                .find(|f| f.name == file.name)
-                .and_then(|f| f.sha256.clone());
+            let pinned = entry.files.iter().find(|f| f.name == file.name).and_then(|f| f.sha256.clone());
             let expected = pinned.unwrap_or_else(|| file.sha256.clone());
             let path = dir.join(&file.name);
             if !path.exists() {
-                return Err(StoreError::Missing {
-                    id: id.into(),
-                    file: file.name.clone(),
-                });
+                return Err(StoreError::Missing { id: id.into(), file: file.name.clone() });
             }
             self.check_hash(id, &path, &expected)?;
         }
@@ -169,10 +145,8 @@ impl ModelStore {
     }
 
     fn check_hash(&self, id: &str, path: &Path, expected: &str) -> Result<(), StoreError> {
-        let actual = sha256_file(path).map_err(|e| StoreError::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let actual = sha256_file(path)
+            .map_err(|e| StoreError::Io { path: path.display().to_string(), reason: e.to_string() })?;
         if actual != expected {
             return Err(StoreError::Corrupt {
                 id: id.into(),
@@ -186,8 +160,7 @@ impl ModelStore {
 
     /// Total size in bytes of an installed model's files.
     pub fn installed_bytes(&self, id: &str) -> Option<u64> {
-        self.installed(id)
-            .map(|m| m.files.iter().map(|f| f.bytes).sum())
+        self.installed(id).map(|m| m.files.iter().map(|f| f.bytes).sum())
     }
 }
 
@@ -203,10 +176,7 @@ fn install_hint(entry: &ModelEntry) -> String {
 }
 
 pub(crate) fn mtime_ns(meta: &fs::Metadata) -> u128 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos())
+    meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos())
 }
 
 /// Hex sha256 of a file's contents.
@@ -229,11 +199,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Records the files now in `dir` as verified, in `dir/installed.json`.
-pub(crate) fn write_installed(
-    dir: &Path,
-    id: &str,
-    hashes: &[(String, String)],
-) -> std::io::Result<()> {
+pub(crate) fn write_installed(dir: &Path, id: &str, hashes: &[(String, String)]) -> std::io::Result<()> {
     let files = hashes
         .iter()
         .map(|(name, sha256)| {
@@ -246,14 +212,8 @@ pub(crate) fn write_installed(
             })
         })
         .collect::<std::io::Result<Vec<_>>>()?;
-    let record = InstalledModel {
-        id: id.into(),
-        files,
-    };
-    fs::write(
-        dir.join(INSTALLED_FILE),
-        serde_json::to_string_pretty(&record).expect("serialisable"),
-    )
+    let record = InstalledModel { id: id.into(), files };
+    fs::write(dir.join(INSTALLED_FILE), serde_json::to_string_pretty(&record).expect("serialisable"))
 }
 
 #[cfg(test)]
@@ -284,9 +244,6 @@ mod tests {
         let store = ModelStore::open(root.path().to_path_buf());
         let err = store.require("firefox-faen").unwrap_err().to_string();
         assert!(err.contains("models import firefox-faen"), "{err}");
-        assert!(matches!(
-            store.require("nope"),
-            Err(StoreError::Unknown { .. })
-        ));
+        assert!(matches!(store.require("nope"), Err(StoreError::Unknown { .. })));
     }
 }

@@ -17,11 +17,7 @@ pub struct CachedTranslator<T> {
 
 impl<T: Translator> CachedTranslator<T> {
     pub fn new(inner: T, capacity: NonZeroUsize) -> Self {
-        Self {
-            inner,
-            cache: LruCache::new(capacity),
-            hits: 0,
-        }
+        Self { inner, cache: LruCache::new(capacity), hits: 0 }
     }
 
     pub fn hits(&self) -> u64 {

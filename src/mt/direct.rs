@@ -13,10 +13,7 @@ pub struct DirectWhisperTranslator {
 
 impl DirectWhisperTranslator {
     pub fn new(model: Arc<WhisperModel>, language: &str) -> Self {
-        Self {
-            model,
-            language: language.to_string(),
-        }
+        Self { model, language: language.to_string() }
     }
 }
 
@@ -32,10 +29,8 @@ impl Translator for DirectWhisperTranslator {
             .map_err(|e| MtError::Engine(e.to_string()))?;
         // The recognition stage already judged this audio to be speech, so a low-confidence
         // translation is still spoken; only loops and non-English output are refused.
-        let acceptable = matches!(
-            transcript.verdict,
-            Verdict::Speech | Verdict::LowConfidence { .. } | Verdict::NoSpeech { .. }
-        );
+        let acceptable =
+            matches!(transcript.verdict, Verdict::Speech | Verdict::LowConfidence { .. } | Verdict::NoSpeech { .. });
         if !acceptable {
             return Err(MtError::Engine(format!(
                 "Whisper's translation was rejected: {}",

@@ -17,10 +17,7 @@ pub struct FirefoxModelFiles {
 impl FirefoxModelFiles {
     /// Finds `model.*.intgemm.alphas.bin`, `vocab.*.spm` and (optional) `lex.*.s2t.bin` in `dir`.
     pub fn find(dir: &Path) -> Result<Self, MtError> {
-        let load_error = |reason: String| MtError::Load {
-            path: dir.display().to_string(),
-            reason,
-        };
+        let load_error = |reason: String| MtError::Load { path: dir.display().to_string(), reason };
         let entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| load_error(e.to_string()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -31,15 +28,9 @@ impl FirefoxModelFiles {
                 name.starts_with(prefix) && name.ends_with(suffix)
             })
         };
-        let model =
-            pick("model.", ".bin").ok_or_else(|| load_error("no model.*.bin file".into()))?;
-        let vocab =
-            pick("vocab.", ".spm").ok_or_else(|| load_error("no vocab.*.spm file".into()))?;
-        Ok(Self {
-            model: model.clone(),
-            vocab: vocab.clone(),
-            lex: pick("lex.", ".bin").cloned(),
-        })
+        let model = pick("model.", ".bin").ok_or_else(|| load_error("no model.*.bin file".into()))?;
+        let vocab = pick("vocab.", ".spm").ok_or_else(|| load_error("no vocab.*.spm file".into()))?;
+        Ok(Self { model: model.clone(), vocab: vocab.clone(), lex: pick("lex.", ".bin").cloned() })
     }
 }
 
@@ -51,12 +42,8 @@ pub struct FirefoxTranslator {
 impl FirefoxTranslator {
     pub fn try_new(dir: &Path) -> Result<Self, MtError> {
         let files = FirefoxModelFiles::find(dir)?;
-        let load_error = |reason: String| MtError::Load {
-            path: dir.display().to_string(),
-            reason,
-        };
-        let mut engine =
-            Engine::load_mmapped(&files.model, &files.vocab, &files.vocab).map_err(load_error)?;
+        let load_error = |reason: String| MtError::Load { path: dir.display().to_string(), reason };
+        let mut engine = Engine::load_mmapped(&files.model, &files.vocab, &files.vocab).map_err(load_error)?;
         // fxtranslate's own loader skips the lexical shortlist; Firefox uses it, and with it the
         // output matches Firefox's.
         if let Some(lex) = &files.lex {
@@ -78,9 +65,8 @@ impl Translator for FirefoxTranslator {
             return Err(MtError::Empty);
         }
         let engine = &self.engine;
-        let translated =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.translate_long(text)))
-                .map_err(|_| MtError::Engine("the Firefox-Translations engine panicked".into()))?;
+        let translated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.translate_long(text)))
+            .map_err(|_| MtError::Engine("the Firefox-Translations engine panicked".into()))?;
         if translated.trim().is_empty() {
             return Err(MtError::Empty);
         }

@@ -18,13 +18,7 @@ pub struct RunReport<'a> {
 
 fn timestamp(seconds: f64, decimal: char) -> String {
     let ms = (seconds.max(0.0) * 1000.0).round() as u64;
-    format!(
-        "{:02}:{:02}:{:02}{decimal}{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+    format!("{:02}:{:02}:{:02}{decimal}{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
 pub fn srt(segments: &[TranslatedSegment]) -> String {
@@ -61,10 +55,7 @@ pub fn vtt(segments: &[TranslatedSegment]) -> String {
 fn write_text(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text).map_err(|e| {
         if e.kind() == std::io::ErrorKind::StorageFull {
-            std::io::Error::new(
-                e.kind(),
-                format!("disk full while writing {}", path.display()),
-            )
+            std::io::Error::new(e.kind(), format!("disk full while writing {}", path.display()))
         } else {
             std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
         }
@@ -80,10 +71,7 @@ pub fn write_vtt(path: &Path, segments: &[TranslatedSegment]) -> std::io::Result
 }
 
 pub fn write_json(path: &Path, report: &RunReport<'_>) -> std::io::Result<()> {
-    write_text(
-        path,
-        &serde_json::to_string_pretty(report).expect("report is serialisable"),
-    )
+    write_text(path, &serde_json::to_string_pretty(report).expect("report is serialisable"))
 }
 
 #[cfg(test)]
@@ -98,11 +86,7 @@ mod tests {
             source_text: "سلام".into(),
             translated_text: "Hello".into(),
             mt_failed: false,
-            timings_ms: StageTimings {
-                stt: 1.0,
-                mt: 2.0,
-                tts: 3.0,
-            },
+            timings_ms: StageTimings { stt: 1.0, mt: 2.0, tts: 3.0 },
             speech_start_s: 61.5,
             speech: vec![],
         }
@@ -111,25 +95,15 @@ mod tests {
     #[test]
     fn srt_and_vtt_hold_both_languages() {
         let segments = [segment()];
-        assert_eq!(
-            srt(&segments),
-            "1\n00:01:01,500 --> 00:01:03,250\nسلام\nHello\n\n"
-        );
-        assert_eq!(
-            vtt(&segments),
-            "WEBVTT\n\n00:01:01.500 --> 00:01:03.250\nسلام\nHello\n\n"
-        );
+        assert_eq!(srt(&segments), "1\n00:01:01,500 --> 00:01:03,250\nسلام\nHello\n\n");
+        assert_eq!(vtt(&segments), "WEBVTT\n\n00:01:01.500 --> 00:01:03.250\nسلام\nHello\n\n");
     }
 
     #[test]
     fn json_has_the_documented_fields() {
         let segments = [segment()];
-        let report = RunReport {
-            segments: &segments,
-            dropped: &[],
-            model: serde_json::json!({}),
-            input: serde_json::json!({}),
-        };
+        let report =
+            RunReport { segments: &segments, dropped: &[], model: serde_json::json!({}), input: serde_json::json!({}) };
         let value = serde_json::to_value(&report).unwrap();
         let s = &value["segments"][0];
         for key in ["start_s", "end_s", "source_text", "translated_text"] {

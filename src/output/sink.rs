@@ -17,11 +17,7 @@ pub struct PulseSink {
 
 impl PulseSink {
     pub fn open(device: &str, rate: u32) -> Result<Self, PulseError> {
-        Ok(Self {
-            device: device.to_string(),
-            rate,
-            stream: Some(playback_stream(device, rate, BUFFER_MS)?),
-        })
+        Ok(Self { device: device.to_string(), rate, stream: Some(playback_stream(device, rate, BUFFER_MS)?) })
     }
 
     pub fn device(&self) -> &str {

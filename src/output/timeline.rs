@@ -5,11 +5,7 @@ use super::TranslatedSegment;
 
 /// Lays the segments' speech out on one track at `rate` and records where each one starts.
 /// The track is at least `min_duration_s` long (the input's length).
-pub fn place_on_timeline(
-    segments: &mut [TranslatedSegment],
-    rate: u32,
-    min_duration_s: f64,
-) -> Vec<f32> {
+pub fn place_on_timeline(segments: &mut [TranslatedSegment], rate: u32, min_duration_s: f64) -> Vec<f32> {
     let mut track: Vec<f32> = vec![0.0; (min_duration_s * f64::from(rate)).round() as usize];
     let mut cursor = 0usize;
     for segment in segments.iter_mut() {

@@ -24,10 +24,7 @@ pub struct VirtualMic {
 impl VirtualMic {
     /// Creates the sink and the microphone, reusing either if it already exists.
     pub fn ensure() -> Result<Self, PulseError> {
-        let mut mic = Self {
-            server: PulseServer::connect()?,
-            loaded: Vec::new(),
-        };
+        let mut mic = Self { server: PulseServer::connect()?, loaded: Vec::new() };
         if !mic.server.sinks()?.iter().any(|d| d.name == SINK) {
             let index = mic.server.load_module(
                 "module-null-sink",

@@ -12,10 +12,7 @@ pub struct GateOptions {
 
 impl Default for GateOptions {
     fn default() -> Self {
-        Self {
-            no_speech_threshold: 0.6,
-            logprob_threshold: -1.0,
-        }
+        Self { no_speech_threshold: 0.6, logprob_threshold: -1.0 }
     }
 }
 
@@ -48,31 +45,20 @@ impl Verdict {
             Verdict::Speech => "speech".into(),
             Verdict::Empty => "empty transcript".into(),
             Verdict::Repetitive => "repetition loop".into(),
-            Verdict::NoSpeech {
-                no_speech_prob,
-                avg_logprob,
-            } => {
+            Verdict::NoSpeech { no_speech_prob, avg_logprob } => {
                 format!("no speech (p={no_speech_prob:.2}, avg log-prob {avg_logprob:.2})")
             }
             Verdict::LowConfidence { avg_logprob } => {
                 format!("low confidence (avg log-prob {avg_logprob:.2})")
             }
             Verdict::WrongLanguage => "the output is not in English".into(),
-            Verdict::KnownHallucination => {
-                "a phrase Whisper invents from silence (subtitle boilerplate)".into()
-            }
+            Verdict::KnownHallucination => "a phrase Whisper invents from silence (subtitle boilerplate)".into(),
         }
     }
 }
 
 /// Judges a decoded segment.
-pub fn judge(
-    tokens: &[String],
-    text: &str,
-    no_speech_prob: f32,
-    avg_logprob: f32,
-    options: &GateOptions,
-) -> Verdict {
+pub fn judge(tokens: &[String], text: &str, no_speech_prob: f32, avg_logprob: f32, options: &GateOptions) -> Verdict {
     if text.trim().is_empty() {
         return Verdict::Empty;
     }
@@ -83,10 +69,7 @@ pub fn judge(
         return Verdict::KnownHallucination;
     }
     if no_speech_prob > options.no_speech_threshold && avg_logprob < options.logprob_threshold {
-        return Verdict::NoSpeech {
-            no_speech_prob,
-            avg_logprob,
-        };
+        return Verdict::NoSpeech { no_speech_prob, avg_logprob };
     }
     if avg_logprob < options.logprob_threshold {
         return Verdict::LowConfidence { avg_logprob };
@@ -110,18 +93,13 @@ const KNOWN_HALLUCINATIONS: &[&str] = &[
 
 fn is_known_hallucination(text: &str) -> bool {
     let lowered = text.to_lowercase();
-    KNOWN_HALLUCINATIONS
-        .iter()
-        .any(|phrase| lowered.contains(phrase))
+    KNOWN_HALLUCINATIONS.iter().any(|phrase| lowered.contains(phrase))
 }
 
 /// True when the tokens end in a loop: an n-gram repeated back to back, or very few distinct
 /// tokens in a long output.
 pub fn is_repetitive(tokens: &[String]) -> bool {
-    let tokens: Vec<&String> = tokens
-        .iter()
-        .filter(|t| !super::tokens::is_special(t))
-        .collect();
+    let tokens: Vec<&String> = tokens.iter().filter(|t| !super::tokens::is_special(t)).collect();
     for n in 1..=8 {
         // A word said three times is normal speech; the same phrase five times in a row is a loop.
         let min_repeats = if n == 1 { 8 } else { 4 };
@@ -177,24 +155,15 @@ mod tests {
     fn subtitle_boilerplate_is_dropped() {
         let o = GateOptions::default();
         let text = "I hope you enjoyed it, don't forget to like, Subscribe and share.";
-        assert_eq!(
-            judge(&toks(text), text, 0.0, -0.1, &o),
-            Verdict::KnownHallucination
-        );
+        assert_eq!(judge(&toks(text), text, 0.0, -0.1, &o), Verdict::KnownHallucination);
     }
 
     #[test]
     fn silence_like_outputs_are_dropped() {
         let o = GateOptions::default();
         assert_eq!(judge(&[], "", 0.0, 0.0, &o), Verdict::Empty);
-        assert!(matches!(
-            judge(&toks("hi"), "hi", 0.9, -1.5, &o),
-            Verdict::NoSpeech { .. }
-        ));
-        assert!(matches!(
-            judge(&toks("hi"), "hi", 0.1, -2.0, &o),
-            Verdict::LowConfidence { .. }
-        ));
+        assert!(matches!(judge(&toks("hi"), "hi", 0.9, -1.5, &o), Verdict::NoSpeech { .. }));
+        assert!(matches!(judge(&toks("hi"), "hi", 0.1, -2.0, &o), Verdict::LowConfidence { .. }));
         assert_eq!(judge(&toks("hi"), "hi", 0.9, -0.2, &o), Verdict::Speech);
     }
 }

@@ -30,14 +30,8 @@ impl MelExtractor {
     pub fn new() -> Self {
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT);
         // Periodic Hann, as torch.hann_window.
-        let window = (0..N_FFT)
-            .map(|n| 0.5 - 0.5 * (std::f32::consts::TAU * n as f32 / N_FFT as f32).cos())
-            .collect();
-        Self {
-            fft,
-            window,
-            filters: mel_filters(16_000.0),
-        }
+        let window = (0..N_FFT).map(|n| 0.5 - 0.5 * (std::f32::consts::TAU * n as f32 / N_FFT as f32).cos()).collect();
+        Self { fft, window, filters: mel_filters(16_000.0) }
     }
 
     /// Features for `samples` (16 kHz) followed by `margin` samples of silence, as a row-major
@@ -58,9 +52,7 @@ impl MelExtractor {
             for (i, slot) in input.iter_mut().enumerate() {
                 *slot = padded[start + i] * self.window[i];
             }
-            self.fft
-                .process(&mut input, &mut spectrum)
-                .expect("buffers sized by the plan");
+            self.fft.process(&mut input, &mut spectrum).expect("buffers sized by the plan");
             for (p, c) in power.iter_mut().zip(&spectrum) {
                 *p = c.norm_sqr();
             }
@@ -122,9 +114,7 @@ fn mel_to_hz(mel: f64) -> f64 {
 /// librosa.filters.mel(sr, n_fft=400, n_mels=80) with Slaney normalisation.
 fn mel_filters(rate: f64) -> Vec<[f32; N_BINS]> {
     let max_mel = hz_to_mel(rate / 2.0);
-    let points: Vec<f64> = (0..N_MELS + 2)
-        .map(|i| mel_to_hz(max_mel * i as f64 / (N_MELS + 1) as f64))
-        .collect();
+    let points: Vec<f64> = (0..N_MELS + 2).map(|i| mel_to_hz(max_mel * i as f64 / (N_MELS + 1) as f64)).collect();
     let bin_hz = |k: usize| k as f64 * rate / N_FFT as f64;
     (0..N_MELS)
         .map(|m| {
@@ -156,36 +146,22 @@ mod tests {
     #[test]
     fn filters_cover_the_spectrum_in_order() {
         let filters = mel_filters(16_000.0);
-        let peaks: Vec<usize> = filters
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .unwrap()
-                    .0
-            })
-            .collect();
+        let peaks: Vec<usize> =
+            filters.iter().map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0).collect();
         assert!(peaks.windows(2).all(|w| w[0] <= w[1]));
         assert!(filters.iter().all(|row| row.iter().any(|&w| w > 0.0)));
     }
 
     #[test]
     fn a_tone_lights_up_the_matching_band() {
-        let tone: Vec<f32> = (0..16_000)
-            .map(|i| (i as f32 / 16_000.0 * 1000.0 * std::f32::consts::TAU).sin())
-            .collect();
+        let tone: Vec<f32> =
+            (0..16_000).map(|i| (i as f32 / 16_000.0 * 1000.0 * std::f32::consts::TAU).sin()).collect();
         let (mel, frames) = MelExtractor::new().features(&tone, 0);
         assert_eq!(frames, 100);
         let band_energy = |m: usize| mel[m * frames + 50];
-        let loudest = (0..N_MELS)
-            .max_by(|&a, &b| band_energy(a).total_cmp(&band_energy(b)))
-            .unwrap();
+        let loudest = (0..N_MELS).max_by(|&a, &b| band_energy(a).total_cmp(&band_energy(b))).unwrap();
         let centre_hz = mel_to_hz(hz_to_mel(8000.0) * (loudest + 1) as f64 / (N_MELS + 1) as f64);
-        assert!(
-            (centre_hz - 1000.0).abs() < 100.0,
-            "band {loudest} centred at {centre_hz} Hz"
-        );
+        assert!((centre_hz - 1000.0).abs() < 100.0, "band {loudest} centred at {centre_hz} Hz");
     }
 
     #[test]

@@ -34,9 +34,7 @@ pub struct Transcript {
 pub enum SttError {
     #[error("cannot load the Whisper model from {path}: {reason}")]
     Load { path: String, reason: String },
-    #[error(
-        "Whisper does not know the language code '{0}' (use an ISO 639-1 code such as fa, en, pt)"
-    )]
+    #[error("Whisper does not know the language code '{0}' (use an ISO 639-1 code such as fa, en, pt)")]
     UnknownLanguage(String),
     #[error("Whisper decoding failed: {0}")]
     Decode(String),

@@ -6,9 +6,7 @@ use std::sync::OnceLock;
 fn char_to_byte() -> &'static HashMap<char, u8> {
     static TABLE: OnceLock<HashMap<char, u8>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let printable = |b: u32| {
-            (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b)
-        };
+        let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
         let mut table = HashMap::with_capacity(256);
         let mut shifted = 0;
         for b in 0u32..256 {

@@ -29,9 +29,7 @@ pub struct WhisperOptions {
 
 impl Default for WhisperOptions {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
             margin_samples: 16_000,
             min_window_samples: 160_000,
@@ -53,10 +51,7 @@ pub struct WhisperModel {
 impl WhisperModel {
     /// Loads a CTranslate2 Whisper conversion (`model.bin`, `config.json`, `vocabulary.txt`).
     pub fn load(dir: &Path, options: WhisperOptions) -> Result<Self, SttError> {
-        let load_error = |reason: String| SttError::Load {
-            path: dir.display().to_string(),
-            reason,
-        };
+        let load_error = |reason: String| SttError::Load { path: dir.display().to_string(), reason };
         let vocabulary = std::fs::read_to_string(dir.join("vocabulary.txt"))
             .map_err(|e| load_error(format!("vocabulary.txt: {e}")))?
             .lines()
@@ -69,12 +64,7 @@ impl WhisperModel {
             ..Default::default()
         };
         let whisper = sys::Whisper::new(dir, config).map_err(|e| load_error(e.to_string()))?;
-        Ok(Self {
-            whisper,
-            vocabulary,
-            mel: MelExtractor::new(),
-            options,
-        })
+        Ok(Self { whisper, vocabulary, mel: MelExtractor::new(), options })
     }
 
     /// The control token for `language`, or an error if the model does not know it.
@@ -88,12 +78,7 @@ impl WhisperModel {
     }
 
     /// Recognises `samples` (16 kHz) in `language`.
-    pub fn transcribe(
-        &self,
-        samples: &[f32],
-        language: &str,
-        task: Task,
-    ) -> Result<Transcript, SttError> {
+    pub fn transcribe(&self, samples: &[f32], language: &str, task: Task) -> Result<Transcript, SttError> {
         let language_token = self.language_token(language)?;
         let task_token = match task {
             Task::Transcribe => "<|transcribe|>",
@@ -105,11 +90,7 @@ impl WhisperModel {
             task_token.to_string(),
             "<|notimestamps|>".to_string(),
         ];
-        let margin = self.options.margin_samples.max(
-            self.options
-                .min_window_samples
-                .saturating_sub(samples.len()),
-        );
+        let margin = self.options.margin_samples.max(self.options.min_window_samples.saturating_sub(samples.len()));
         let (mut features, frames) = self.mel.features(samples, margin);
         let view = StorageView::new(&[1, N_MELS, frames], &mut features, Device::CPU)
             .map_err(|e| SttError::Decode(e.to_string()))?;
@@ -117,29 +98,15 @@ impl WhisperModel {
 
         let mut decoded = self.decode(&view, &prompt, 1, cap)?;
         let mut used_fallback = false;
-        let off_target = |d: &Decoded| {
-            task == Task::Translate && !is_readable_in_english(&tokens::decode(&d.tokens))
-        };
-        if gate::is_repetitive(&decoded.tokens)
-            || decoded.tokens.len() >= cap
-            || off_target(&decoded)
-        {
+        let off_target = |d: &Decoded| task == Task::Translate && !is_readable_in_english(&tokens::decode(&d.tokens));
+        if gate::is_repetitive(&decoded.tokens) || decoded.tokens.len() >= cap || off_target(&decoded) {
             decoded = self.decode(&view, &prompt, self.options.fallback_beam, cap)?;
             used_fallback = true;
         }
         let text = tokens::decode(&decoded.tokens);
-        let text = if language == "fa" && task == Task::Transcribe {
-            normalize_persian(&text)
-        } else {
-            text
-        };
-        let verdict = gate::judge(
-            &decoded.tokens,
-            &text,
-            decoded.no_speech_prob,
-            decoded.avg_logprob,
-            &self.options.gate,
-        );
+        let text = if language == "fa" && task == Task::Transcribe { normalize_persian(&text) } else { text };
+        let verdict =
+            gate::judge(&decoded.tokens, &text, decoded.no_speech_prob, decoded.avg_logprob, &self.options.gate);
         let verdict = match verdict {
             // Beam search that still fills the whole length budget is looping too.
             Verdict::Speech if used_fallback && decoded.tokens.len() >= cap => Verdict::Repetitive,
@@ -156,13 +123,7 @@ impl WhisperModel {
         })
     }
 
-    fn decode(
-        &self,
-        features: &StorageView,
-        prompt: &[String],
-        beam: usize,
-        cap: usize,
-    ) -> Result<Decoded, SttError> {
+    fn decode(&self, features: &StorageView, prompt: &[String], beam: usize, cap: usize) -> Result<Decoded, SttError> {
         let options = sys::WhisperOptions {
             beam_size: beam,
             // CTranslate2 stops at min(max_length / 2, max_length - prompt) new tokens.
@@ -182,15 +143,8 @@ impl WhisperModel {
         let n = tokens.len() as f32;
         // CTranslate2 returns the length-normalised score; faster-whisper's avg_logprob counts
         // the end token too.
-        let avg_logprob = result
-            .scores
-            .first()
-            .map_or(f32::NEG_INFINITY, |s| s * n / (n + 1.0));
-        Ok(Decoded {
-            tokens,
-            avg_logprob,
-            no_speech_prob: result.no_speech_prob,
-        })
+        let avg_logprob = result.scores.first().map_or(f32::NEG_INFINITY, |s| s * n / (n + 1.0));
+        Ok(Decoded { tokens, avg_logprob, no_speech_prob: result.no_speech_prob })
     }
 }
 
@@ -215,10 +169,7 @@ pub struct WhisperCt2Recognizer {
 impl WhisperCt2Recognizer {
     pub fn try_new(model: Arc<WhisperModel>, language: &str) -> Result<Self, SttError> {
         model.language_token(language)?;
-        Ok(Self {
-            model,
-            language: language.to_string(),
-        })
+        Ok(Self { model, language: language.to_string() })
     }
 }
 

@@ -9,18 +9,9 @@ use std::sync::Mutex;
 
 #[link(name = "espeak-ng")]
 extern "C" {
-    fn espeak_Initialize(
-        output: c_int,
-        buflength: c_int,
-        path: *const c_char,
-        options: c_int,
-    ) -> c_int;
+    fn espeak_Initialize(output: c_int, buflength: c_int, path: *const c_char, options: c_int) -> c_int;
     fn espeak_SetVoiceByName(name: *const c_char) -> c_int;
-    fn espeak_TextToPhonemes(
-        textptr: *mut *const c_void,
-        textmode: c_int,
-        phonememode: c_int,
-    ) -> *const c_char;
+    fn espeak_TextToPhonemes(textptr: *mut *const c_void, textmode: c_int, phonememode: c_int) -> *const c_char;
 }
 
 const AUDIO_OUTPUT_SYNCHRONOUS: c_int = 2;
@@ -72,11 +63,7 @@ pub fn phonemize(text: &str, voice: &str) -> Result<Vec<String>, PhonemizeError>
         // SAFETY: `cursor` points into `c_text`, which outlives the loop; espeak advances it to
         // the next clause or sets it to NULL at the end.
         let phonemes = unsafe { espeak_TextToPhonemes(&mut cursor, CHARS_UTF8, PHONEMES_IPA) };
-        let end = if cursor.is_null() {
-            bytes.len()
-        } else {
-            cursor as usize - base as usize
-        };
+        let end = if cursor.is_null() { bytes.len() } else { cursor as usize - base as usize };
         if !phonemes.is_null() {
             // SAFETY: espeak returns a NUL-terminated string valid until its next call.
             sentence.push_str(&unsafe { CStr::from_ptr(phonemes) }.to_string_lossy());
@@ -111,11 +98,7 @@ pub fn phonemize(text: &str, voice: &str) -> Result<Vec<String>, PhonemizeError>
 /// espeak reads one character past the clause (`"Hello, w"` for `"Hello, world"`), so the
 /// read-ahead is dropped before looking at the clause's last character.
 fn clause_terminator(consumed: &str) -> Option<char> {
-    let last = consumed
-        .trim_end_matches(char::is_alphanumeric)
-        .trim_end()
-        .chars()
-        .last()?;
+    let last = consumed.trim_end_matches(char::is_alphanumeric).trim_end().chars().last()?;
     match last {
         '.' | '…' | '。' => Some('.'),
         '?' | '؟' => Some('?'),

@@ -21,9 +21,5 @@ pub enum TtsError {
 pub trait Synthesizer: Send {
     fn sample_rate(&self) -> u32;
     /// Calls `on_sentence` with the audio of each sentence as soon as it is ready.
-    fn synthesize(
-        &mut self,
-        text: &str,
-        on_sentence: &mut dyn FnMut(&[f32]),
-    ) -> Result<(), TtsError>;
+    fn synthesize(&mut self, text: &str, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError>;
 }

@@ -94,27 +94,18 @@ impl PiperSynthesizer {
     /// Loads `model` (`.onnx`) and its config (`model` + `.json`).
     pub fn try_new(onnx_runtime: &Path, model: &Path, threads: usize) -> Result<Self, TtsError> {
         let config_path = PathBuf::from(format!("{}.json", model.display()));
-        let load_error = |reason: String| TtsError::Load {
-            path: config_path.display().to_string(),
-            reason,
-        };
+        let load_error = |reason: String| TtsError::Load { path: config_path.display().to_string(), reason };
         let json = std::fs::read_to_string(&config_path).map_err(|e| load_error(e.to_string()))?;
-        let config: PiperVoiceConfig =
-            serde_json::from_str(&json).map_err(|e| load_error(e.to_string()))?;
-        let session = onnx::session(onnx_runtime, model, threads).map_err(|e| TtsError::Load {
-            path: model.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let config: PiperVoiceConfig = serde_json::from_str(&json).map_err(|e| load_error(e.to_string()))?;
+        let session = onnx::session(onnx_runtime, model, threads)
+            .map_err(|e| TtsError::Load { path: model.display().to_string(), reason: e.to_string() })?;
         Ok(Self { session, config })
     }
 
     fn synthesize_ids(&mut self, ids: Vec<i64>) -> Result<Vec<f32>, TtsError> {
         let fail = |e: ort::Error| TtsError::Inference(e.to_string());
-        let scales = vec![
-            self.config.inference.noise_scale,
-            self.config.inference.length_scale,
-            self.config.inference.noise_w,
-        ];
+        let scales =
+            vec![self.config.inference.noise_scale, self.config.inference.length_scale, self.config.inference.noise_w];
         let len = ids.len();
         let mut inputs = ort::inputs! {
             "input" => Tensor::from_array(([1usize, len], ids)).map_err(fail)?,
@@ -122,12 +113,7 @@ impl PiperSynthesizer {
             "scales" => Tensor::from_array(([3usize], scales)).map_err(fail)?,
         };
         if self.config.num_speakers > 1 {
-            inputs.push((
-                "sid".into(),
-                Tensor::from_array(([1usize], vec![0i64]))
-                    .map_err(fail)?
-                    .into(),
-            ));
+            inputs.push(("sid".into(), Tensor::from_array(([1usize], vec![0i64])).map_err(fail)?.into()));
         }
         let outputs = self.session.run(inputs).map_err(fail)?;
         let (_, audio) = outputs[0].try_extract_tensor::<f32>().map_err(fail)?;
@@ -140,11 +126,7 @@ impl Synthesizer for PiperSynthesizer {
         self.config.audio.sample_rate
     }
 
-    fn synthesize(
-        &mut self,
-        text: &str,
-        on_sentence: &mut dyn FnMut(&[f32]),
-    ) -> Result<(), TtsError> {
+    fn synthesize(&mut self, text: &str, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
         for sentence in phonemize(text, &self.config.espeak.voice)? {
             for piece in split_long(&sentence, MAX_PHONEMES) {
                 let ids = self.config.phoneme_ids(piece);
@@ -165,9 +147,7 @@ mod tests {
         assert_eq!(split_long("aaa, bbb ccc", 100), vec!["aaa, bbb ccc"]);
         assert_eq!(split_long("aaaa, bbbbbb", 8), vec!["aaaa,", "bbbbbb"]);
         assert_eq!(split_long("aaaa bbbb cccc", 10), vec!["aaaa bbbb", "cccc"]);
-        assert!(split_long(&"x".repeat(25), 10)
-            .iter()
-            .all(|p| p.len() <= 10));
+        assert!(split_long(&"x".repeat(25), 10).iter().all(|p| p.len() <= 10));
     }
 
     #[test]
@@ -177,17 +157,9 @@ mod tests {
             .map(|(k, v)| (k.to_string(), vec![*v]))
             .collect();
         let config = PiperVoiceConfig {
-            audio: AudioConfig {
-                sample_rate: 22_050,
-            },
-            espeak: EspeakConfig {
-                voice: "en-us".into(),
-            },
-            inference: InferenceConfig {
-                noise_scale: 0.667,
-                length_scale: 1.0,
-                noise_w: 0.8,
-            },
+            audio: AudioConfig { sample_rate: 22_050 },
+            espeak: EspeakConfig { voice: "en-us".into() },
+            inference: InferenceConfig { noise_scale: 0.667, length_scale: 1.0, noise_w: 0.8 },
             phoneme_id_map: map,
             num_speakers: 1,
         };

@@ -19,13 +19,7 @@ pub struct SegmenterOptions {
 
 impl Default for SegmenterOptions {
     fn default() -> Self {
-        Self {
-            threshold: 0.5,
-            min_pause_ms: 400,
-            min_speech_ms: 250,
-            max_utterance_ms: 15_000,
-            pad_ms: 200,
-        }
+        Self { threshold: 0.5, min_pause_ms: 400, min_speech_ms: 250, max_utterance_ms: 15_000, pad_ms: 200 }
     }
 }
 
@@ -47,28 +41,15 @@ pub struct Segmenter {
 
 impl Segmenter {
     pub fn new(options: SegmenterOptions) -> Self {
-        Self {
-            options,
-            current: Vec::new(),
-            start_frame: 0,
-            frame: 0,
-            silent_run: 0,
-            previous_end: 0,
-        }
+        Self { options, current: Vec::new(), start_frame: 0, frame: 0, silent_run: 0, previous_end: 0 }
     }
 
     /// Index of the first sample a future utterance can still include: audio before it can be
     /// forgotten.
     pub fn earliest_needed(&self) -> usize {
         let pad = self.options.pad_ms as usize * 16;
-        let from = if self.current.is_empty() {
-            self.frame
-        } else {
-            self.start_frame
-        };
-        (from * FRAME)
-            .saturating_sub(pad)
-            .max(self.previous_end.min(from * FRAME))
+        let from = if self.current.is_empty() { self.frame } else { self.start_frame };
+        (from * FRAME).saturating_sub(pad).max(self.previous_end.min(from * FRAME))
     }
 
     /// Feeds the probability of the next frame; returns the utterances that ended with it.
@@ -133,12 +114,7 @@ impl Segmenter {
         let utterance = self.utterance(start, start + cut);
         self.start_frame = start + cut;
         self.current = rest;
-        self.silent_run = self
-            .current
-            .iter()
-            .rev()
-            .take_while(|&&p| p < self.options.threshold - 0.15)
-            .count();
+        self.silent_run = self.current.iter().rev().take_while(|&&p| p < self.options.threshold - 0.15).count();
         Some(utterance)
     }
 
@@ -149,12 +125,7 @@ impl Segmenter {
         let start = speech_start.saturating_sub(pad).max(self.previous_end);
         let end = speech_end + pad;
         self.previous_end = end;
-        Utterance {
-            start,
-            end,
-            speech_start,
-            speech_end,
-        }
+        Utterance { start, end, speech_start, speech_end }
     }
 }
 
@@ -170,10 +141,7 @@ mod tests {
     }
 
     fn options() -> SegmenterOptions {
-        SegmenterOptions {
-            pad_ms: 0,
-            ..Default::default()
-        }
+        SegmenterOptions { pad_ms: 0, ..Default::default() }
     }
 
     #[test]
@@ -199,10 +167,7 @@ mod tests {
 
     #[test]
     fn long_speech_is_split_at_the_quietest_frame() {
-        let opts = SegmenterOptions {
-            max_utterance_ms: 3_200,
-            ..options()
-        }; // 100 frames
+        let opts = SegmenterOptions { max_utterance_ms: 3_200, ..options() }; // 100 frames
         let mut p = vec![0.9; 70];
         p.extend(vec![0.4; 3]); // a dip, but shorter than a pause
         p.extend(vec![0.9; 60]);
@@ -216,10 +181,7 @@ mod tests {
 
     #[test]
     fn padding_never_overlaps_the_previous_utterance() {
-        let opts = SegmenterOptions {
-            pad_ms: 500,
-            ..Default::default()
-        };
+        let opts = SegmenterOptions { pad_ms: 500, ..Default::default() };
         let mut p = vec![0.9; 20];
         p.extend(vec![0.0; 14]);
         p.extend(vec![0.9; 20]);

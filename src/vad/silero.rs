@@ -31,11 +31,7 @@ pub struct SileroVad {
 impl SileroVad {
     pub fn try_new(onnx_runtime: &Path, model: &Path) -> Result<Self, VadError> {
         let session = onnx::session(onnx_runtime, model, 1)?;
-        Ok(Self {
-            session,
-            state: vec![0.0; STATE_LEN],
-            context: vec![0.0; CONTEXT],
-        })
+        Ok(Self { session, state: vec![0.0; STATE_LEN], context: vec![0.0; CONTEXT] })
     }
 }
 
@@ -52,13 +48,9 @@ impl SpeechDetector for SileroVad {
             "sr" => Tensor::from_array(([1usize], vec![16_000i64])).map_err(fail)?,
         };
         let outputs = self.session.run(inputs).map_err(fail)?;
-        let (_, probability) = outputs["output"]
-            .try_extract_tensor::<f32>()
-            .map_err(fail)?;
+        let (_, probability) = outputs["output"].try_extract_tensor::<f32>().map_err(fail)?;
         let probability = probability[0];
-        let (_, state) = outputs["stateN"]
-            .try_extract_tensor::<f32>()
-            .map_err(fail)?;
+        let (_, state) = outputs["stateN"].try_extract_tensor::<f32>().map_err(fail)?;
         self.state.copy_from_slice(state);
         self.context.copy_from_slice(&frame[FRAME - CONTEXT..]);
         Ok(probability)

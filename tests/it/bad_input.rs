@@ -8,13 +8,7 @@ use crate::util::{bin, fails, ok, read_wav, sample, store, write_wav_i16};
 
 fn translate_error(input: &Path) -> String {
     let dir = tempfile::tempdir().unwrap();
-    fails(
-        bin()
-            .arg("translate")
-            .arg(input)
-            .arg("-o")
-            .arg(dir.path().join("out.wav")),
-    )
+    fails(bin().arg("translate").arg(input).arg("-o").arg(dir.path().join("out.wav")))
 }
 
 #[test]
@@ -24,10 +18,7 @@ fn truncated_wav_is_reported_as_truncated() {
     let bytes = std::fs::read(sample("fa-digits-fateme.wav")).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() * 6 / 10]).unwrap();
     let error = translate_error(&path);
-    assert!(
-        error.contains("truncated") && error.contains("cut.wav"),
-        "{error}"
-    );
+    assert!(error.contains("truncated") && error.contains("cut.wav"), "{error}");
 }
 
 #[test]
@@ -51,10 +42,7 @@ fn text_renamed_to_wav_is_not_audio() {
 #[test]
 fn missing_input_is_named() {
     let error = translate_error(Path::new("/nonexistent/talk.wav"));
-    assert!(
-        error.contains("cannot open /nonexistent/talk.wav"),
-        "{error}"
-    );
+    assert!(error.contains("cannot open /nonexistent/talk.wav"), "{error}");
 }
 
 #[test]
@@ -64,18 +52,10 @@ fn eight_khz_stereo_is_converted_not_refused() {
     let original = decode_file(&sample("fa-digits-fateme.wav"), 16_000).unwrap();
     write_wav_i16(&path, &resample(&original, 8_000), 2);
     let wav = dir.path().join("out.wav");
-    ok(bin()
-        .arg("translate")
-        .arg(&path)
-        .arg("-q")
-        .arg("-o")
-        .arg(&wav));
+    ok(bin().arg("translate").arg(&path).arg("-q").arg("-o").arg(&wav));
     let (_, speech) = read_wav(&wav);
     assert!(speech.len() as f64 / 22_050.0 >= original.duration_s() - 0.01);
-    assert!(
-        speech.iter().any(|&s| s != 0.0),
-        "no speech from 8 kHz stereo input"
-    );
+    assert!(speech.iter().any(|&s| s != 0.0), "no speech from 8 kHz stereo input");
 }
 
 /// A model home whose models are the real ones, except `silero-vad`, copied with one byte changed.
@@ -117,63 +97,27 @@ fn a_model_with_one_byte_changed_is_refused() {
             .arg("-o")
             .arg(dir.path().join("o.wav")),
     );
-    assert!(
-        error.contains("silero-vad") && error.contains("checksum mismatch"),
-        "{error}"
-    );
+    assert!(error.contains("silero-vad") && error.contains("checksum mismatch"), "{error}");
 
-    let output = bin()
-        .env("LINGUASTREAM_HOME", &home)
-        .args(["models", "verify"])
-        .output()
-        .unwrap();
+    let output = bin().env("LINGUASTREAM_HOME", &home).args(["models", "verify"]).output().unwrap();
     assert!(!output.status.success());
     let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        report.contains("FAILED   silero-vad") && report.contains("ok       whisper-base"),
-        "{report}"
-    );
+    assert!(report.contains("FAILED   silero-vad") && report.contains("ok       whisper-base"), "{report}");
 }
 
 #[test]
 fn missing_models_say_how_to_install_them() {
     let home = tempfile::tempdir().unwrap();
-    let error = fails(bin().env("LINGUASTREAM_HOME", home.path()).args([
-        "speak",
-        "hello",
-        "-o",
-        "/tmp/never.wav",
-    ]));
-    assert!(
-        error.contains("not installed") && error.contains("linguastream models fetch"),
-        "{error}"
-    );
+    let error = fails(bin().env("LINGUASTREAM_HOME", home.path()).args(["speak", "hello", "-o", "/tmp/never.wav"]));
+    assert!(error.contains("not installed") && error.contains("linguastream models fetch"), "{error}");
 }
 
 #[test]
 fn unknown_language_and_engine_choices_are_explained() {
-    let error = fails(
-        bin()
-            .arg("transcribe")
-            .args(["--from", "xx"])
-            .arg(sample("fa-digits-elyas.wav")),
-    );
+    let error = fails(bin().arg("transcribe").args(["--from", "xx"]).arg(sample("fa-digits-elyas.wav")));
     assert!(error.contains("language code 'xx'"), "{error}");
-    let error = fails(
-        bin()
-            .arg("translate")
-            .args(["--mt", "firefox"])
-            .arg(sample("fa-digits-elyas.wav")),
-    );
-    assert!(
-        error.contains("firefox-faen") && error.contains("models import"),
-        "{error}"
-    );
-    let error = fails(
-        bin()
-            .arg("translate")
-            .args(["--to", "de"])
-            .arg(sample("fa-digits-elyas.wav")),
-    );
+    let error = fails(bin().arg("translate").args(["--mt", "firefox"]).arg(sample("fa-digits-elyas.wav")));
+    assert!(error.contains("firefox-faen") && error.contains("models import"), "{error}");
+    let error = fails(bin().arg("translate").args(["--to", "de"]).arg(sample("fa-digits-elyas.wav")));
     assert!(error.contains("only English output"), "{error}");
 }

@@ -7,7 +7,10 @@ use crate::util::{bin, fails, ok, sample};
 fn manifest(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("manifest.tsv");
     let row = |id: &str, file: &str| {
-        format!("{id}\t{}\tیک دو سه چهار پنج شش هفت هشت نه صفر\tone two three four five six seven eight nine zero\n", sample(file).display())
+        format!(
+            "{id}\t{}\tیک دو سه چهار پنج شش هفت هشت نه صفر\tone two three four five six seven eight nine zero\n",
+            sample(file).display()
+        )
     };
     let text = format!(
         "id\taudio\tfa_transcript\ten_reference\n{}{}",
@@ -20,22 +23,10 @@ fn manifest(dir: &Path) -> std::path::PathBuf {
 
 fn bench_json(dir: &Path, manifest: &Path) -> serde_json::Value {
     let (json, markdown) = (dir.join("report.json"), dir.join("report.md"));
-    let table = ok(bin()
-        .current_dir(dir)
-        .arg("bench")
-        .arg(manifest)
-        .arg("--json")
-        .arg(&json)
-        .arg("--markdown")
-        .arg(&markdown));
-    assert!(
-        table.contains("| KPI | target | LinguaStream |") && table.contains("≤ 0.8 s"),
-        "{table}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(&markdown).unwrap(),
-        table.trim_end_matches('\n').to_string() + "\n"
-    );
+    let table =
+        ok(bin().current_dir(dir).arg("bench").arg(manifest).arg("--json").arg(&json).arg("--markdown").arg(&markdown));
+    assert!(table.contains("| KPI | target | LinguaStream |") && table.contains("≤ 0.8 s"), "{table}");
+    assert_eq!(std::fs::read_to_string(&markdown).unwrap(), table.trim_end_matches('\n').to_string() + "\n");
     serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
 }
 
@@ -51,74 +42,37 @@ fn report_has_the_documented_fields_and_deterministic_content() {
     }
     for stage in ["vad", "stt", "mt", "tts_first_audio"] {
         for key in ["p50", "p95"] {
-            assert!(
-                first["stages_ms"][stage][key].as_f64().is_some(),
-                "{stage} {key}"
-            );
+            assert!(first["stages_ms"][stage][key].as_f64().is_some(), "{stage} {key}");
         }
     }
-    for key in [
-        "rtf",
-        "peak_rss_mb",
-        "cpu_percent",
-        "wer",
-        "cer",
-        "bleu",
-        "chrf",
-    ] {
-        assert!(
-            first[key].as_f64().is_some_and(|v| v >= 0.0),
-            "{key}: {first}"
-        );
+    for key in ["rtf", "peak_rss_mb", "cpu_percent", "wer", "cer", "bleu", "chrf"] {
+        assert!(first[key].as_f64().is_some_and(|v| v >= 0.0), "{key}: {first}");
     }
     assert!(first["wer"].as_f64().unwrap() <= 1.5 && first["bleu"].as_f64().unwrap() <= 100.0);
-    assert!(
-        first["machine"]["cpus"].as_u64().unwrap() >= 1 && first["machine"]["model"].is_string()
-    );
+    assert!(first["machine"]["cpus"].as_u64().unwrap() >= 1 && first["machine"]["model"].is_string());
     assert!(first["models"]["stt"].is_object());
 
     let again = tempfile::tempdir().unwrap();
     let second = bench_json(again.path(), &manifest);
-    assert_eq!(
-        first["results"], second["results"],
-        "transcripts differ between two runs"
-    );
+    assert_eq!(first["results"], second["results"], "transcripts differ between two runs");
 
-    let written: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().into_string().unwrap())
-        .collect();
+    let written: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
     let mut written = written;
     written.sort();
-    assert_eq!(
-        written,
-        ["manifest.tsv", "report.json", "report.md"],
-        "bench wrote other files"
-    );
+    assert_eq!(written, ["manifest.tsv", "report.json", "report.md"], "bench wrote other files");
 }
 
 #[test]
 fn a_manifest_without_references_has_no_accuracy_fields() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.tsv");
-    std::fs::write(
-        &path,
-        format!(
-            "id\taudio\nx\t{}\n",
-            sample("fa-digits-fateme.wav").display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&path, format!("id\taudio\nx\t{}\n", sample("fa-digits-fateme.wav").display())).unwrap();
     let json = dir.path().join("r.json");
     ok(bin().arg("bench").arg(&path).arg("--json").arg(&json));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     for key in ["wer", "cer", "bleu", "chrf"] {
-        assert!(
-            report.get(key).is_none(),
-            "{key} without references: {report}"
-        );
+        assert!(report.get(key).is_none(), "{key} without references: {report}");
     }
 }
 

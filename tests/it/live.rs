@@ -17,20 +17,14 @@ static SERVER: Mutex<()> = Mutex::new(());
 
 fn server() -> std::sync::MutexGuard<'static, ()> {
     let guard = SERVER.lock().unwrap_or_else(|p| p.into_inner());
-    let running = Command::new("pactl")
-        .arg("info")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let running = Command::new("pactl").arg("info").output().is_ok_and(|o| o.status.success());
     assert!(running, "the live tests need a PulseAudio server: run them through `make test` (scripts/with-pulse.sh)");
     store();
     guard
 }
 
 fn pactl(args: &[&str]) -> String {
-    let output = Command::new("pactl")
-        .args(args)
-        .output()
-        .expect("pactl runs");
+    let output = Command::new("pactl").args(args).output().expect("pactl runs");
     String::from_utf8_lossy(&output.stdout).to_string()
 }
 
@@ -52,11 +46,7 @@ fn wait_for(what: &str, condition: impl Fn() -> bool) {
 
 fn start_live(args: &[&str], metrics: Option<&Path>) -> Child {
     let mut command = bin();
-    command
-        .arg("live")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.arg("live").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(path) = metrics {
         command.arg("--metrics-json").arg(path);
     }
@@ -66,31 +56,19 @@ fn start_live(args: &[&str], metrics: Option<&Path>) -> Child {
 fn record(path: &Path, device: &str) -> Child {
     Command::new("parecord")
         .arg(format!("--device={device}"))
-        .args([
-            "--rate=16000",
-            "--channels=1",
-            "--format=s16le",
-            "--file-format=wav",
-        ])
+        .args(["--rate=16000", "--channels=1", "--format=s16le", "--file-format=wav"])
         .arg(path)
         .spawn()
         .expect("parecord starts")
 }
 
 fn stop(child: &mut Child, signal: &str) {
-    Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     child.wait().unwrap();
 }
 
 fn play_into_test_sink(path: &Path) {
-    let status = Command::new("paplay")
-        .arg("--device=test_in")
-        .arg(path)
-        .status()
-        .expect("paplay runs");
+    let status = Command::new("paplay").arg("--device=test_in").arg(path).status().expect("paplay runs");
     assert!(status.success());
 }
 
@@ -110,14 +88,7 @@ fn portuguese_clip(dir: &Path) -> PathBuf {
     samples.extend(&speech.samples);
     samples.extend(vec![0.0; 8_000]);
     let clip = dir.join("clip.wav");
-    write_wav_i16(
-        &clip,
-        &Audio {
-            samples,
-            rate: 16_000,
-        },
-        1,
-    );
+    write_wav_i16(&clip, &Audio { samples, rate: 16_000 }, 1);
     clip
 }
 
@@ -128,33 +99,18 @@ fn speech_from_a_device_comes_out_of_the_virtual_microphone_in_english() {
     let clip = portuguese_clip(dir.path());
     let metrics = dir.path().join("metrics.json");
     let mut live = start_live(
-        &[
-            "--input",
-            "test_in.monitor",
-            "--from",
-            "pt",
-            "--mt",
-            "firefox",
-            "--duration",
-            "60",
-        ],
+        &["--input", "test_in.monitor", "--from", "pt", "--mt", "firefox", "--duration", "60"],
         Some(&metrics),
     );
     wait_for("the virtual microphone", virtual_mic_exists);
     let (heard_path, said_path) = (dir.path().join("mic.wav"), dir.path().join("input.wav"));
-    let mut recorders = [
-        record(&heard_path, "linguastream_mic"),
-        record(&said_path, "test_in.monitor"),
-    ];
+    let mut recorders = [record(&heard_path, "linguastream_mic"), record(&said_path, "test_in.monitor")];
     std::thread::sleep(Duration::from_secs(2)); // let the streams settle before the clip starts
     play_into_test_sink(&clip);
     std::thread::sleep(Duration::from_secs(6));
     // Stopped together, so the two recordings end at the same moment and can be aligned by it.
     for recorder in &mut recorders {
-        Command::new("kill")
-            .args(["-INT", &recorder.id().to_string()])
-            .status()
-            .unwrap();
+        Command::new("kill").args(["-INT", &recorder.id().to_string()]).status().unwrap();
     }
     for recorder in &mut recorders {
         recorder.wait().unwrap();
@@ -162,42 +118,25 @@ fn speech_from_a_device_comes_out_of_the_virtual_microphone_in_english() {
     stop(&mut live, "INT");
 
     let heard = words(&hear_english(&heard_path));
-    assert!(
-        heard.contains(&"weather".to_string()),
-        "heard {heard:?} from the virtual microphone"
-    );
+    assert!(heard.contains(&"weather".to_string()), "heard {heard:?} from the virtual microphone");
 
     let (_, english) = read_wav(&heard_path);
     let (_, input) = read_wav(&said_path);
     let from_end = |samples: &[f32], index: usize| (samples.len() - index) as f64 / 16_000.0;
-    let first_english = english
-        .iter()
-        .position(|s| s.abs() > 0.02)
-        .expect("the virtual microphone carried sound");
-    let speech_end = input
-        .iter()
-        .rposition(|s| s.abs() > 0.02)
-        .expect("the input carried the clip");
+    let first_english = english.iter().position(|s| s.abs() > 0.02).expect("the virtual microphone carried sound");
+    let speech_end = input.iter().rposition(|s| s.abs() > 0.02).expect("the input carried the clip");
     let measured = from_end(&input, speech_end) - from_end(&english, first_english);
-    eprintln!(
-        "measured through PulseAudio: speech end → first English sample recorded = {measured:.2} s"
-    );
-    assert!(
-        measured > 0.0 && measured < 10.0,
-        "implausible latency {measured:.2} s"
-    );
+    eprintln!("measured through PulseAudio: speech end → first English sample recorded = {measured:.2} s");
+    assert!(measured > 0.0 && measured < 10.0, "implausible latency {measured:.2} s");
 
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
     let p50 = report["e2e_latency_s"]["p50"].as_f64().unwrap();
     assert!(p50 > 0.0, "{report}");
     let first = &report["utterances"][0]["latency_ms"];
     for stage in ["vad", "stt", "mt", "tts_first_audio", "e2e"] {
         assert!(first[stage].as_f64().is_some(), "{stage} missing: {report}");
     }
-    assert!(
-        report["peak_rss_mb"].as_f64().unwrap() > 0.0 && report["cpu_percent"].as_f64().is_some()
-    );
+    assert!(report["peak_rss_mb"].as_f64().unwrap() > 0.0 && report["cpu_percent"].as_f64().is_some());
     assert!(no_linguastream_modules());
 }
 
@@ -207,11 +146,7 @@ fn sigterm_removes_the_virtual_microphone() {
     let mut live = start_live(&["--input", "test_in.monitor"], None);
     wait_for("the virtual microphone", virtual_mic_exists);
     stop(&mut live, "TERM");
-    assert!(
-        no_linguastream_modules(),
-        "modules left: {}",
-        pactl(&["list", "short", "modules"])
-    );
+    assert!(no_linguastream_modules(), "modules left: {}", pactl(&["list", "short", "modules"]));
     assert!(!virtual_mic_exists());
 }
 
@@ -219,19 +154,9 @@ fn sigterm_removes_the_virtual_microphone() {
 fn an_error_after_start_removes_the_virtual_microphone() {
     let _server = server();
     let error = fails(bin().args(["live", "--input", "no_such_microphone"]));
-    assert!(
-        error.contains("created \"LinguaStream Microphone\""),
-        "{error}"
-    );
-    assert!(
-        error.contains("no audio source called 'no_such_microphone'"),
-        "{error}"
-    );
-    assert!(
-        no_linguastream_modules(),
-        "modules left: {}",
-        pactl(&["list", "short", "modules"])
-    );
+    assert!(error.contains("created \"LinguaStream Microphone\""), "{error}");
+    assert!(error.contains("no audio source called 'no_such_microphone'"), "{error}");
+    assert!(no_linguastream_modules(), "modules left: {}", pactl(&["list", "short", "modules"]));
 }
 
 #[test]
@@ -239,16 +164,10 @@ fn capturing_its_own_output_is_refused() {
     let _server = server();
     for own in ["linguastream_out.monitor", "linguastream_mic"] {
         let error = fails(bin().args(["live", "--input", own]));
-        assert!(
-            error.contains("refusing to capture") && error.contains("loop"),
-            "{error}"
-        );
+        assert!(error.contains("refusing to capture") && error.contains("loop"), "{error}");
     }
     let error = fails(bin().args(["live", "--output", "speakers", "--input", "test_in.monitor"]));
-    assert!(
-        error.contains("refusing to capture"),
-        "speakers' own monitor: {error}"
-    );
+    assert!(error.contains("refusing to capture"), "speakers' own monitor: {error}");
     assert!(no_linguastream_modules());
 }
 
@@ -259,19 +178,9 @@ fn silence_and_noise_produce_no_english_on_the_virtual_microphone() {
     let mut samples = vec![0.0; 30 * 16_000];
     samples.extend(white_noise(30.0, 0.3, 16_000).samples);
     let clip = dir.path().join("silence-then-noise.wav");
-    write_wav_i16(
-        &clip,
-        &Audio {
-            samples,
-            rate: 16_000,
-        },
-        1,
-    );
+    write_wav_i16(&clip, &Audio { samples, rate: 16_000 }, 1);
     let metrics = dir.path().join("metrics.json");
-    let mut live = start_live(
-        &["--input", "test_in.monitor", "--duration", "63"],
-        Some(&metrics),
-    );
+    let mut live = start_live(&["--input", "test_in.monitor", "--duration", "63"], Some(&metrics));
     wait_for("the virtual microphone", virtual_mic_exists);
     let recording = dir.path().join("mic.wav");
     let mut recorder = record(&recording, "linguastream_mic");
@@ -280,21 +189,10 @@ fn silence_and_noise_produce_no_english_on_the_virtual_microphone() {
     assert!(live.wait().unwrap().success());
     stop(&mut recorder, "INT");
     let (_, recorded) = read_wav(&recording);
-    assert!(
-        recorded.len() > 50 * 16_000,
-        "recorded only {} samples",
-        recorded.len()
-    );
-    assert!(
-        recorded.iter().all(|s| s.abs() < 0.01),
-        "the virtual microphone carried sound"
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
-    assert!(
-        report["utterances"].as_array().unwrap().is_empty(),
-        "{report}"
-    );
+    assert!(recorded.len() > 50 * 16_000, "recorded only {} samples", recorded.len());
+    assert!(recorded.iter().all(|s| s.abs() < 0.01), "the virtual microphone carried sound");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    assert!(report["utterances"].as_array().unwrap().is_empty(), "{report}");
 }
 
 #[test]
@@ -306,14 +204,8 @@ fn devices_lists_inputs_and_marks_its_own() {
     wait_for("the virtual microphone", virtual_mic_exists);
     let listing = ok(bin().arg("devices"));
     stop(&mut live, "INT");
-    let line = listing
-        .lines()
-        .find(|l| l.trim_start().starts_with("linguastream_mic"))
-        .expect("mic listed");
-    assert!(
-        line.contains("LinguaStream Microphone") && line.contains("own output"),
-        "{line}"
-    );
+    let line = listing.lines().find(|l| l.trim_start().starts_with("linguastream_mic")).expect("mic listed");
+    assert!(line.contains("LinguaStream Microphone") && line.contains("own output"), "{line}");
 }
 
 #[test]
@@ -328,25 +220,10 @@ fn input_file_runs_without_a_sound_server() {
         .arg(sample("fa-digits-fateme.wav"))
         .arg("--metrics-json")
         .arg(&metrics));
-    assert!(
-        captions.contains("fa: ") && captions.contains("en: "),
-        "{captions}"
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
-    assert!(
-        !report["utterances"].as_array().unwrap().is_empty(),
-        "{report}"
-    );
+    assert!(captions.contains("fa: ") && captions.contains("en: "), "{captions}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    assert!(!report["utterances"].as_array().unwrap().is_empty(), "{report}");
 
-    let error = fails(
-        bin()
-            .env("XDG_RUNTIME_DIR", empty.path())
-            .env("PULSE_SERVER", "unix:/nonexistent")
-            .arg("live"),
-    );
-    assert!(
-        error.contains("no PulseAudio/PipeWire sound server is reachable"),
-        "{error}"
-    );
+    let error = fails(bin().env("XDG_RUNTIME_DIR", empty.path()).env("PULSE_SERVER", "unix:/nonexistent").arg("live"));
+    assert!(error.contains("no PulseAudio/PipeWire sound server is reachable"), "{error}");
 }

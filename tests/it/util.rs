@@ -22,19 +22,14 @@ pub fn store() -> ModelStore {
 }
 
 pub fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("samples")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
 }
 
 pub fn run(command: &mut Command) -> Output {
     store();
     let output = command.output().expect("the binary runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "the program panicked:\n{stderr}"
-    );
+    assert!(!stderr.contains("panicked"), "the program panicked:\n{stderr}");
     output
 }
 
@@ -49,31 +44,21 @@ pub fn stderr(output: &Output) -> String {
 /// Runs a command that must succeed; returns its stdout.
 pub fn ok(command: &mut Command) -> String {
     let output = run(command);
-    assert!(
-        output.status.success(),
-        "command failed: {command:?}\n{}",
-        stderr(&output)
-    );
+    assert!(output.status.success(), "command failed: {command:?}\n{}", stderr(&output));
     stdout(&output)
 }
 
 /// Runs a command that must fail cleanly; returns its stderr.
 pub fn fails(command: &mut Command) -> String {
     let output = run(command);
-    assert!(
-        !output.status.success(),
-        "command should have failed: {command:?}"
-    );
+    assert!(!output.status.success(), "command should have failed: {command:?}");
     stderr(&output)
 }
 
 pub fn read_wav(path: &Path) -> (hound::WavSpec, Vec<f32>) {
     let mut reader = hound::WavReader::open(path).expect("a readable WAV");
     let spec = reader.spec();
-    let samples = reader
-        .samples::<i16>()
-        .map(|s| f32::from(s.unwrap()) / 32768.0)
-        .collect();
+    let samples = reader.samples::<i16>().map(|s| f32::from(s.unwrap()) / 32768.0).collect();
     (spec, samples)
 }
 
@@ -87,9 +72,7 @@ pub fn write_wav_i16(path: &Path, audio: &Audio, channels: u16) {
     let mut writer = hound::WavWriter::create(path, spec).unwrap();
     for &s in &audio.samples {
         for _ in 0..channels {
-            writer
-                .write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
-                .unwrap();
+            writer.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16).unwrap();
         }
     }
     writer.finalize().unwrap();
@@ -97,10 +80,7 @@ pub fn write_wav_i16(path: &Path, audio: &Audio, channels: u16) {
 
 /// Lower-case words of `text`, letters and digits only.
 pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
 /// English words Whisper hears in a WAV file.
