@@ -81,7 +81,6 @@ pub enum Event {
         seq: u64,
         samples: Vec<f32>,
         rate: u32,
-        marks: StageMarks,
     },
     /// An utterance is done (its speech, when not streamed, is inside).
     Translated {
@@ -373,7 +372,7 @@ fn tts_stage(
             let result = synthesizer.synthesize(&translated.text, &mut |sentence| {
                 marks.first_speech_at.get_or_insert_with(Instant::now);
                 if config.stream_speech {
-                    let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate: voice_rate, marks });
+                    let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate: voice_rate });
                 } else {
                     speech.extend_from_slice(sentence);
                 }

@@ -25,17 +25,4 @@ impl Audio {
     pub fn duration_s(&self) -> f64 {
         self.samples.len() as f64 / f64::from(self.rate)
     }
-
-    /// Root-mean-square level; 0 for empty audio.
-    pub fn rms(&self) -> f32 {
-        rms(&self.samples)
-    }
-}
-
-/// Root-mean-square level of `samples`; 0 for an empty slice.
-pub fn rms(samples: &[f32]) -> f32 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt()
 }

@@ -37,14 +37,6 @@ pub struct Device {
     pub description: String,
 }
 
-/// A loaded module.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Module {
-    pub index: u32,
-    pub name: String,
-    pub argument: String,
-}
-
 /// A control connection to the sound server (devices and modules, not audio).
 pub struct PulseServer {
     // Declared before the main loop it runs on, so it is dropped first.
@@ -114,22 +106,6 @@ impl PulseServer {
         let op = self.context.introspect().get_sink_info_list(move |item| {
             if let ListResult::Item(info) = item {
                 sink.borrow_mut().push(device(info.name.as_deref(), info.description.as_deref()));
-            }
-        });
-        self.wait(op)?;
-        Ok(found.take())
-    }
-
-    pub fn modules(&mut self) -> Result<Vec<Module>, PulseError> {
-        let found = Rc::new(RefCell::new(Vec::new()));
-        let sink = found.clone();
-        let op = self.context.introspect().get_module_info_list(move |item| {
-            if let ListResult::Item(info) = item {
-                sink.borrow_mut().push(Module {
-                    index: info.index,
-                    name: info.name.as_deref().unwrap_or_default().to_string(),
-                    argument: info.argument.as_deref().unwrap_or_default().to_string(),
-                });
             }
         });
         self.wait(op)?;

@@ -37,7 +37,7 @@ pub fn run(
     let mut report = LiveReport::default();
 
     pipeline::run(source, config, |event| match event {
-        Event::Speech { seq, samples, rate, .. } => {
+        Event::Speech { seq, samples, rate } => {
             // Written in small pieces: a write blocks while the server's buffer is full, and the
             // first piece's moment is when the listener starts hearing English.
             for piece in samples.chunks((rate / 50) as usize) {

@@ -79,10 +79,6 @@ impl ModelStore {
         &self.manifest
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     pub fn models_dir(&self) -> PathBuf {
         self.root.join("models")
     }

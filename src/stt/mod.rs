@@ -25,8 +25,6 @@ pub struct Transcript {
     pub verdict: Verdict,
     pub avg_logprob: f32,
     pub no_speech_prob: f32,
-    /// True when greedy decoding looped and beam search was used instead.
-    pub used_fallback: bool,
 }
 
 /// Why recognition failed (as opposed to finding no speech, which is a [`Verdict`]).

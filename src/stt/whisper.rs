@@ -114,13 +114,7 @@ impl WhisperModel {
             Verdict::Speech if off_target(&decoded) => Verdict::WrongLanguage,
             other => other,
         };
-        Ok(Transcript {
-            text,
-            verdict,
-            avg_logprob: decoded.avg_logprob,
-            no_speech_prob: decoded.no_speech_prob,
-            used_fallback,
-        })
+        Ok(Transcript { text, verdict, avg_logprob: decoded.avg_logprob, no_speech_prob: decoded.no_speech_prob })
     }
 
     fn decode(&self, features: &StorageView, prompt: &[String], beam: usize, cap: usize) -> Result<Decoded, SttError> {
