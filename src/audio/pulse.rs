@@ -76,6 +76,15 @@ impl PulseServer {
         }
     }
 
+    /// Fails instead of calling into a dead connection, which libpulse-binding answers with a panic.
+    fn ready(&self) -> Result<(), PulseError> {
+        if self.context.get_state() == State::Ready {
+            Ok(())
+        } else {
+            Err(PulseError::NoServer("the connection to the sound server was lost".into()))
+        }
+    }
+
     fn wait<T: ?Sized>(&mut self, operation: Operation<T>) -> Result<(), PulseError> {
         while operation.get_state() == OperationState::Running {
             if let IterateResult::Quit(_) | IterateResult::Err(_) = self.mainloop.iterate(true) {
@@ -89,6 +98,7 @@ impl PulseServer {
     }
 
     pub fn sources(&mut self) -> Result<Vec<Device>, PulseError> {
+        self.ready()?;
         let found = Rc::new(RefCell::new(Vec::new()));
         let sink = found.clone();
         let op = self.context.introspect().get_source_info_list(move |item| {
@@ -101,6 +111,7 @@ impl PulseServer {
     }
 
     pub fn sinks(&mut self) -> Result<Vec<Device>, PulseError> {
+        self.ready()?;
         let found = Rc::new(RefCell::new(Vec::new()));
         let sink = found.clone();
         let op = self.context.introspect().get_sink_info_list(move |item| {
@@ -113,6 +124,7 @@ impl PulseServer {
     }
 
     pub fn load_module(&mut self, name: &str, argument: &str) -> Result<u32, PulseError> {
+        self.ready()?;
         let index = Rc::new(RefCell::new(None));
         let slot = index.clone();
         let op = self.context.introspect().load_module(name, argument, move |i| *slot.borrow_mut() = Some(i));
@@ -125,6 +137,7 @@ impl PulseServer {
     }
 
     pub fn unload_module(&mut self, index: u32) -> Result<(), PulseError> {
+        self.ready()?;
         let ok = Rc::new(RefCell::new(false));
         let slot = ok.clone();
         let op = self.context.introspect().unload_module(index, move |success| *slot.borrow_mut() = success);
@@ -137,6 +150,7 @@ impl PulseServer {
     }
 
     pub fn default_source(&mut self) -> Result<String, PulseError> {
+        self.ready()?;
         let name = Rc::new(RefCell::new(String::new()));
         let slot = name.clone();
         let op = self.context.introspect().get_server_info(move |info| {
@@ -147,6 +161,7 @@ impl PulseServer {
     }
 
     pub fn default_sink(&mut self) -> Result<String, PulseError> {
+        self.ready()?;
         let name = Rc::new(RefCell::new(String::new()));
         let slot = name.clone();
         let op = self.context.introspect().get_server_info(move |info| {

@@ -13,10 +13,13 @@ use linguastream::audio::pulse::{PulseError, PulseServer};
 use linguastream::audio::{decode_file, STT_RATE};
 use linguastream::live::{self, LiveEvent, LiveReport};
 use linguastream::output::sink::PulseSink;
-use linguastream::output::virtual_mic::{is_own_output, VirtualMic, MIC, MIC_DESCRIPTION, SINK};
+use linguastream::output::virtual_mic::{is_own_output, MIC, MIC_DESCRIPTION};
 
 use super::{Runtime, LIVE_PAUSE_MS};
 use crate::cli::{LiveArgs, LiveOutput};
+
+/// The voice's sample rate, at which speech is played.
+const VOICE_RATE: u32 = 22_050;
 
 /// How long a vanished input device or restarted server is waited for.
 const RECONNECT_FOR: Duration = Duration::from_secs(10);
@@ -42,15 +45,13 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     let mut server = if needs_server { Some(server?) } else { None };
 
     // The microphone comes first so that every later failure also removes it (on drop).
-    let mic = match output {
-        LiveOutput::VirtualMic | LiveOutput::Both => {
-            let mic = VirtualMic::ensure()?;
-            let how = if mic.created() { "created" } else { "using the existing" };
-            eprintln!("{how} \"{MIC_DESCRIPTION}\" (source {MIC}): select it as the microphone in your call app");
-            Some(mic)
-        }
-        _ => None,
-    };
+    let mut sinks = Vec::new();
+    if matches!(output, LiveOutput::VirtualMic | LiveOutput::Both) {
+        let sink = PulseSink::virtual_mic(VOICE_RATE)?;
+        let how = if sink.created_virtual_mic() { "created" } else { "using the existing" };
+        eprintln!("{how} \"{MIC_DESCRIPTION}\" (source {MIC}): select it as the microphone in your call app");
+        sinks.push(sink);
+    }
     let speakers = match (output, server.as_mut()) {
         (LiveOutput::Speakers | LiveOutput::Both, Some(server)) => Some(server.default_sink()?),
         _ => None,
@@ -58,12 +59,8 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
 
     let (config, names) = runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
-    let mut sinks = Vec::new();
-    if mic.is_some() {
-        sinks.push(PulseSink::open(SINK, 22_050)?);
-    }
     if let Some(device) = &speakers {
-        sinks.push(PulseSink::open(device, 22_050)?);
+        sinks.push(PulseSink::open(device, VOICE_RATE)?);
     }
     if let Some(seconds) = args.duration {
         stop_after(stop.clone(), Duration::from_secs_f64(seconds.max(0.0)));
@@ -90,7 +87,6 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    drop(mic);
     if let Some(failure) = report.capture_problems.iter().find(|p| p.contains("could not reconnect")) {
         bail!("{failure}");
     }

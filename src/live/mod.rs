@@ -42,11 +42,16 @@ pub fn run(
             // first piece's moment is when the listener starts hearing English.
             for piece in samples.chunks((rate / 50) as usize) {
                 for sink in &mut sinks {
-                    if let Err(e) = sink.write(piece) {
-                        if !failed_sinks.contains(&sink.device().to_string()) {
+                    match sink.write(piece) {
+                        Ok(false) => {}
+                        Ok(true) => {
+                            on_event(LiveEvent::Warning(format!("reconnected the output to {}", sink.device())))
+                        }
+                        Err(e) if !failed_sinks.contains(&sink.device().to_string()) => {
                             failed_sinks.push(sink.device().to_string());
                             on_event(LiveEvent::Warning(format!("cannot play to {}: {e}", sink.device())));
                         }
+                        Err(_) => {}
                     }
                 }
                 first_written.entry(seq).or_insert_with(Instant::now);

@@ -51,8 +51,10 @@ impl VirtualMic {
 impl Drop for VirtualMic {
     fn drop(&mut self) {
         for &index in self.loaded.iter().rev() {
-            if let Err(e) = self.server.unload_module(index) {
-                eprintln!("warning: could not remove the virtual microphone (module {index}): {e}");
+            match self.server.unload_module(index) {
+                // The modules went away with the server that held them.
+                Ok(()) | Err(PulseError::NoServer(_)) => {}
+                Err(e) => eprintln!("warning: could not remove the virtual microphone (module {index}): {e}"),
             }
         }
     }
