@@ -37,6 +37,13 @@ pub struct Device {
     pub description: String,
 }
 
+/// Names of the server's default devices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Defaults {
+    pub source: String,
+    pub sink: String,
+}
+
 /// A control connection to the sound server (devices and modules, not audio).
 pub struct PulseServer {
     // Declared before the main loop it runs on, so it is dropped first.
@@ -149,26 +156,19 @@ impl PulseServer {
         }
     }
 
-    pub fn default_source(&mut self) -> Result<String, PulseError> {
+    /// The server's default source and default sink.
+    pub fn defaults(&mut self) -> Result<Defaults, PulseError> {
         self.ready()?;
-        let name = Rc::new(RefCell::new(String::new()));
-        let slot = name.clone();
+        let found = Rc::new(RefCell::new(Defaults::default()));
+        let slot = found.clone();
         let op = self.context.introspect().get_server_info(move |info| {
-            *slot.borrow_mut() = info.default_source_name.as_deref().unwrap_or_default().to_string()
+            *slot.borrow_mut() = Defaults {
+                source: info.default_source_name.as_deref().unwrap_or_default().to_string(),
+                sink: info.default_sink_name.as_deref().unwrap_or_default().to_string(),
+            };
         });
         self.wait(op)?;
-        Ok(name.take())
-    }
-
-    pub fn default_sink(&mut self) -> Result<String, PulseError> {
-        self.ready()?;
-        let name = Rc::new(RefCell::new(String::new()));
-        let slot = name.clone();
-        let op = self.context.introspect().get_server_info(move |info| {
-            *slot.borrow_mut() = info.default_sink_name.as_deref().unwrap_or_default().to_string()
-        });
-        self.wait(op)?;
-        Ok(name.take())
+        Ok(found.take())
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-pub use report::{BenchReport, Kpi};
+pub use report::BenchReport;
 
 use crate::audio::capture::capture_file;
 use crate::audio::{decode_file, Audio, DecodeError, STT_RATE};

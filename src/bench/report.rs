@@ -209,11 +209,11 @@ impl BenchReport {
 }
 
 /// One row of the KPI table.
-pub struct Kpi {
-    pub name: &'static str,
-    pub target: &'static str,
-    pub ours: String,
-    pub baseline: String,
+struct Kpi {
+    name: &'static str,
+    target: &'static str,
+    ours: String,
+    baseline: String,
 }
 
 impl Kpi {

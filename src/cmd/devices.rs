@@ -8,14 +8,14 @@ use linguastream::output::virtual_mic::is_own_output;
 
 pub fn run() -> Result<ExitCode> {
     let mut server = PulseServer::connect()?;
-    let (default_source, default_sink) = (server.default_source()?, server.default_sink()?);
+    let defaults = server.defaults()?;
     println!("inputs (use with `live --input NAME`):");
     for device in server.sources()? {
-        println!("  {}", line(&device.name, &device.description, device.name == default_source));
+        println!("  {}", line(&device.name, &device.description, device.name == defaults.source));
     }
     println!("outputs:");
     for device in server.sinks()? {
-        println!("  {}", line(&device.name, &device.description, device.name == default_sink));
+        println!("  {}", line(&device.name, &device.description, device.name == defaults.sink));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -53,7 +53,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         sinks.push(sink);
     }
     let speakers = match (output, server.as_mut()) {
-        (LiveOutput::Speakers | LiveOutput::Both, Some(server)) => Some(server.default_sink()?),
+        (LiveOutput::Speakers | LiveOutput::Both, Some(server)) => Some(server.defaults()?.sink),
         _ => None,
     };
 
@@ -116,7 +116,7 @@ fn open_input(
 fn resolve_source(server: &mut PulseServer, input: Option<&str>) -> Result<String> {
     let sources = server.sources()?;
     let Some(wanted) = input else {
-        return Ok(server.default_source()?);
+        return Ok(server.defaults()?.source);
     };
     sources
         .iter()

@@ -87,7 +87,7 @@ impl Quantiles {
 }
 
 /// Nearest-rank percentile; 0 for no values.
-pub fn percentile(values: &[f64], q: f64) -> f64 {
+fn percentile(values: &[f64], q: f64) -> f64 {
     if values.is_empty() {
         return 0.0;
     }

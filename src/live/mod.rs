@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-pub use metrics::{percentile, LatencyMs, LiveReport, ProcessingMs, Quantiles, UtteranceReport};
+pub use metrics::{LiveReport, Quantiles, UtteranceReport};
 
 use crate::audio::capture::Capture;
 use crate::output::sink::PulseSink;
