@@ -101,7 +101,7 @@ pub struct LiveArgs {
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<LiveOutput>,
     /// Stop after this many seconds (default: until Ctrl-C, or the end of --input-file).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = duration_s, allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Write per-utterance latencies, p50/p95, CPU and memory as JSON.
     #[arg(long, value_name = "FILE")]
@@ -133,17 +133,17 @@ pub struct RecognitionArgs {
     /// medium, large-v3, large-v3-turbo) or a directory with a CTranslate2 conversion.
     #[arg(long, short = 'm', default_value = "base", value_name = "SIZE|DIR")]
     pub whisper: String,
-    /// A pause this long ends an utterance (milliseconds; default 400, live 300).
-    #[arg(long, value_name = "MS")]
+    /// A pause this long ends an utterance (milliseconds, 100–5000; default 400, live 300).
+    #[arg(long, value_name = "MS", value_parser = pause_ms)]
     pub pause_ms: Option<u32>,
-    /// Longer speech is split at its quietest moment (seconds).
-    #[arg(long, default_value_t = 15.0, value_name = "S")]
+    /// Longer speech is split at its quietest moment (seconds, 1–29: Whisper hears at most 30 s).
+    #[arg(long, default_value_t = 15.0, value_name = "S", value_parser = max_utterance_s)]
     pub max_utterance_s: f32,
-    /// Voice-activity threshold, 0–1 (higher ignores more quiet speech and noise).
-    #[arg(long, default_value_t = 0.5, value_name = "P")]
+    /// Voice-activity threshold, 0.05–0.95 (higher ignores more quiet speech and noise).
+    #[arg(long, default_value_t = 0.5, value_name = "P", value_parser = vad_threshold)]
     pub vad_threshold: f32,
-    /// CPU threads for Whisper (default: all cores).
-    #[arg(long, short = 't', value_name = "N")]
+    /// CPU threads for Whisper, 1 to twice the cores (default: all cores).
+    #[arg(long, short = 't', value_name = "N", value_parser = threads)]
     pub threads: Option<usize>,
 }
 
@@ -169,8 +169,8 @@ pub struct TranslateArgs {
     /// Translation engine.
     #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
     pub mt: MtChoice,
-    /// Sample rate of the output WAV (default: the voice's, 22050).
-    #[arg(long, value_name = "HZ")]
+    /// Sample rate of the output WAV, 8000–192000 (default: the voice's, 22050).
+    #[arg(long, value_name = "HZ", value_parser = rate_hz)]
     pub rate: Option<u32>,
     /// Print only errors and warnings.
     #[arg(long, short = 'q')]
@@ -195,8 +195,8 @@ pub struct SpeakArgs {
     /// Output WAV.
     #[arg(long, short = 'o', value_name = "WAV")]
     pub output: PathBuf,
-    /// Sample rate of the output (default: the voice's, 22050).
-    #[arg(long, value_name = "HZ")]
+    /// Sample rate of the output, 8000–192000 (default: the voice's, 22050).
+    #[arg(long, value_name = "HZ", value_parser = rate_hz)]
     pub rate: Option<u32>,
 }
 
@@ -223,4 +223,79 @@ pub enum ModelsCommand {
     },
     /// Print the directory models are installed in.
     Path,
+}
+
+// Numeric flags are checked when parsed, so a bad value fails at once with its range instead of
+// after the work (or in a panic deep inside).
+
+fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.trim().parse().map_err(|_| format!("'{text}' is not a number"))
+}
+
+fn within<T: PartialOrd + std::fmt::Display>(value: T, low: T, high: T, unit: &str) -> Result<T, String> {
+    if low <= value && value <= high {
+        Ok(value)
+    } else {
+        Err(format!("must be between {low} and {high}{unit}"))
+    }
+}
+
+fn rate_hz(text: &str) -> Result<u32, String> {
+    within(number(text)?, 8_000, 192_000, " Hz")
+}
+
+fn pause_ms(text: &str) -> Result<u32, String> {
+    within(number(text)?, 100, 5_000, " ms")
+}
+
+fn max_utterance_s(text: &str) -> Result<f32, String> {
+    within(number(text)?, 1.0, 29.0, " s (Whisper hears at most 30 s)")
+}
+
+fn vad_threshold(text: &str) -> Result<f32, String> {
+    within(number(text)?, 0.05, 0.95, "")
+}
+
+fn threads(text: &str) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    within(number(text)?, 1, cores * 2, &format!(" (this machine has {cores} cores)"))
+}
+
+fn duration_s(text: &str) -> Result<f64, String> {
+    let value: f64 = number(text)?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err("must be a positive number of seconds".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(args: &[&str]) -> String {
+        Cli::try_parse_from(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn numeric_flags_are_checked_with_their_range() {
+        let e = error(&["linguastream", "translate", "a.wav", "--rate", "0"]);
+        assert!(e.contains("--rate") && e.contains("between 8000 and 192000 Hz"), "{e}");
+        let e = error(&["linguastream", "speak", "hi", "-o", "x.wav", "--rate", "fast"]);
+        assert!(e.contains("'fast' is not a number"), "{e}");
+        let e = error(&["linguastream", "translate", "a.wav", "--threads", "10000"]);
+        assert!(e.contains("cores"), "{e}");
+        let e = error(&["linguastream", "translate", "a.wav", "--pause-ms", "0"]);
+        assert!(e.contains("between 100 and 5000 ms"), "{e}");
+        let e = error(&["linguastream", "live", "--duration", "-3"]);
+        assert!(e.contains("positive"), "{e}");
+        let e = error(&["linguastream", "live", "--duration", "NaN"]);
+        assert!(e.contains("positive"), "{e}");
+        let e = error(&["linguastream", "transcribe", "a.wav", "--max-utterance-s", "40"]);
+        assert!(e.contains("between 1 and 29 s"), "{e}");
+        let e = error(&["linguastream", "transcribe", "a.wav", "--vad-threshold", "1.5"]);
+        assert!(e.contains("between 0.05 and 0.95"), "{e}");
+        assert!(Cli::try_parse_from(["linguastream", "translate", "a.wav", "--rate", "16000", "-t", "1"]).is_ok());
+    }
 }

@@ -6,7 +6,7 @@
 //! [`pipeline`] wires the stages together with bounded channels; [`models`] installs and verifies
 //! the weights every stage loads; [`live`] runs the pipeline on a microphone into the virtual
 //! microphone and measures its latency; [`bench`] reports latency, resources and accuracy on a
-//! manifest of clips.
+//! manifest of clips. [`outfile`] writes every output file whole or not at all.
 
 pub mod audio;
 pub mod bench;
@@ -14,6 +14,7 @@ pub mod live;
 pub mod models;
 pub mod mt;
 pub mod onnx;
+pub mod outfile;
 pub mod output;
 pub mod pipeline;
 pub mod stt;

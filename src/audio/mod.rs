@@ -7,9 +7,9 @@ pub mod pulse;
 mod resample;
 mod wav;
 
-pub use decode::{decode_file, DecodeError};
-pub use resample::resample;
-pub use wav::{write_wav, WavWriteError};
+pub use decode::{decode_file, AudioReader, DecodeError};
+pub use resample::{resample, StreamResampler};
+pub use wav::{write_wav, WavWriter};
 
 /// Sample rate every recognition stage works at.
 pub const STT_RATE: u32 = 16_000;

@@ -1,4 +1,4 @@
-//! Band-limited resampling of whole buffers (rubato's FFT resampler).
+//! Band-limited resampling (rubato's FFT resampler), of whole buffers or of a stream.
 
 use rubato::{FftFixedIn, Resampler};
 
@@ -8,30 +8,91 @@ const CHUNK: usize = 1024;
 
 /// Returns `audio` at `rate`, with the same duration (to the nearest sample).
 pub fn resample(audio: &Audio, rate: u32) -> Audio {
-    if audio.rate == rate || audio.samples.is_empty() {
-        return Audio { samples: audio.samples.clone(), rate };
+    let mut resampler = StreamResampler::new(audio.rate, rate);
+    let mut samples =
+        Vec::with_capacity((audio.samples.len() as u64 * u64::from(rate) / u64::from(audio.rate)) as usize);
+    resampler.push(&audio.samples, &mut samples);
+    resampler.finish(&mut samples);
+    Audio { samples, rate }
+}
+
+/// Resamples audio that arrives in pieces of any size; the output, piece by piece, is the same
+/// as resampling the whole at once, with the filter's delay removed.
+pub struct StreamResampler {
+    /// None when the rates are equal.
+    inner: Option<FftFixedIn<f32>>,
+    from: u32,
+    to: u32,
+    pending: Vec<f32>,
+    /// Leading output samples still to drop (the filter's delay).
+    delay_left: usize,
+    consumed: u64,
+    produced: u64,
+}
+
+impl StreamResampler {
+    /// Both rates must be non-zero (callers validate them: flags at parse time, files when read).
+    pub fn new(from: u32, to: u32) -> Self {
+        let inner = (from != to).then(|| {
+            FftFixedIn::<f32>::new(from as usize, to as usize, CHUNK, 2, 1).expect("sample rates are non-zero")
+        });
+        let delay_left = inner.as_ref().map_or(0, |r| r.output_delay());
+        Self { inner, from, to, pending: Vec::new(), delay_left, consumed: 0, produced: 0 }
     }
-    let mut resampler =
-        FftFixedIn::<f32>::new(audio.rate as usize, rate as usize, CHUNK, 2, 1).expect("sample rates are non-zero");
-    let expected = (audio.samples.len() as u64 * u64::from(rate) / u64::from(audio.rate)) as usize;
-    let delay = resampler.output_delay();
-    let mut out = Vec::with_capacity(expected + delay + CHUNK);
-    let mut input = audio.samples.as_slice();
-    while input.len() >= resampler.input_frames_next() {
-        let (chunk, rest) = input.split_at(resampler.input_frames_next());
-        out.extend_from_slice(&resampler.process(&[chunk], None).expect("chunk has the requested length")[0]);
-        input = rest;
+
+    /// Output samples the input so far stands for.
+    fn expected(&self) -> u64 {
+        self.consumed * u64::from(self.to) / u64::from(self.from)
     }
-    if !input.is_empty() {
-        out.extend_from_slice(&resampler.process_partial(Some(&[input]), None).expect("partial chunk")[0]);
+
+    fn emit(&mut self, mut samples: &[f32], out: &mut Vec<f32>) {
+        let skip = self.delay_left.min(samples.len());
+        self.delay_left -= skip;
+        samples = &samples[skip..];
+        self.produced += samples.len() as u64;
+        out.extend_from_slice(samples);
     }
-    // Flush the filter's tail so the last samples come out.
-    while out.len() < expected + delay {
-        out.extend_from_slice(&resampler.process_partial::<&[f32]>(None, None).expect("flush")[0]);
+
+    /// Feeds `input`; appends whatever output is ready to `out`.
+    pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) {
+        self.consumed += input.len() as u64;
+        let Some(inner) = self.inner.as_mut() else {
+            self.produced += input.len() as u64;
+            out.extend_from_slice(input);
+            return;
+        };
+        self.pending.extend_from_slice(input);
+        let mut offset = 0;
+        let mut ready = Vec::new();
+        while self.pending.len() - offset >= inner.input_frames_next() {
+            let need = inner.input_frames_next();
+            let chunk = &self.pending[offset..offset + need];
+            ready.extend_from_slice(&inner.process(&[chunk], None).expect("chunk has the requested length")[0]);
+            offset += need;
+        }
+        self.pending.drain(..offset);
+        self.emit(&ready, out);
     }
-    out.drain(..delay);
-    out.truncate(expected);
-    Audio { samples: out, rate }
+
+    /// Flushes the filter: appends the last samples so the total output matches the input's
+    /// duration exactly.
+    pub fn finish(mut self, out: &mut Vec<f32>) {
+        let Some(mut inner) = self.inner.take() else {
+            return;
+        };
+        let expected = self.expected();
+        let start = out.len();
+        if !self.pending.is_empty() {
+            let tail = inner.process_partial(Some(&[&self.pending]), None).expect("partial chunk");
+            self.emit(&tail[0], out);
+        }
+        while self.produced < expected {
+            let tail = inner.process_partial::<&[f32]>(None, None).expect("flush");
+            self.emit(&tail[0], out);
+        }
+        let excess = (self.produced - expected) as usize;
+        out.truncate(out.len() - excess.min(out.len() - start));
+    }
 }
 
 #[cfg(test)]
@@ -51,6 +112,20 @@ mod tests {
         assert_eq!(out.samples.len(), 16_000);
         let rms = |a: &Audio| (a.samples.iter().map(|s| s * s).sum::<f32>() / a.samples.len() as f32).sqrt();
         assert!((rms(&out) - rms(&input)).abs() < 0.01, "{} vs {}", rms(&out), rms(&input));
+    }
+
+    #[test]
+    fn a_stream_in_odd_pieces_matches_the_whole() {
+        let input = tone(22_050, 1.3, 300.0);
+        let whole = resample(&input, 16_000);
+        let mut resampler = StreamResampler::new(22_050, 16_000);
+        let mut pieces = Vec::new();
+        for piece in input.samples.chunks(777) {
+            resampler.push(piece, &mut pieces);
+        }
+        resampler.finish(&mut pieces);
+        assert_eq!(pieces.len(), whole.samples.len());
+        assert!(pieces.iter().zip(&whole.samples).all(|(a, b)| (a - b).abs() < 1e-6));
     }
 
     #[test]

@@ -4,11 +4,16 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use linguastream::bench::{self, read_manifest};
+use linguastream::outfile;
 
-use super::{Runtime, LIVE_PAUSE_MS};
+use super::{check_outputs, Runtime, LIVE_PAUSE_MS};
 use crate::cli::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    let mut outputs = Vec::new();
+    outputs.extend(args.json.as_deref().map(|p| ("the JSON report (--json)", p)));
+    outputs.extend(args.markdown.as_deref().map(|p| ("the Markdown table (--markdown)", p)));
+    check_outputs(Some(&args.manifest), &outputs)?;
     let clips = read_manifest(&args.manifest)?;
     let baseline: Option<serde_json::Value> = match &args.baseline {
         Some(path) => Some(serde_json::from_str(
@@ -33,12 +38,15 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     });
     let table = report.markdown(baseline.as_ref());
     println!("{table}");
+    let mut ready = Vec::new();
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        ready.push(outfile::prepare(path, serde_json::to_string_pretty(&report)?.as_bytes())?);
     }
     if let Some(path) = &args.markdown {
-        std::fs::write(path, &table).with_context(|| format!("writing {}", path.display()))?;
+        ready.push(outfile::prepare(path, table.as_bytes())?);
+    }
+    for file in ready {
+        file.commit()?;
     }
     Ok(ExitCode::SUCCESS)
 }

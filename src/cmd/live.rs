@@ -12,10 +12,11 @@ use linguastream::audio::capture::{capture_file, capture_pulse, Capture};
 use linguastream::audio::pulse::{PulseError, PulseServer};
 use linguastream::audio::{decode_file, STT_RATE};
 use linguastream::live::{self, LiveEvent, LiveReport};
+use linguastream::outfile;
 use linguastream::output::sink::PulseSink;
 use linguastream::output::virtual_mic::{is_own_output, MIC, MIC_DESCRIPTION};
 
-use super::{Runtime, LIVE_PAUSE_MS};
+use super::{check_outputs, Runtime, LIVE_PAUSE_MS};
 use crate::cli::{LiveArgs, LiveOutput};
 
 /// The voice's sample rate, at which speech is played.
@@ -34,6 +35,9 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     })
     .context("installing the Ctrl-C handler")?;
 
+    if let Some(path) = &args.metrics_json {
+        check_outputs(args.input_file.as_deref(), &[("the metrics (--metrics-json)", path)])?;
+    }
     let runtime = Runtime::open()?;
     let server = PulseServer::connect();
     let output = match (args.output, &server) {
@@ -84,8 +88,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
 
     print_summary(&report);
     if let Some(path) = &args.metrics_json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        outfile::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     if let Some(failure) = report.capture_problems.iter().find(|p| p.contains("could not reconnect")) {
         bail!("{failure}");

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use linguastream::models::ModelStore;
+use linguastream::outfile;
 use linguastream::pipeline::{MtEngine, PipelineConfig};
 use linguastream::stt::{WhisperModel, WhisperOptions};
 use linguastream::vad::SegmenterOptions;
@@ -41,6 +42,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Devices => devices::run(),
         Command::Bench(args) => bench::run(args),
     }
+}
+
+/// Refuses, before any model loads, outputs that cannot be written, that would overwrite the
+/// input, or that name the same file twice. `outputs` pairs a description with each path.
+fn check_outputs(input: Option<&Path>, outputs: &[(&str, &Path)]) -> Result<()> {
+    outfile::check_distinct(input, outputs)?;
+    for (what, path) in outputs {
+        outfile::check_writable(what, path)?;
+    }
+    Ok(())
 }
 
 /// The installed model files a run needs.
@@ -84,7 +95,7 @@ impl Runtime {
         let dir = self.whisper_dir(&args.whisper)?;
         let mut options = WhisperOptions::default();
         if let Some(threads) = args.threads {
-            options.threads = threads.max(1);
+            options.threads = threads;
         }
         let model = WhisperModel::load(&dir, options).context("loading Whisper")?;
         model.language_token(&args.from)?;
@@ -101,7 +112,7 @@ impl Runtime {
         mt: MtChoice,
         stream_speech: bool,
     ) -> Result<(PipelineConfig, ModelNames)> {
-        let segmenter = segmenter_options(args, default_pause_ms)?;
+        let segmenter = segmenter_options(args, default_pause_ms);
         let (engine, mt_name) = self.choose_engine(&args.from, mt)?;
         let (whisper, whisper_dir) = self.load_whisper(args)?;
         let config = PipelineConfig {
@@ -144,20 +155,12 @@ impl Runtime {
     }
 }
 
-fn segmenter_options(args: &RecognitionArgs, default_pause_ms: u32) -> Result<SegmenterOptions> {
-    if !(0.05..=0.95).contains(&args.vad_threshold) {
-        bail!("--vad-threshold must be between 0.05 and 0.95, got {}", args.vad_threshold);
-    }
-    if !(1.0..=29.0).contains(&args.max_utterance_s) {
-        bail!(
-            "--max-utterance-s must be between 1 and 29 seconds (Whisper hears at most 30 s), got {}",
-            args.max_utterance_s
-        );
-    }
-    Ok(SegmenterOptions {
+/// How speech is cut; the flags' ranges were checked when they were parsed.
+fn segmenter_options(args: &RecognitionArgs, default_pause_ms: u32) -> SegmenterOptions {
+    SegmenterOptions {
         threshold: args.vad_threshold,
         min_pause_ms: args.pause_ms.unwrap_or(default_pause_ms),
         max_utterance_ms: (args.max_utterance_s * 1000.0) as u32,
         ..SegmenterOptions::default()
-    })
+    }
 }

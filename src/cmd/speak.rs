@@ -6,13 +6,14 @@ use anyhow::{bail, Result};
 use linguastream::audio::{resample, write_wav, Audio};
 use linguastream::tts::{PiperSynthesizer, Synthesizer};
 
-use super::Runtime;
+use super::{check_outputs, Runtime};
 use crate::cli::SpeakArgs;
 
 pub fn run(args: SpeakArgs) -> Result<ExitCode> {
     if args.text.trim().is_empty() {
         bail!("nothing to speak: the text is empty");
     }
+    check_outputs(None, &[("the speech (-o)", &args.output)])?;
     let runtime = Runtime::open()?;
     let mut voice = PiperSynthesizer::try_new(&runtime.onnx_runtime, &runtime.voice()?, 2)?;
     let mut samples = Vec::new();

@@ -1,9 +1,10 @@
 //! `linguastream transcribe`: recognised text of one or more recordings.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
-use linguastream::audio::{decode_file, STT_RATE};
+use anyhow::{bail, Result};
+use linguastream::audio::{AudioReader, DecodeError, STT_RATE};
 use linguastream::stt::{Recognizer, Task, WhisperCt2Recognizer};
 use linguastream::vad::{detect, SileroVad};
 
@@ -11,20 +12,33 @@ use super::{segmenter_options, Runtime, TRANSLATE_PAUSE_MS};
 use crate::cli::TranscribeArgs;
 
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
-    let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS)?;
+    let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS);
+    // Every input's header is read before the models load, so a typo costs no waiting.
+    let mut failed = 0;
+    let mut readers = Vec::new();
+    for input in &args.inputs {
+        match AudioReader::open(input, STT_RATE) {
+            Ok(reader) => readers.push((input, reader)),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if readers.is_empty() {
+        bail!("none of the {} input(s) could be read", args.inputs.len());
+    }
     let runtime = Runtime::open()?;
     let (whisper, _) = runtime.load_whisper(&args.recognition)?;
     let mut recognizer = WhisperCt2Recognizer::try_new(whisper, &args.recognition.from)?;
     let mut vad = SileroVad::try_new(&runtime.onnx_runtime, &runtime.vad_model()?)?;
     let many = args.inputs.len() > 1;
-    let mut failed = 0;
-    for input in &args.inputs {
+    for (input, mut reader) in readers {
         let result = (|| -> Result<String> {
-            let audio = decode_file(input, STT_RATE)?;
+            let samples = read_all(input, &mut reader)?;
             let mut texts = Vec::new();
-            for utterance in detect(&mut vad, &audio.samples, options)? {
-                let transcript =
-                    recognizer.transcribe(&audio.samples[utterance.start..utterance.end], Task::Transcribe)?;
+            for utterance in detect(&mut vad, &samples, options)? {
+                let transcript = recognizer.transcribe(&samples[utterance.start..utterance.end], Task::Transcribe)?;
                 if transcript.verdict.is_speech() {
                     texts.push(transcript.text);
                 } else {
@@ -44,9 +58,24 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
             Ok(text) => println!("{text}"),
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {}: {e:#}", input.display());
+                eprintln!("error: {e:#}");
             }
         }
     }
     Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn read_all(input: &Path, reader: &mut AudioReader) -> Result<Vec<f32>, DecodeError> {
+    let mut samples = Vec::new();
+    while let Some(piece) = reader.next_chunk()? {
+        samples.extend_from_slice(&piece);
+    }
+    let (bad, _) = reader.non_finite_samples();
+    if bad > 0 {
+        eprintln!(
+            "warning: {}: {bad} samples were not numbers (NaN or infinity) and were treated as silence",
+            input.display()
+        );
+    }
+    Ok(samples)
 }

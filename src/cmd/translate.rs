@@ -1,40 +1,76 @@
 //! `linguastream translate`: a recording in, English speech and captions out.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use linguastream::audio::{decode_file, resample, write_wav, Audio, STT_RATE};
-use linguastream::output::{
-    place_on_timeline, write_json, write_srt, write_vtt, DroppedSegment, RunReport, TranslatedSegment,
-};
-use linguastream::pipeline::{self, Event};
+use linguastream::audio::{AudioReader, DecodeError, WavWriter, STT_RATE};
+use linguastream::outfile::{self, OutFile};
+use linguastream::output::{json, srt, vtt, DroppedSegment, RunReport, Timeline, TranslatedSegment};
+use linguastream::pipeline::{self, Chunk, Event};
+use linguastream::tts::voice_sample_rate;
 
-use super::{Runtime, TRANSLATE_PAUSE_MS};
+use super::{check_outputs, Runtime, TRANSLATE_PAUSE_MS};
 use crate::cli::TranslateArgs;
 
 pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     if args.to != "en" {
         bail!("only English output is supported (--to en): the installed voices are English");
     }
+    let output = match &args.output {
+        Some(path) => path.clone(),
+        None if outfile::is_stdout(&args.input) => bail!("reading from standard input: name the output with -o"),
+        None => default_output(&args.input),
+    };
+    let mut outputs = vec![("the English speech (-o)", output.as_path())];
+    for (what, path) in [
+        ("the SubRip captions (--srt)", &args.srt),
+        ("the WebVTT captions (--vtt)", &args.vtt),
+        ("the JSON report (--json)", &args.json),
+    ] {
+        outputs.extend(path.as_deref().map(|p| (what, p)));
+    }
+    check_outputs(Some(&args.input), &outputs)?;
+    // Captions go to stderr when an output takes stdout.
+    let stdout_taken = outputs.iter().any(|(_, p)| outfile::is_stdout(p));
+
     let from = args.recognition.from.clone();
     let started = Instant::now();
-    let audio = decode_file(&args.input, STT_RATE)?;
+    let mut reader = AudioReader::open(&args.input, STT_RATE)?;
     let runtime = Runtime::open()?;
     let (config, names) = runtime.pipeline_config(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false)?;
+    let voice_rate = voice_sample_rate(&config.voice)?;
+    let mut speech = WavWriter::create_resampled(&output, voice_rate, args.rate.unwrap_or(voice_rate))?;
+    let mut timeline = Timeline::new(voice_rate);
 
-    let progress = progress_bar(&audio, args.quiet);
+    let progress = progress_bar(reader.declared_duration_s(), args.quiet || stdout_taken);
     let mut segments: Vec<TranslatedSegment> = Vec::new();
     let mut dropped: Vec<DroppedSegment> = Vec::new();
-    let tts_rate = pipeline::run(pipeline::chunks_of(&audio.samples), &config, |event| match event {
-        Event::Translated { segment, .. } => {
+    let mut write_error = None;
+    let mut read_error: Option<DecodeError> = None;
+    let source = std::iter::from_fn(|| match reader.next_chunk() {
+        Ok(piece) => piece.map(|samples| Chunk { samples, captured_at: Instant::now() }),
+        Err(e) => {
+            read_error = Some(e);
+            None
+        }
+    });
+    pipeline::run(source, &config, |event| match event {
+        Event::Translated { mut segment, .. } => {
             progress.set_position((segment.end_s * 10.0) as u64);
             if !args.quiet {
-                say(&progress, caption(&segment, &from));
+                say(&progress, caption(&segment, &from), stdout_taken);
             }
+            // The speech goes to disk as it comes; only the texts stay for the captions.
+            let silence = timeline.place(&mut segment);
+            let written = speech.write_silence(silence).and_then(|()| speech.write(&segment.speech));
+            if let Err(e) = written {
+                write_error.get_or_insert(e);
+            }
+            segment.speech = Vec::new();
             segments.push(segment);
         }
         Event::Dropped(d) => {
@@ -45,16 +81,22 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
         Event::Speech { .. } => {}
     })?;
     progress.finish_and_clear();
+    if let Some(e) = read_error {
+        return Err(e.into());
+    }
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    let duration_s = reader.duration_s();
+    warn_about_repairs(&reader);
 
-    let track = place_on_timeline(&mut segments, tts_rate, audio.duration_s());
-    let speech = resample(&Audio { samples: track, rate: tts_rate }, args.rate.unwrap_or(tts_rate));
-    let output = args.output.clone().unwrap_or_else(|| default_output(&args.input));
-    write_wav(&output, &speech)?;
+    speech.write_silence(timeline.pad_to(duration_s))?;
+    let mut ready: Vec<OutFile> = vec![speech.finish()?];
     if let Some(path) = &args.srt {
-        write_srt(path, &segments)?;
+        ready.push(outfile::prepare(path, srt(&segments).as_bytes())?);
     }
     if let Some(path) = &args.vtt {
-        write_vtt(path, &segments)?;
+        ready.push(outfile::prepare(path, vtt(&segments).as_bytes())?);
     }
     if let Some(path) = &args.json {
         let report = RunReport {
@@ -66,35 +108,58 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
                 "mt": names.mt,
                 "tts": "piper-en-us-joe-medium",
             }),
-            input: serde_json::json!({ "path": args.input, "duration_s": audio.duration_s() }),
+            input: serde_json::json!({ "path": args.input, "duration_s": duration_s }),
         };
-        write_json(path, &report).context("writing the JSON report")?;
+        ready.push(outfile::prepare(path, json(&report).as_bytes())?);
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    // Every output is complete on disk before the first one replaces its predecessor, so the
+    // files of one run appear together.
+    for file in ready {
+        file.commit()?;
+    }
     if !args.quiet {
         eprintln!(
-            "{} utterances translated, {} not spoken; {:.1} s of audio in {:.1} s (real-time factor {:.2}); wrote {}",
+            "{} utterances translated, {} not spoken; {:.1} s of audio in {:.1} s{}; wrote {}",
             segments.len(),
             dropped.len(),
-            audio.duration_s(),
-            elapsed,
-            elapsed / audio.duration_s().max(1e-9),
+            duration_s,
+            started.elapsed().as_secs_f64(),
+            real_time_factor(started.elapsed().as_secs_f64(), duration_s),
             output.display()
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn default_output(input: &std::path::Path) -> PathBuf {
+/// The real-time factor, when the input is long enough for it to mean something.
+fn real_time_factor(elapsed_s: f64, duration_s: f64) -> String {
+    if duration_s < 1.0 {
+        " (too short for a real-time factor)".into()
+    } else {
+        format!(" (real-time factor {:.2})", elapsed_s / duration_s)
+    }
+}
+
+fn warn_about_repairs(reader: &AudioReader) {
+    let (bad, total) = reader.non_finite_samples();
+    if bad > 0 {
+        eprintln!(
+            "warning: {bad} samples ({:.2}% of the input) were not numbers (NaN or infinity) and were treated as silence",
+            bad as f64 / total.max(1) as f64 * 100.0
+        );
+    }
+}
+
+fn default_output(input: &Path) -> PathBuf {
     let stem = input.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "output".into());
     PathBuf::from(format!("{stem}.en.wav"))
 }
 
-fn progress_bar(audio: &Audio, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
+fn progress_bar(duration_s: Option<f64>, quiet: bool) -> ProgressBar {
+    let Some(duration_s) = duration_s.filter(|_| !quiet && std::io::stderr().is_terminal()) else {
         return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new((audio.duration_s() * 10.0) as u64);
+    };
+    let bar = ProgressBar::new((duration_s * 10.0) as u64);
     bar.set_style(
         ProgressStyle::with_template("translating [{bar:30}] {percent}% eta {eta}")
             .expect("valid template")
@@ -103,9 +168,12 @@ fn progress_bar(audio: &Audio, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Prints a caption above the progress bar, or to stdout when there is none.
-fn say(progress: &ProgressBar, line: String) {
-    if progress.is_hidden() {
+/// Prints a caption above the progress bar, or to stdout when there is none (stderr when an
+/// output file is written to stdout).
+fn say(progress: &ProgressBar, line: String, stdout_taken: bool) {
+    if stdout_taken {
+        eprintln!("{line}");
+    } else if progress.is_hidden() {
         println!("{line}");
     } else {
         progress.println(line);

@@ -1,7 +1,6 @@
 //! SRT, WebVTT and JSON output, each caption holding the source and the English line.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -52,26 +51,9 @@ pub fn vtt(segments: &[TranslatedSegment]) -> String {
     out
 }
 
-fn write_text(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::StorageFull {
-            std::io::Error::new(e.kind(), format!("disk full while writing {}", path.display()))
-        } else {
-            std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
-        }
-    })
-}
-
-pub fn write_srt(path: &Path, segments: &[TranslatedSegment]) -> std::io::Result<()> {
-    write_text(path, &srt(segments))
-}
-
-pub fn write_vtt(path: &Path, segments: &[TranslatedSegment]) -> std::io::Result<()> {
-    write_text(path, &vtt(segments))
-}
-
-pub fn write_json(path: &Path, report: &RunReport<'_>) -> std::io::Result<()> {
-    write_text(path, &serde_json::to_string_pretty(report).expect("report is serialisable"))
+/// The `--json` report.
+pub fn json(report: &RunReport<'_>) -> String {
+    serde_json::to_string_pretty(report).expect("report is serialisable")
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ pub mod sink;
 mod timeline;
 pub mod virtual_mic;
 
-pub use captions::{write_json, write_srt, write_vtt, RunReport};
-pub use timeline::place_on_timeline;
+pub use captions::{json, srt, vtt, RunReport};
+pub use timeline::Timeline;
 
 use serde::Serialize;
 

@@ -1,25 +1,39 @@
 //! Placing each English utterance in the output audio: at its source start, or right after the
-//! previous one when that would overlap.
+//! previous one when that would overlap. The track is written as the utterances arrive, so it
+//! never sits in memory whole.
 
 use super::TranslatedSegment;
 
-/// Lays the segments' speech out on one track at `rate` and records where each one starts.
-/// The track is at least `min_duration_s` long (the input's length).
-pub fn place_on_timeline(segments: &mut [TranslatedSegment], rate: u32, min_duration_s: f64) -> Vec<f32> {
-    let mut track: Vec<f32> = vec![0.0; (min_duration_s * f64::from(rate)).round() as usize];
-    let mut cursor = 0usize;
-    for segment in segments.iter_mut() {
-        let wanted = (segment.start_s * f64::from(rate)).round() as usize;
-        let start = wanted.max(cursor);
-        let end = start + segment.speech.len();
-        if track.len() < end {
-            track.resize(end, 0.0);
-        }
-        track[start..end].copy_from_slice(&segment.speech);
-        segment.speech_start_s = start as f64 / f64::from(rate);
-        cursor = end;
+/// The write position on the output track, in samples at the voice's rate.
+#[derive(Debug)]
+pub struct Timeline {
+    rate: u32,
+    cursor: u64,
+}
+
+impl Timeline {
+    pub fn new(rate: u32) -> Self {
+        Self { rate, cursor: 0 }
     }
-    track
+
+    /// Places `segment`'s speech (recording where it starts) and returns how many samples of
+    /// silence go before it; the speech itself follows them.
+    pub fn place(&mut self, segment: &mut TranslatedSegment) -> u64 {
+        let wanted = (segment.start_s * f64::from(self.rate)).round().max(0.0) as u64;
+        let start = wanted.max(self.cursor);
+        let silence = start - self.cursor;
+        segment.speech_start_s = start as f64 / f64::from(self.rate);
+        self.cursor = start + segment.speech.len() as u64;
+        silence
+    }
+
+    /// The silence that makes the track at least `duration_s` long (the input's length).
+    pub fn pad_to(&mut self, duration_s: f64) -> u64 {
+        let end = (duration_s * f64::from(self.rate)).round().max(0.0) as u64;
+        let silence = end.saturating_sub(self.cursor);
+        self.cursor += silence;
+        silence
+    }
 }
 
 #[cfg(test)]
@@ -42,13 +56,14 @@ mod tests {
 
     #[test]
     fn speech_starts_at_the_source_unless_it_would_overlap() {
-        let mut segments = vec![segment(1.0, 30), segment(2.0, 10), segment(10.0, 5)];
-        let track = place_on_timeline(&mut segments, 10, 5.0);
+        let mut timeline = Timeline::new(10);
+        let mut segments = [segment(1.0, 30), segment(2.0, 10), segment(10.0, 5)];
+        let silences: Vec<u64> = segments.iter_mut().map(|s| timeline.place(s)).collect();
         assert_eq!(segments[0].speech_start_s, 1.0);
         assert_eq!(segments[1].speech_start_s, 4.0); // 1.0 s + 3.0 s of speech
         assert_eq!(segments[2].speech_start_s, 10.0);
-        assert_eq!(track.len(), 105);
-        assert_eq!(track[9], 0.0);
-        assert_eq!(track[10], 0.5);
+        assert_eq!(silences, vec![10, 0, 50]);
+        assert_eq!(timeline.pad_to(5.0), 0); // already 10.5 s long
+        assert_eq!(timeline.pad_to(12.0), 15);
     }
 }

@@ -4,7 +4,7 @@ mod espeak;
 mod piper;
 
 pub use espeak::{phonemize, PhonemizeError};
-pub use piper::{PiperSynthesizer, PiperVoiceConfig};
+pub use piper::{voice_sample_rate, PiperSynthesizer, PiperVoiceConfig};
 
 /// Why speech could not be synthesised.
 #[derive(Debug, thiserror::Error)]

@@ -90,13 +90,23 @@ pub struct PiperSynthesizer {
     config: PiperVoiceConfig,
 }
 
+/// Reads the config (`model` + `.json`) of a voice.
+fn read_config(model: &Path) -> Result<PiperVoiceConfig, TtsError> {
+    let config_path = PathBuf::from(format!("{}.json", model.display()));
+    let load_error = |reason: String| TtsError::Load { path: config_path.display().to_string(), reason };
+    let json = std::fs::read_to_string(&config_path).map_err(|e| load_error(e.to_string()))?;
+    serde_json::from_str(&json).map_err(|e| load_error(e.to_string()))
+}
+
+/// The sample rate a voice speaks at, from its config, without loading the model.
+pub fn voice_sample_rate(model: &Path) -> Result<u32, TtsError> {
+    Ok(read_config(model)?.audio.sample_rate)
+}
+
 impl PiperSynthesizer {
     /// Loads `model` (`.onnx`) and its config (`model` + `.json`).
     pub fn try_new(onnx_runtime: &Path, model: &Path, threads: usize) -> Result<Self, TtsError> {
-        let config_path = PathBuf::from(format!("{}.json", model.display()));
-        let load_error = |reason: String| TtsError::Load { path: config_path.display().to_string(), reason };
-        let json = std::fs::read_to_string(&config_path).map_err(|e| load_error(e.to_string()))?;
-        let config: PiperVoiceConfig = serde_json::from_str(&json).map_err(|e| load_error(e.to_string()))?;
+        let config = read_config(model)?;
         let session = onnx::session(onnx_runtime, model, threads)
             .map_err(|e| TtsError::Load { path: model.display().to_string(), reason: e.to_string() })?;
         Ok(Self { session, config })
