@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use linguastream::models::fetch::{fetch, import};
-use linguastream::models::ModelStore;
+use linguastream::models::{ModelStore, StoreError};
 
 use crate::cli::ModelsCommand;
 
@@ -34,21 +34,29 @@ fn megabytes(bytes: u64) -> String {
 fn list(store: &ModelStore) -> Result<ExitCode> {
     println!("models in {}", store.models_dir().display());
     println!("{:<24} {:<8} {:<13} {:>10}  description", "id", "role", "status", "size");
+    let mut problems = 0;
     for entry in &store.manifest().models {
-        let status = match (store.require(&entry.id), store.installed_bytes(&entry.id)) {
-            (Ok(_), _) => "installed",
-            (Err(_), Some(_)) => "DAMAGED",
-            (Err(_), None) if entry.default => "missing",
-            (Err(_), None) => "not installed",
+        let checked = store.require(&entry.id);
+        let status = match &checked {
+            Ok(_) => "installed",
+            Err(StoreError::NotInstalled { .. }) if entry.default => "missing",
+            Err(StoreError::NotInstalled { .. }) => "not installed",
+            Err(StoreError::Unreadable { .. }) => "UNREADABLE",
+            Err(_) => "DAMAGED",
         };
         let size = store.installed_bytes(&entry.id).map(megabytes).unwrap_or_default();
         let files: Vec<&str> = entry.files.iter().map(|f| f.name.as_str()).collect();
         println!("{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description);
-        if status != "installed" {
-            println!("{:<58}files: {}", "", files.join(", "));
+        match checked {
+            Ok(_) => {}
+            Err(StoreError::NotInstalled { .. }) => println!("{:<58}files: {}", "", files.join(", ")),
+            Err(e) => {
+                problems += 1;
+                println!("{:<58}{e}", "");
+            }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if problems > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn fetch_models(store: &ModelStore, ids: &[String], force: bool) -> Result<ExitCode> {
@@ -80,7 +88,14 @@ fn fetch_models(store: &ModelStore, ids: &[String], force: bool) -> Result<ExitC
 
 fn verify(store: &ModelStore, ids: &[String]) -> Result<ExitCode> {
     let ids: Vec<String> = if ids.is_empty() {
-        store.manifest().models.iter().filter(|m| store.installed(&m.id).is_some()).map(|m| m.id.clone()).collect()
+        // A model whose record is damaged or unreadable is checked (and fails), not skipped.
+        store
+            .manifest()
+            .models
+            .iter()
+            .filter(|m| !matches!(store.installed(&m.id), Ok(None)))
+            .map(|m| m.id.clone())
+            .collect()
     } else {
         ids.to_vec()
     };

@@ -68,10 +68,23 @@ impl Staging {
         let files = self.dir.join("files");
         write_installed(&files, id, hashes).map_err(io_error(&files))?;
         let target = store.model_dir(id);
-        if target.exists() {
-            fs::remove_dir_all(&target).map_err(io_error(&target))?;
+        // The previous install is moved aside, not deleted, until the new one is in place: an
+        // interruption leaves one of the two, never neither.
+        let previous = store.models_dir().join(format!(".staging-{id}-old-{}", std::process::id()));
+        let had_previous = target.exists();
+        if had_previous {
+            fs::rename(&target, &previous).map_err(io_error(&target))?;
         }
-        fs::rename(&files, &target).map_err(io_error(&target))
+        if let Err(e) = fs::rename(&files, &target) {
+            if had_previous {
+                let _ = fs::rename(&previous, &target);
+            }
+            return Err(io_error(&target)(e));
+        }
+        if had_previous {
+            let _ = fs::remove_dir_all(&previous);
+        }
+        Ok(())
     }
 }
 

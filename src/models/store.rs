@@ -1,19 +1,19 @@
 //! Where models live on disk and whether they are intact.
 //!
-//! Layout: `<root>/models/<id>/` holds the files plus `installed.json` (hash, size and mtime of
+//! Layout: `<root>/models/<id>/` holds the files plus `installed.json` (sha256, BLAKE3 and size of
 //! each file). A model directory only appears, by rename, once every file has been verified, so
-//! an interrupted install is never used. Loading re-hashes a file only when its size or mtime
-//! changed since it was verified; `models verify` always re-hashes.
-
-use std::fs;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+//! an interrupted install is never used. Every load re-hashes every file with BLAKE3 (a few
+//! milliseconds per 100 MB with SIMD), so a changed byte is caught whatever its mtime says;
+//! `models verify` re-hashes with the sha256 pinned in the manifest.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use super::manifest::{Manifest, ModelEntry, Source};
+use crate::outfile::write_atomic;
 
 pub const INSTALLED_FILE: &str = "installed.json";
 
@@ -30,6 +30,10 @@ pub enum StoreError {
     Corrupt { id: String, file: String, expected: String, actual: String },
     #[error("cannot read model files in {path}: {reason}")]
     Io { path: String, reason: String },
+    #[error("cannot read the model store: {path}: {reason}{hint}")]
+    Unreadable { path: String, reason: String, hint: String },
+    #[error("model '{id}' has a damaged install record ({path}: {reason}); reinstall with `linguastream models fetch {id} --force`")]
+    DamagedRecord { id: String, path: String, reason: String },
 }
 
 /// What `installed.json` records about one file.
@@ -37,8 +41,10 @@ pub enum StoreError {
 pub struct InstalledFile {
     pub name: String,
     pub sha256: String,
+    /// Checked at every load; records written before it existed fall back to sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
     pub bytes: u64,
-    pub mtime_ns: u128,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,26 +99,75 @@ impl ModelStore {
             .ok_or_else(|| StoreError::Unknown { id: id.into(), known: self.manifest.ids().join(", ") })
     }
 
-    pub fn installed(&self, id: &str) -> Option<InstalledModel> {
-        let json = fs::read_to_string(self.model_dir(id).join(INSTALLED_FILE)).ok()?;
-        serde_json::from_str(&json).ok()
+    /// The install record of `id`: `None` when it is not installed; an error when the record
+    /// cannot be read (permissions) or is damaged.
+    pub fn installed(&self, id: &str) -> Result<Option<InstalledModel>, StoreError> {
+        let path = self.model_dir(id).join(INSTALLED_FILE);
+        let json = match fs::read_to_string(&path) {
+            Ok(json) => json,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.absent_or_unreadable(id),
+            Err(e) => return Err(self.unreadable(&path, &e)),
+        };
+        let damaged =
+            |reason: String| StoreError::DamagedRecord { id: id.into(), path: path.display().to_string(), reason };
+        let record: InstalledModel = serde_json::from_str(&json).map_err(|e| damaged(e.to_string()))?;
+        if record.id != id || record.files.is_empty() {
+            return Err(damaged(format!("it describes '{}' with {} files", record.id, record.files.len())));
+        }
+        Ok(Some(record))
     }
 
-    /// The directory of an installed, intact model.
-    pub fn require(&self, id: &str) -> Result<PathBuf, StoreError> {
+    /// A missing record means "not installed" only if the folders on the way could be read.
+    fn absent_or_unreadable(&self, id: &str) -> Result<Option<InstalledModel>, StoreError> {
+        for dir in [self.root.clone(), self.models_dir(), self.model_dir(id)] {
+            match fs::read_dir(&dir) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(self.unreadable(&dir, &e)),
+            }
+        }
+        Ok(None)
+    }
+
+    fn unreadable(&self, path: &Path, e: &std::io::Error) -> StoreError {
+        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            format!(" (check the permissions of {}, or set LINGUASTREAM_HOME)", self.root.display())
+        } else {
+            String::new()
+        };
+        StoreError::Unreadable { path: path.display().to_string(), reason: e.to_string(), hint }
+    }
+
+    fn require_record(&self, id: &str) -> Result<InstalledModel, StoreError> {
         let entry = self.entry(id)?;
-        let dir = self.model_dir(id);
-        let installed = self.installed(id).ok_or_else(|| StoreError::NotInstalled {
+        self.installed(id)?.ok_or_else(|| StoreError::NotInstalled {
             id: id.into(),
             dir: self.models_dir().display().to_string(),
             hint: install_hint(entry),
-        })?;
+        })
+    }
+
+    /// The directory of an installed, intact model: every file is re-hashed (BLAKE3).
+    pub fn require(&self, id: &str) -> Result<PathBuf, StoreError> {
+        let installed = self.require_record(id)?;
+        let dir = self.model_dir(id);
         for file in &installed.files {
             let path = dir.join(&file.name);
-            let meta =
-                fs::metadata(&path).map_err(|_| StoreError::Missing { id: id.into(), file: file.name.clone() })?;
-            if meta.len() != file.bytes || mtime_ns(&meta) != file.mtime_ns {
-                self.check_hash(id, &path, &file.sha256)?;
+            let meta = fs::metadata(&path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => StoreError::Missing { id: id.into(), file: file.name.clone() },
+                _ => self.unreadable(&path, &e),
+            })?;
+            if meta.len() != file.bytes {
+                return Err(StoreError::Corrupt {
+                    id: id.into(),
+                    file: path.display().to_string(),
+                    expected: format!("{} bytes", file.bytes),
+                    actual: format!("{} bytes", meta.len()),
+                });
+            }
+            match &file.blake3 {
+                Some(expected) => self.check(id, &path, expected, blake3_file)?,
+                None => self.check(id, &path, &file.sha256, sha256_file)?,
             }
         }
         Ok(dir)
@@ -122,11 +177,7 @@ impl ModelStore {
     /// against the hash recorded at download).
     pub fn verify(&self, id: &str) -> Result<(), StoreError> {
         let entry = self.entry(id)?;
-        let installed = self.installed(id).ok_or_else(|| StoreError::NotInstalled {
-            id: id.into(),
-            dir: self.models_dir().display().to_string(),
-            hint: install_hint(entry),
-        })?;
+        let installed = self.require_record(id)?;
         let dir = self.model_dir(id);
         for file in &installed.files {
             let pinned = entry.files.iter().find(|f| f.name == file.name).and_then(|f| f.sha256.clone());
@@ -135,14 +186,20 @@ impl ModelStore {
             if !path.exists() {
                 return Err(StoreError::Missing { id: id.into(), file: file.name.clone() });
             }
-            self.check_hash(id, &path, &expected)?;
+            self.check(id, &path, &expected, sha256_file)?;
         }
         Ok(())
     }
 
-    fn check_hash(&self, id: &str, path: &Path, expected: &str) -> Result<(), StoreError> {
-        let actual = sha256_file(path)
-            .map_err(|e| StoreError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    fn check(
+        &self,
+        id: &str,
+        path: &Path,
+        expected: &str,
+        hash: fn(&Path) -> std::io::Result<String>,
+    ) -> Result<(), StoreError> {
+        let actual =
+            hash(path).map_err(|e| StoreError::Io { path: path.display().to_string(), reason: e.to_string() })?;
         if actual != expected {
             return Err(StoreError::Corrupt {
                 id: id.into(),
@@ -156,7 +213,7 @@ impl ModelStore {
 
     /// Total size in bytes of an installed model's files.
     pub fn installed_bytes(&self, id: &str) -> Option<u64> {
-        self.installed(id).map(|m| m.files.iter().map(|f| f.bytes).sum())
+        self.installed(id).ok().flatten().map(|m| m.files.iter().map(|f| f.bytes).sum())
     }
 }
 
@@ -171,45 +228,57 @@ fn install_hint(entry: &ModelEntry) -> String {
     }
 }
 
-pub(crate) fn mtime_ns(meta: &fs::Metadata) -> u128 {
-    meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos())
-}
-
-/// Hex sha256 of a file's contents.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+/// Feeds a file's contents to `update` in 1 MiB pieces.
+fn read_through(path: &Path, mut update: impl FnMut(&[u8])) -> std::io::Result<()> {
     let mut file = fs::File::open(path)?;
-    let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        hasher.update(&buf[..n]);
+        update(&buf[..n]);
     }
+}
+
+/// Hex sha256 of a file's contents.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    read_through(path, |piece| hasher.update(piece))?;
     Ok(hex(&hasher.finalize()))
+}
+
+/// Hex BLAKE3 of a file's contents.
+pub fn blake3_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    read_through(path, |piece| {
+        hasher.update(piece);
+    })?;
+    Ok(hasher.finalize().to_hex().to_string())
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Records the files now in `dir` as verified, in `dir/installed.json`.
+/// Records the files now in `dir` as verified (their sha256 given, their BLAKE3 computed here,
+/// for the checks at load), in `dir/installed.json`.
 pub(crate) fn write_installed(dir: &Path, id: &str, hashes: &[(String, String)]) -> std::io::Result<()> {
     let files = hashes
         .iter()
         .map(|(name, sha256)| {
-            let meta = fs::metadata(dir.join(name))?;
+            let path = dir.join(name);
             Ok(InstalledFile {
                 name: name.clone(),
                 sha256: sha256.clone(),
-                bytes: meta.len(),
-                mtime_ns: mtime_ns(&meta),
+                blake3: Some(blake3_file(&path)?),
+                bytes: fs::metadata(&path)?.len(),
             })
         })
         .collect::<std::io::Result<Vec<_>>>()?;
     let record = InstalledModel { id: id.into(), files };
-    fs::write(dir.join(INSTALLED_FILE), serde_json::to_string_pretty(&record).expect("serialisable"))
+    let json = serde_json::to_string_pretty(&record).expect("serialisable");
+    write_atomic(&dir.join(INSTALLED_FILE), json.as_bytes()).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
@@ -227,11 +296,48 @@ mod tests {
         write_installed(&dir, "silero-vad", &[("silero_vad.onnx".into(), hash)]).unwrap();
         assert!(store.require("silero-vad").is_ok());
 
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        fs::write(dir.join("silero_vad.onnx"), b"weightz").unwrap();
+        // The mtime is put back, as a careful tamperer (or a restored backup) would.
+        let path = dir.join("silero_vad.onnx");
+        let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+        fs::write(&path, b"weightz").unwrap();
+        fs::File::options().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
         let err = store.require("silero-vad").unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("checksum mismatch"));
+    }
+
+    #[test]
+    fn records_without_blake3_are_checked_with_sha256() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(root.path().to_path_buf());
+        let dir = store.model_dir("silero-vad");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("silero_vad.onnx"), b"weights").unwrap();
+        let sha = sha256_file(&dir.join("silero_vad.onnx")).unwrap();
+        let old = format!(
+            r#"{{"id":"silero-vad","files":[{{"name":"silero_vad.onnx","sha256":"{sha}","bytes":7,"mtime_ns":1}}]}}"#
+        );
+        fs::write(dir.join(INSTALLED_FILE), old).unwrap();
+        assert!(store.require("silero-vad").is_ok());
+        fs::write(dir.join("silero_vad.onnx"), b"weightz").unwrap();
+        assert!(matches!(store.require("silero-vad"), Err(StoreError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_damaged_record_is_not_mistaken_for_a_missing_model() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(root.path().to_path_buf());
+        let dir = store.model_dir("silero-vad");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(INSTALLED_FILE), "{ not json").unwrap();
+        let err = store.require("silero-vad").unwrap_err();
+        assert!(matches!(err, StoreError::DamagedRecord { .. }), "{err}");
+        assert!(err.to_string().contains("damaged install record"), "{err}");
+        // Not a folder where the store should be: unreadable, not "not installed".
+        let file_root = root.path().join("file");
+        fs::write(&file_root, "").unwrap();
+        let err = ModelStore::open(file_root).require("silero-vad").unwrap_err();
+        assert!(matches!(err, StoreError::Unreadable { .. }), "{err}");
     }
 
     #[test]
