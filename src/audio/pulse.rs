@@ -17,7 +17,7 @@ use libpulse_simple_binding::Simple;
 #[derive(Debug, thiserror::Error)]
 pub enum PulseError {
     #[error(
-        "no PulseAudio/PipeWire sound server is reachable ({0}); start one, or use --input-file with --output none"
+        "no PulseAudio/PipeWire sound server is reachable ({0}); start one (`pulseaudio --start`, or `systemctl --user start pipewire-pulse`), or run `live --input-file FILE --output none` without one"
     )]
     NoServer(String),
     #[error("the sound server refused {what}: {reason}")]
@@ -35,6 +35,14 @@ pub enum PulseError {
 pub struct Device {
     pub name: String,
     pub description: String,
+}
+
+/// A module loaded in the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Module {
+    pub index: u32,
+    pub name: String,
+    pub argument: String,
 }
 
 /// Names of the server's default devices.
@@ -62,9 +70,13 @@ impl PulseServer {
         let mut mainloop = Mainloop::new().ok_or_else(|| PulseError::NoServer("cannot create a main loop".into()))?;
         let mut context = Context::new(&mainloop, "LinguaStream")
             .ok_or_else(|| PulseError::NoServer("cannot create a context".into()))?;
-        context
-            .connect(None, FlagSet::NOAUTOSPAWN, None)
-            .map_err(|e| PulseError::NoServer(e.to_string().unwrap_or_default()))?;
+        context.connect(None, FlagSet::NOAUTOSPAWN, None).map_err(|e| {
+            PulseError::NoServer(format!(
+                "nothing answered at {} (libpulse: {})",
+                server_location(),
+                e.to_string().unwrap_or_default()
+            ))
+        })?;
         loop {
             match mainloop.iterate(true) {
                 IterateResult::Success(_) => {}
@@ -76,7 +88,10 @@ impl PulseServer {
                 State::Ready => return Ok(Self { context, mainloop }),
                 State::Failed | State::Terminated => {
                     let reason = context.errno().to_string().unwrap_or_else(|| "connection failed".into());
-                    return Err(PulseError::NoServer(reason));
+                    return Err(PulseError::NoServer(format!(
+                        "nothing answered at {} (libpulse: {reason})",
+                        server_location()
+                    )));
                 }
                 _ => {}
             }
@@ -130,6 +145,24 @@ impl PulseServer {
         Ok(found.take())
     }
 
+    /// The loaded modules: index, name and argument.
+    pub fn modules(&mut self) -> Result<Vec<Module>, PulseError> {
+        self.ready()?;
+        let found = Rc::new(RefCell::new(Vec::new()));
+        let sink = found.clone();
+        let op = self.context.introspect().get_module_info_list(move |item| {
+            if let ListResult::Item(info) = item {
+                sink.borrow_mut().push(Module {
+                    index: info.index,
+                    name: info.name.as_deref().unwrap_or_default().to_string(),
+                    argument: info.argument.as_deref().unwrap_or_default().to_string(),
+                });
+            }
+        });
+        self.wait(op)?;
+        Ok(found.take())
+    }
+
     pub fn load_module(&mut self, name: &str, argument: &str) -> Result<u32, PulseError> {
         self.ready()?;
         let index = Rc::new(RefCell::new(None));
@@ -169,6 +202,18 @@ impl PulseServer {
         });
         self.wait(op)?;
         Ok(found.take())
+    }
+}
+
+/// Where libpulse looks for the server, for messages: libpulse's own errors ("Access denied")
+/// do not say.
+fn server_location() -> String {
+    if let Some(server) = std::env::var_os("PULSE_SERVER") {
+        return format!("PULSE_SERVER={}", server.to_string_lossy());
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) => format!("{}/pulse/native", dir.to_string_lossy()),
+        None => "the default socket (XDG_RUNTIME_DIR is not set)".into(),
     }
 }
 

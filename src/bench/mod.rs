@@ -26,6 +26,8 @@ const GAP_S: f64 = 1.5;
 /// One row of a manifest (`id, audio, fa_transcript, en_reference`, tab-separated).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clip {
+    /// Its line in the manifest, for messages.
+    pub line: usize,
     pub id: String,
     pub audio: PathBuf,
     pub transcript: Option<String>,
@@ -59,9 +61,15 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Clip>, BenchError> {
         let Some(audio) = field(Some(audio)) else {
             continue;
         };
+        let line = n + 2;
+        let audio_path = base.join(audio);
+        if !audio_path.is_file() {
+            return Err(error(format!("line {line}: the audio file {} does not exist", audio_path.display())));
+        }
         clips.push(Clip {
-            id: field(id).map_or_else(|| format!("row{}", n + 2), str::to_string),
-            audio: base.join(audio),
+            line,
+            id: field(id).map_or_else(|| format!("row{line}"), str::to_string),
+            audio: audio_path,
             transcript: field(transcript).map(str::to_string),
             english: field(english).map(str::to_string),
         });
@@ -145,16 +153,28 @@ mod tests {
     fn manifest_paths_are_relative_to_its_folder_and_references_optional() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.tsv");
-        std::fs::write(
-            &path,
-            "id\taudio\tfa_transcript\ten_reference\na\tclips/a.wav\tسلام\t\nb\t/abs/b.wav\t\thello\n\n",
-        )
-        .unwrap();
+        std::fs::create_dir(dir.path().join("clips")).unwrap();
+        std::fs::write(dir.path().join("clips/a.wav"), "").unwrap();
+        let b = dir.path().join("b.wav");
+        std::fs::write(&b, "").unwrap();
+        let text =
+            format!("id\taudio\tfa_transcript\ten_reference\na\tclips/a.wav\tسلام\t\nb\t{}\t\thello\n\n", b.display());
+        std::fs::write(&path, text).unwrap();
         let clips = read_manifest(&path).unwrap();
         assert_eq!(clips.len(), 2);
         assert_eq!(clips[0].audio, dir.path().join("clips/a.wav"));
         assert_eq!((clips[0].transcript.as_deref(), clips[0].english.as_deref()), (Some("سلام"), None));
-        assert_eq!(clips[1].audio, PathBuf::from("/abs/b.wav"));
+        assert_eq!(clips[1].audio, b);
         assert_eq!((clips[1].transcript.as_deref(), clips[1].english.as_deref()), (None, Some("hello")));
+        assert_eq!((clips[0].line, clips[1].line), (2, 3));
+    }
+
+    #[test]
+    fn a_missing_audio_file_is_named_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.tsv");
+        std::fs::write(&path, "id\taudio\n\nx\tgone.wav\n").unwrap();
+        let err = read_manifest(&path).unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("gone.wav does not exist"), "{err}");
     }
 }

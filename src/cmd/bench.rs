@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use linguastream::bench::{self, read_manifest};
+use linguastream::bench::{self, read_manifest, Clip};
 use linguastream::outfile;
 
 use super::{check_outputs, Runtime, LIVE_PAUSE_MS};
@@ -15,6 +15,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     outputs.extend(args.markdown.as_deref().map(|p| ("the Markdown table (--markdown)", p)));
     check_outputs(Some(&args.manifest), &outputs)?;
     let clips = read_manifest(&args.manifest)?;
+    warn_about_missing_references(&clips);
     let baseline: Option<serde_json::Value> = match &args.baseline {
         Some(path) => Some(serde_json::from_str(
             &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
@@ -49,4 +50,21 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         file.commit()?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Rows without a reference are left out of its score: say which, when other rows have one.
+fn warn_about_missing_references(clips: &[Clip]) {
+    type Has = fn(&Clip) -> bool;
+    let scores: [(&str, &str, Has); 2] = [
+        ("fa_transcript", "WER/CER", |c| c.transcript.is_some()),
+        ("en_reference", "BLEU/chrF", |c| c.english.is_some()),
+    ];
+    for (column, metric, has) in scores {
+        if !clips.iter().any(has) {
+            continue;
+        }
+        for clip in clips.iter().filter(|c| !has(c)) {
+            eprintln!("warning: manifest line {} ({}): no {column}, so {metric} leave it out", clip.line, clip.id);
+        }
+    }
 }

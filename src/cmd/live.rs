@@ -52,6 +52,12 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     let mut sinks = Vec::new();
     if matches!(output, LiveOutput::VirtualMic | LiveOutput::Both) {
         let sink = PulseSink::virtual_mic(VOICE_RATE)?;
+        if !sink.adopted_from().is_empty() {
+            eprintln!(
+                "adopted the virtual microphone left by process {} (no longer running); it is removed on exit",
+                sink.adopted_from().iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+            );
+        }
         let how = if sink.created_virtual_mic() { "created" } else { "using the existing" };
         eprintln!("{how} \"{MIC_DESCRIPTION}\" (source {MIC}): select it as the microphone in your call app");
         sinks.push(sink);

@@ -74,7 +74,12 @@ impl FileEntry {
 impl Manifest {
     /// The manifest built into this binary.
     pub fn builtin() -> Self {
-        toml::from_str(MANIFEST).expect("models/manifest.toml is checked by the test suite")
+        Self::parse(MANIFEST).expect("models/manifest.toml is checked by the test suite")
+    }
+
+    /// Reads a manifest in the format of `models/manifest.toml`.
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
     }
 
     pub fn get(&self, id: &str) -> Option<&ModelEntry> {

@@ -53,6 +53,25 @@ pub struct InstalledModel {
     pub files: Vec<InstalledFile>,
 }
 
+impl InstalledModel {
+    /// Reads the `installed.json` of model `id`, refusing a record of another model, one without
+    /// files, or one whose file names reach outside the model's folder.
+    pub fn parse(id: &str, json: &str) -> Result<Self, String> {
+        let record: Self = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        if record.id != id || record.files.is_empty() {
+            return Err(format!("it describes '{}' with {} files", record.id, record.files.len()));
+        }
+        let plain = |name: &str| {
+            let mut parts = Path::new(name).components();
+            matches!((parts.next(), parts.next()), (Some(std::path::Component::Normal(_)), None))
+        };
+        if let Some(file) = record.files.iter().find(|f| !plain(&f.name)) {
+            return Err(format!("'{}' is not a file name inside the model's folder", file.name));
+        }
+        Ok(record)
+    }
+}
+
 /// The installed models under one root directory.
 #[derive(Debug, Clone)]
 pub struct ModelStore {
@@ -108,12 +127,11 @@ impl ModelStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.absent_or_unreadable(id),
             Err(e) => return Err(self.unreadable(&path, &e)),
         };
-        let damaged =
-            |reason: String| StoreError::DamagedRecord { id: id.into(), path: path.display().to_string(), reason };
-        let record: InstalledModel = serde_json::from_str(&json).map_err(|e| damaged(e.to_string()))?;
-        if record.id != id || record.files.is_empty() {
-            return Err(damaged(format!("it describes '{}' with {} files", record.id, record.files.len())));
-        }
+        let record = InstalledModel::parse(id, &json).map_err(|reason| StoreError::DamagedRecord {
+            id: id.into(),
+            path: path.display().to_string(),
+            reason,
+        })?;
         Ok(Some(record))
     }
 
@@ -333,6 +351,10 @@ mod tests {
         let err = store.require("silero-vad").unwrap_err();
         assert!(matches!(err, StoreError::DamagedRecord { .. }), "{err}");
         assert!(err.to_string().contains("damaged install record"), "{err}");
+        let escaping = r#"{"id":"silero-vad","files":[{"name":"/dev/zero","sha256":"x","bytes":0}]}"#;
+        fs::write(dir.join(INSTALLED_FILE), escaping).unwrap();
+        let err = store.require("silero-vad").unwrap_err().to_string();
+        assert!(err.contains("not a file name inside the model's folder"), "{err}");
         // Not a folder where the store should be: unreadable, not "not installed".
         let file_root = root.path().join("file");
         fs::write(&file_root, "").unwrap();

@@ -38,6 +38,11 @@ impl PulseSink {
         self.virtual_mic.as_ref().is_some_and(VirtualMic::created)
     }
 
+    /// The dead processes whose leftover virtual microphone this one adopted (and will remove).
+    pub fn adopted_from(&self) -> &[u32] {
+        self.virtual_mic.as_ref().map_or(&[], VirtualMic::adopted_from)
+    }
+
     pub fn device(&self) -> &str {
         &self.device
     }

@@ -227,3 +227,32 @@ fn input_file_runs_without_a_sound_server() {
     let error = fails(bin().env("XDG_RUNTIME_DIR", empty.path()).env("PULSE_SERVER", "unix:/nonexistent").arg("live"));
     assert!(error.contains("no PulseAudio/PipeWire sound server is reachable"), "{error}");
 }
+
+#[test]
+fn a_killed_session_leaves_a_microphone_the_next_one_adopts_and_removes() {
+    let _server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = dir.path().join("quiet.wav");
+    write_wav_i16(&quiet, &Audio { samples: vec![0.0; 32_000], rate: 16_000 }, 1);
+    let short_session = || {
+        let output = bin().args(["live", "--output", "virtual-mic", "--input-file"]).arg(&quiet).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
+
+    // A session that is still running keeps its microphone while another one comes and goes.
+    let mut first = start_live(&["--input", "test_in.monitor"], None);
+    wait_for("the virtual microphone", virtual_mic_exists);
+    let error = short_session();
+    assert!(error.contains("using the existing") && !error.contains("adopted"), "{error}");
+    assert!(virtual_mic_exists(), "the second session removed the first one's microphone");
+
+    // Killed, it cannot clean up: its modules stay, tagged with its PID.
+    let pid = first.id();
+    stop(&mut first, "KILL");
+    let modules = pactl(&["list", "short", "modules"]);
+    assert!(modules.contains(&format!("linguastream.owner={pid}:")), "{modules}");
+    let error = short_session();
+    assert!(error.contains(&format!("adopted the virtual microphone left by process {pid}")), "{error}");
+    assert!(no_linguastream_modules(), "modules left: {}", pactl(&["list", "short", "modules"]));
+}

@@ -5,6 +5,7 @@ mod bad_input;
 mod bench;
 mod live;
 mod models;
+mod robustness;
 mod stages;
 mod translate;
 mod util;
