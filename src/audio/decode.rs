@@ -2,8 +2,8 @@
 //! from files, pipes, FIFOs or standard input (`-`).
 //!
 //! [`AudioReader`] streams: it hands out 16 kHz mono pieces as it decodes, so a long recording
-//! never sits in memory whole. Samples that are not finite numbers (NaN, infinity) are replaced
-//! by silence and counted, so one bad stretch cannot silence a whole file.
+//! never sits in memory whole. Samples that are not finite numbers (NaN, infinity) are repaired
+//! (replaced by the last good sample) and counted, so they cannot silence a whole file.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -70,6 +70,8 @@ pub struct AudioReader {
     /// Samples decoded, every channel counted.
     samples: u64,
     non_finite: u64,
+    /// Each channel's last finite sample, which stands in for a non-finite one.
+    last: Vec<f32>,
     finished: bool,
 }
 
@@ -153,6 +155,7 @@ impl AudioReader {
             frames: 0,
             samples: 0,
             non_finite: 0,
+            last: Vec::new(),
             finished: false,
         })
     }
@@ -244,7 +247,7 @@ impl AudioReader {
             let mut buffer = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
             buffer.copy_interleaved_ref(decoded);
             let mut mono = Vec::with_capacity(buffer.samples().len() / spec.channels.count().max(1));
-            self.non_finite += downmix_into(buffer.samples(), spec.channels.count(), &mut mono);
+            self.non_finite += downmix_into(buffer.samples(), spec.channels.count(), &mut self.last, &mut mono);
             self.samples += buffer.samples().len() as u64;
             self.frames += mono.len() as u64;
             let rate = self.rate;
@@ -345,19 +348,23 @@ fn declared_frames(params: &CodecParameters) -> Option<u64> {
     }
 }
 
-/// Averages each frame's channels onto `out`; returns how many samples were not finite (they
-/// count as silence).
-fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) -> u64 {
+/// Averages each frame's channels onto `out`; returns how many samples were not finite. Each
+/// of those is replaced by its channel's last finite sample (`last`, carried across calls):
+/// scattered bad samples then leave the speech almost untouched, where zeroing them would add
+/// a buzz that changes what Whisper hears.
+fn downmix_into(interleaved: &[f32], channels: usize, last: &mut Vec<f32>, out: &mut Vec<f32>) -> u64 {
     let channels = channels.max(1);
+    last.resize(channels, 0.0);
     let mut non_finite = 0;
     out.extend(interleaved.chunks_exact(channels).map(|frame| {
         let mut sum = 0.0;
-        for &s in frame {
+        for (&s, held) in frame.iter().zip(last.iter_mut()) {
             if s.is_finite() {
-                sum += s;
+                *held = s;
             } else {
                 non_finite += 1;
             }
+            sum += *held;
         }
         sum / channels as f32
     }));
@@ -371,15 +378,18 @@ mod tests {
     #[test]
     fn downmix_averages_channels() {
         let mut out = Vec::new();
-        assert_eq!(downmix_into(&[1.0, 0.0, 0.5, 0.5], 2, &mut out), 0);
+        assert_eq!(downmix_into(&[1.0, 0.0, 0.5, 0.5], 2, &mut Vec::new(), &mut out), 0);
         assert_eq!(out, vec![0.5, 0.5]);
     }
 
     #[test]
-    fn non_finite_samples_become_silence_and_are_counted() {
-        let mut out = Vec::new();
-        assert_eq!(downmix_into(&[f32::NAN, 0.5, f32::INFINITY, f32::NEG_INFINITY], 1, &mut out), 3);
-        assert_eq!(out, vec![0.0, 0.5, 0.0, 0.0]);
+    fn non_finite_samples_are_repaired_and_counted() {
+        let (mut out, mut last) = (Vec::new(), Vec::new());
+        assert_eq!(downmix_into(&[f32::NAN, 0.5, f32::INFINITY, f32::NEG_INFINITY], 1, &mut last, &mut out), 3);
+        assert_eq!(out, vec![0.0, 0.5, 0.5, 0.5]);
+        // The last good sample carries over to the next packet, per channel.
+        assert_eq!(downmix_into(&[f32::NAN, 0.25], 1, &mut last, &mut out), 1);
+        assert_eq!(&out[4..], &[0.5, 0.25]);
     }
 
     /// A mono 16-bit WAV header for `frames` frames (0xFFFFFFFF sizes when `None`).

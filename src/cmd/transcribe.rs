@@ -72,10 +72,7 @@ fn read_all(input: &Path, reader: &mut AudioReader) -> Result<Vec<f32>, DecodeEr
     }
     let (bad, _) = reader.non_finite_samples();
     if bad > 0 {
-        eprintln!(
-            "warning: {}: {bad} samples were not numbers (NaN or infinity) and were treated as silence",
-            input.display()
-        );
+        eprintln!("warning: {}: {bad} samples were not numbers (NaN or infinity) and were repaired", input.display());
     }
     Ok(samples)
 }

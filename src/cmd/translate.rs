@@ -144,7 +144,7 @@ fn warn_about_repairs(reader: &AudioReader) {
     let (bad, total) = reader.non_finite_samples();
     if bad > 0 {
         eprintln!(
-            "warning: {bad} samples ({:.2}% of the input) were not numbers (NaN or infinity) and were treated as silence",
+            "warning: {bad} samples ({:.2}% of the input) were not numbers (NaN or infinity) and were repaired",
             bad as f64 / total.max(1) as f64 * 100.0
         );
     }
