@@ -86,6 +86,14 @@ impl Runtime {
         if let Some(threads) = args.threads {
             options.threads = threads.max(1);
         }
+        if !(0.01..=10.0).contains(&args.decode_budget) {
+            bail!(
+                "--decode-budget must be between 0.01 and 10 (seconds per second of audio), got {}",
+                args.decode_budget
+            );
+        }
+        options.transcribe_budget = args.decode_budget;
+        options.translate_budget = args.decode_budget * 2.0 / 3.0;
         let model = WhisperModel::load(&dir, options).context("loading Whisper")?;
         model.language_token(&args.from)?;
         Ok((Arc::new(model), dir.display().to_string()))

@@ -23,8 +23,11 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
             let audio = decode_file(input, STT_RATE)?;
             let mut texts = Vec::new();
             for utterance in detect(&mut vad, &audio.samples, options)? {
-                let transcript =
-                    recognizer.transcribe(&audio.samples[utterance.start..utterance.end], Task::Transcribe)?;
+                let transcript = recognizer.transcribe(
+                    &audio.samples[utterance.start..utterance.end],
+                    Some(utterance.speech_probability),
+                    Task::Transcribe,
+                )?;
                 if transcript.verdict.is_speech() {
                     texts.push(transcript.text);
                 } else {
