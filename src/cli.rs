@@ -145,6 +145,12 @@ pub struct RecognitionArgs {
     /// CPU threads for Whisper, 1 to twice the cores (default: all cores).
     #[arg(long, short = 't', value_name = "N", value_parser = threads)]
     pub threads: Option<usize>,
+    /// Recognition may take at most this many seconds per second of an utterance's audio
+    /// (utterances under a second count as one), fallback decoding passes included; Whisper's own
+    /// translation gets half as much. When it runs out, the best text so far is used and the
+    /// reports say so.
+    #[arg(long, default_value_t = 1.0, value_name = "X", value_parser = decode_budget)]
+    pub decode_budget: f32,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +262,10 @@ fn vad_threshold(text: &str) -> Result<f32, String> {
     within(number(text)?, 0.05, 0.95, "")
 }
 
+fn decode_budget(text: &str) -> Result<f32, String> {
+    within(number(text)?, 0.01, 10.0, " (seconds per second of audio)")
+}
+
 fn threads(text: &str) -> Result<usize, String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     within(number(text)?, 1, cores * 2, &format!(" (this machine has {cores} cores)"))
@@ -296,6 +306,8 @@ mod tests {
         assert!(e.contains("between 1 and 29 s"), "{e}");
         let e = error(&["linguastream", "transcribe", "a.wav", "--vad-threshold", "1.5"]);
         assert!(e.contains("between 0.05 and 0.95"), "{e}");
+        let e = error(&["linguastream", "translate", "a.wav", "--decode-budget", "0"]);
+        assert!(e.contains("between 0.01 and 10"), "{e}");
         assert!(Cli::try_parse_from(["linguastream", "translate", "a.wav", "--rate", "16000", "-t", "1"]).is_ok());
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::audio::STT_RATE;
 use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, MtError, SourceSegment, Translator};
-use crate::output::{DroppedSegment, StageTimings, TranslatedSegment};
+use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
 use crate::stt::{Recognizer, Task, WhisperCt2Recognizer, WhisperModel};
 use crate::text::is_readable_in_english;
 use crate::tts::{PiperSynthesizer, Synthesizer};
@@ -117,6 +117,7 @@ struct Heard {
 struct Recognized {
     heard: Heard,
     text: String,
+    recognition: Recognition,
     stt_ms: f64,
     recognized_at: Instant,
 }
@@ -277,14 +278,34 @@ fn stt_stage(
     for heard in input {
         let started = Instant::now();
         let (start_s, end_s) = (seconds(heard.utterance.speech_start), seconds(heard.utterance.speech_end));
-        let message = match recognizer.transcribe(&heard.samples, Task::Transcribe) {
+        let vad_probability = Some(heard.utterance.speech_probability);
+        let message = match recognizer.transcribe(&heard.samples, vad_probability, Task::Transcribe) {
             Ok(t) if t.verdict.is_speech() => {
-                Ok(Recognized { heard, text: t.text, stt_ms: ms_since(started), recognized_at: Instant::now() })
+                let recognition = Recognition { evidence: t.evidence, decoding: t.decoding };
+                Ok(Recognized {
+                    heard,
+                    text: t.text,
+                    recognition,
+                    stt_ms: ms_since(started),
+                    recognized_at: Instant::now(),
+                })
             }
-            Ok(t) => Err(Event::Dropped(DroppedSegment { start_s, end_s, text: t.text, reason: t.verdict.reason() })),
-            Err(e) => {
-                Err(Event::Dropped(DroppedSegment { start_s, end_s, text: String::new(), reason: e.to_string() }))
-            }
+            Ok(t) => Err(Event::Dropped(DroppedSegment {
+                start_s,
+                end_s,
+                reason: t.verdict.reason(),
+                reason_code: t.verdict.code().to_string(),
+                recognition: Some(Recognition { evidence: t.evidence, decoding: t.decoding }),
+                text: t.text,
+            })),
+            Err(e) => Err(Event::Dropped(DroppedSegment {
+                start_s,
+                end_s,
+                text: String::new(),
+                reason: e.to_string(),
+                reason_code: "error".into(),
+                recognition: None,
+            })),
         };
         if out.send(message).is_err() {
             break;
@@ -394,6 +415,7 @@ fn tts_stage(
                 tts: ms_since(started),
             },
             speech_start_s: 0.0,
+            recognition: translated.recognized.recognition.clone(),
             speech,
         };
         if out.send(Event::Translated { seq: heard.seq, segment, marks }).is_err() {

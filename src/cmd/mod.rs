@@ -97,6 +97,8 @@ impl Runtime {
         if let Some(threads) = args.threads {
             options.threads = threads;
         }
+        options.transcribe_budget = args.decode_budget;
+        options.translate_budget = args.decode_budget / 2.0;
         let model = WhisperModel::load(&dir, options).context("loading Whisper")?;
         model.language_token(&args.from)?;
         Ok((Arc::new(model), dir.display().to_string()))

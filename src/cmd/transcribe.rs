@@ -38,7 +38,11 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
             let samples = read_all(input, &mut reader)?;
             let mut texts = Vec::new();
             for utterance in detect(&mut vad, &samples, options)? {
-                let transcript = recognizer.transcribe(&samples[utterance.start..utterance.end], Task::Transcribe)?;
+                let transcript = recognizer.transcribe(
+                    &samples[utterance.start..utterance.end],
+                    Some(utterance.speech_probability),
+                    Task::Transcribe,
+                )?;
                 if transcript.verdict.is_speech() {
                     texts.push(transcript.text);
                 } else {
