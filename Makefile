@@ -1,5 +1,5 @@
 # The two quick-start commands: `make demo` and `make test`. Both install what is missing first.
-.PHONY: demo test setup
+.PHONY: demo test setup fuzz
 
 SAMPLE := samples/fa-sentence-virgool.wav
 
@@ -13,3 +13,8 @@ demo: setup
 
 test: setup
 	bash scripts/with-pulse.sh cargo test --release --locked
+
+# Every fuzz target for FUZZ_SECONDS each (CI's smoke run; longer runs: `bash scripts/fuzz.sh 600`).
+FUZZ_SECONDS ?= 30
+fuzz: setup
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
