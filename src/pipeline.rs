@@ -7,30 +7,22 @@
 //! `direct` translator, is the exception). A failure on one utterance is reported and the run
 //! goes on; a stage that cannot start stops the run with its error.
 
-use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::audio::STT_RATE;
+use crate::audio::{Chunk, STT_RATE};
 use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, MtError, SourceSegment, Translator};
 use crate::output::{DroppedSegment, StageTimings, TranslatedSegment};
 use crate::stt::{Recognizer, Task, WhisperCt2Recognizer, WhisperModel};
 use crate::text::is_readable_in_english;
 use crate::tts::{PiperSynthesizer, Synthesizer};
-use crate::vad::{Segmenter, SegmenterOptions, SileroVad, SpeechDetector, Utterance, FRAME};
+use crate::vad::{HeardUtterance, SegmenterOptions, SileroVad, StreamingVad};
 
 /// Utterances allowed to wait between two stages.
 const QUEUE: usize = 4;
-
-/// 16 kHz mono audio and the instant its last sample was captured.
-#[derive(Debug, Clone)]
-pub struct Chunk {
-    pub samples: Vec<f32>,
-    pub captured_at: Instant,
-}
 
 /// Which translation engine to run.
 #[derive(Debug, Clone)]
@@ -108,9 +100,7 @@ pub enum PipelineError {
 
 struct Heard {
     seq: u64,
-    utterance: Utterance,
-    samples: Vec<f32>,
-    speech_end_at: Instant,
+    audio: HeardUtterance,
     detected_at: Instant,
 }
 
@@ -135,11 +125,6 @@ fn seconds(sample: usize) -> f64 {
 
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
-}
-
-/// Feeds a whole recording as chunks, as fast as the pipeline takes them.
-pub fn chunks_of(samples: &[f32]) -> impl Iterator<Item = Chunk> + '_ {
-    samples.chunks(STT_RATE as usize).map(|c| Chunk { samples: c.to_vec(), captured_at: Instant::now() })
 }
 
 /// Runs the pipeline over `source` until it ends, calling `on_event` in input order.
@@ -171,100 +156,29 @@ pub fn run(
     })
 }
 
-/// The audio the VAD stage has seen and may still need, with the capture time of each chunk.
-struct History {
-    samples: VecDeque<f32>,
-    /// Absolute index of `samples[0]`.
-    base: usize,
-    /// (absolute end index, capture instant) of each chunk still in `samples`.
-    chunk_ends: VecDeque<(usize, Instant)>,
-}
-
-impl History {
-    fn end(&self) -> usize {
-        self.base + self.samples.len()
-    }
-
-    fn push(&mut self, chunk: Chunk) {
-        self.samples.extend(chunk.samples);
-        self.chunk_ends.push_back((self.end(), chunk.captured_at));
-    }
-
-    fn range(&self, start: usize, end: usize) -> Vec<f32> {
-        let (start, end) = (start.clamp(self.base, self.end()), end.clamp(self.base, self.end()));
-        self.samples.range(start - self.base..end - self.base).copied().collect()
-    }
-
-    /// When sample `index` was captured.
-    fn captured_at(&self, index: usize) -> Instant {
-        let (end, at) = self
-            .chunk_ends
-            .iter()
-            .find(|(end, _)| *end >= index)
-            .or(self.chunk_ends.back())
-            .copied()
-            .unwrap_or((index, Instant::now()));
-        let early = Duration::from_secs_f64(end.saturating_sub(index) as f64 / f64::from(STT_RATE));
-        at.checked_sub(early).unwrap_or(at)
-    }
-
-    fn forget_before(&mut self, index: usize) {
-        let drop = index.saturating_sub(self.base).min(self.samples.len());
-        self.samples.drain(..drop);
-        self.base += drop;
-        while self.chunk_ends.len() > 1 && self.chunk_ends[0].0 < self.base {
-            self.chunk_ends.pop_front();
-        }
-    }
-}
-
 fn vad_stage(
     source: impl Iterator<Item = Chunk>,
     config: &PipelineConfig,
     out: SyncSender<Heard>,
 ) -> Result<(), PipelineError> {
     let mut detector = SileroVad::try_new(&config.onnx_runtime, &config.vad_model)?;
-    let mut segmenter = Segmenter::new(config.segmenter);
-    let mut history = History { samples: VecDeque::new(), base: 0, chunk_ends: VecDeque::new() };
-    let mut next_frame = 0usize;
+    let mut vad = StreamingVad::new(&mut detector, config.segmenter);
     let mut seq = 0u64;
-    let mut send = |utterances: Vec<Utterance>, history: &History| {
-        for utterance in utterances {
-            let heard = Heard {
-                seq,
-                samples: history.range(utterance.start, utterance.end),
-                speech_end_at: history.captured_at(utterance.speech_end),
-                detected_at: Instant::now(),
-                utterance,
-            };
-            seq += 1;
-            if out.send(heard).is_err() {
+    let mut send = |found: Vec<HeardUtterance>| {
+        for heard in found {
+            if out.send(Heard { seq, audio: heard, detected_at: Instant::now() }).is_err() {
                 return false;
             }
+            seq += 1;
         }
         true
     };
     for chunk in source {
-        history.push(chunk);
-        while next_frame + FRAME <= history.end() {
-            let frame = history.range(next_frame, next_frame + FRAME);
-            next_frame += FRAME;
-            let probability = detector.speech_probability(&frame)?;
-            if !send(segmenter.push(probability), &history) {
-                return Ok(());
-            }
-        }
-        history.forget_before(segmenter.earliest_needed().min(next_frame));
-    }
-    if next_frame < history.end() {
-        let mut frame = history.range(next_frame, history.end());
-        frame.resize(FRAME, 0.0);
-        let probability = detector.speech_probability(&frame)?;
-        if !send(segmenter.push(probability), &history) {
+        if !send(vad.push(chunk)?) {
             return Ok(());
         }
     }
-    send(segmenter.finish(), &history);
+    send(vad.finish()?);
     Ok(())
 }
 
@@ -276,8 +190,8 @@ fn stt_stage(
     let mut recognizer = WhisperCt2Recognizer::try_new(config.whisper.clone(), &config.language)?;
     for heard in input {
         let started = Instant::now();
-        let (start_s, end_s) = (seconds(heard.utterance.speech_start), seconds(heard.utterance.speech_end));
-        let message = match recognizer.transcribe(&heard.samples, Task::Transcribe) {
+        let (start_s, end_s) = (seconds(heard.audio.utterance.speech_start), seconds(heard.audio.utterance.speech_end));
+        let message = match recognizer.transcribe(&heard.audio.samples, Task::Transcribe) {
             Ok(t) if t.verdict.is_speech() => {
                 Ok(Recognized { heard, text: t.text, stt_ms: ms_since(started), recognized_at: Instant::now() })
             }
@@ -311,13 +225,13 @@ fn mt_stage(
     for message in input {
         let message = message.map(|recognized| {
             let started = Instant::now();
-            let source = SourceSegment { text: &recognized.text, audio: &recognized.heard.samples };
+            let source = SourceSegment { text: &recognized.text, audio: &recognized.heard.audio.samples };
             let (text, mt_failed) = match translator.translate(source) {
                 Ok(text) => (text, false),
                 Err(e) => {
                     let _ = out.send(Err(Event::Warning(format!(
                         "translation failed at {:.1} s ({e}); the caption keeps the {} text",
-                        seconds(recognized.heard.utterance.speech_start),
+                        seconds(recognized.heard.audio.utterance.speech_start),
                         config.language
                     ))));
                     (recognized.text.clone(), true)
@@ -354,7 +268,7 @@ fn tts_stage(
         let started = Instant::now();
         let heard = &translated.recognized.heard;
         let mut marks = StageMarks {
-            speech_end_at: heard.speech_end_at,
+            speech_end_at: heard.audio.speech_end_at,
             detected_at: heard.detected_at,
             recognized_at: translated.recognized.recognized_at,
             translated_at: translated.translated_at,
@@ -381,7 +295,7 @@ fn tts_stage(
                 let _ = out.send(Event::Warning(format!("speech synthesis failed for \"{}\": {e}", translated.text)));
             }
         }
-        let utterance = &heard.utterance;
+        let utterance = &heard.audio.utterance;
         let segment = TranslatedSegment {
             start_s: seconds(utterance.speech_start),
             end_s: seconds(utterance.speech_end),
@@ -401,24 +315,4 @@ fn tts_stage(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn history_maps_samples_to_capture_instants_and_forgets_old_audio() {
-        let t0 = Instant::now();
-        let mut history = History { samples: VecDeque::new(), base: 0, chunk_ends: VecDeque::new() };
-        history.push(Chunk { samples: vec![0.0; 16_000], captured_at: t0 + Duration::from_secs(1) });
-        history.push(Chunk { samples: vec![1.0; 16_000], captured_at: t0 + Duration::from_secs(2) });
-        let at = history.captured_at(24_000).duration_since(t0).as_secs_f64();
-        assert!((at - 1.5).abs() < 1e-6, "{at}");
-        assert_eq!(history.range(15_999, 16_001), vec![0.0, 1.0]);
-        history.forget_before(20_000);
-        assert_eq!(history.base, 20_000);
-        assert_eq!(history.range(0, 20_002), vec![1.0, 1.0]);
-        assert_eq!(history.end(), 32_000);
-    }
 }

@@ -22,17 +22,16 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
         let result = (|| -> Result<String> {
             let audio = decode_file(input, STT_RATE)?;
             let mut texts = Vec::new();
-            for utterance in detect(&mut vad, &audio.samples, options)? {
-                let transcript =
-                    recognizer.transcribe(&audio.samples[utterance.start..utterance.end], Task::Transcribe)?;
+            for heard in detect(&mut vad, &audio.samples, options)? {
+                let transcript = recognizer.transcribe(&heard.samples, Task::Transcribe)?;
                 if transcript.verdict.is_speech() {
                     texts.push(transcript.text);
                 } else {
                     eprintln!(
                         "{}: dropped {:.1}–{:.1} s: {}",
                         input.display(),
-                        utterance.speech_start as f64 / 16_000.0,
-                        utterance.speech_end as f64 / 16_000.0,
+                        heard.utterance.speech_start as f64 / 16_000.0,
+                        heard.utterance.speech_end as f64 / 16_000.0,
                         transcript.verdict.reason()
                     );
                 }

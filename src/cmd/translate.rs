@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use linguastream::audio::{decode_file, resample, write_wav, Audio, STT_RATE};
+use linguastream::audio::{chunks_of, decode_file, resample, write_wav, Audio, STT_RATE};
 use linguastream::output::{
     place_on_timeline, write_json, write_srt, write_vtt, DroppedSegment, RunReport, TranslatedSegment,
 };
@@ -29,7 +29,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let progress = progress_bar(&audio, args.quiet);
     let mut segments: Vec<TranslatedSegment> = Vec::new();
     let mut dropped: Vec<DroppedSegment> = Vec::new();
-    let tts_rate = pipeline::run(pipeline::chunks_of(&audio.samples), &config, |event| match event {
+    let tts_rate = pipeline::run(chunks_of(audio.samples.clone()), &config, |event| match event {
         Event::Translated { segment, .. } => {
             progress.set_position((segment.end_s * 10.0) as u64);
             if !args.quiet {

@@ -55,8 +55,8 @@ fn vad_finds_speech_padded_with_silence_within_150_ms() {
     let found = detect(&mut vad, &padded, SegmenterOptions::default()).unwrap();
     assert!(!found.is_empty(), "no speech found");
     let ms = |samples: usize| samples as f64 / 16.0;
-    let start_error = ms(found[0].speech_start) - ms(pad + on);
-    let end_error = ms(found[found.len() - 1].speech_end) - ms(pad + off);
+    let start_error = ms(found[0].utterance.speech_start) - ms(pad + on);
+    let end_error = ms(found[found.len() - 1].utterance.speech_end) - ms(pad + off);
     assert!(start_error.abs() <= 150.0, "speech start off by {start_error:.0} ms");
     assert!(end_error.abs() <= 150.0, "speech end off by {end_error:.0} ms");
 }
