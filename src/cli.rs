@@ -100,6 +100,10 @@ pub struct LiveArgs {
     /// else none).
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<LiveOutput>,
+    /// Also write the English speech to this WAV file, as it is spoken (back to back, at the
+    /// voice's sample rate).
+    #[arg(long, value_name = "FILE")]
+    pub wav: Option<PathBuf>,
     /// Stop after this many seconds (default: until Ctrl-C, or the end of --input-file).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use linguastream::bench::{self, read_manifest};
+use linguastream::runtime::Runtime;
 
-use super::{Runtime, LIVE_PAUSE_MS};
+use super::{pipeline_config, LIVE_PAUSE_MS};
 use crate::cli::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -17,7 +18,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
     let runtime = Runtime::open()?;
-    let (config, names) = runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
+    let (config, names) = pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
     eprintln!(
         "benchmarking {} clips from {} ({})…",
         clips.len(),

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use linguastream::audio::{resample, write_wav, Audio};
+use linguastream::runtime::Runtime;
 use linguastream::tts::{PiperSynthesizer, Synthesizer};
 
-use super::Runtime;
 use crate::cli::SpeakArgs;
 
 pub fn run(args: SpeakArgs) -> Result<ExitCode> {
@@ -14,7 +14,7 @@ pub fn run(args: SpeakArgs) -> Result<ExitCode> {
         bail!("nothing to speak: the text is empty");
     }
     let runtime = Runtime::open()?;
-    let mut voice = PiperSynthesizer::try_new(&runtime.onnx_runtime, &runtime.voice()?, 2)?;
+    let mut voice = PiperSynthesizer::new(runtime.voice()?);
     let mut samples = Vec::new();
     voice.synthesize(&args.text, &mut |sentence| samples.extend_from_slice(sentence))?;
     if samples.is_empty() {

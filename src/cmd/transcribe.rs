@@ -4,25 +4,26 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use linguastream::audio::{decode_file, STT_RATE};
+use linguastream::runtime::Runtime;
 use linguastream::stt::{Recognizer, Task, WhisperCt2Recognizer};
-use linguastream::vad::{detect, SileroVad};
+use linguastream::vad::detect;
 
-use super::{segmenter_options, Runtime, TRANSLATE_PAUSE_MS};
+use super::{recognition_options, segmenter_options, TRANSLATE_PAUSE_MS};
 use crate::cli::TranscribeArgs;
 
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
     let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS)?;
     let runtime = Runtime::open()?;
-    let (whisper, _) = runtime.load_whisper(&args.recognition)?;
+    let (whisper, _) = runtime.whisper(&recognition_options(&args.recognition))?;
     let mut recognizer = WhisperCt2Recognizer::try_new(whisper, &args.recognition.from)?;
-    let mut vad = SileroVad::try_new(&runtime.onnx_runtime, &runtime.vad_model()?)?;
+    let mut vad = runtime.detector()?()?;
     let many = args.inputs.len() > 1;
     let mut failed = 0;
     for input in &args.inputs {
         let result = (|| -> Result<String> {
             let audio = decode_file(input, STT_RATE)?;
             let mut texts = Vec::new();
-            for heard in detect(&mut vad, &audio.samples, options)? {
+            for heard in detect(vad.as_mut(), &audio.samples, options)? {
                 let transcript = recognizer.transcribe(&heard.samples, Task::Transcribe)?;
                 if transcript.verdict.is_speech() {
                     texts.push(transcript.text);

@@ -12,8 +12,9 @@ use linguastream::output::{
     place_on_timeline, write_json, write_srt, write_vtt, DroppedSegment, RunReport, TranslatedSegment,
 };
 use linguastream::pipeline::{self, Event};
+use linguastream::runtime::Runtime;
 
-use super::{Runtime, TRANSLATE_PAUSE_MS};
+use super::{pipeline_config, TRANSLATE_PAUSE_MS};
 use crate::cli::TranslateArgs;
 
 pub fn run(args: TranslateArgs) -> Result<ExitCode> {
@@ -23,13 +24,16 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let from = args.recognition.from.clone();
     let started = Instant::now();
     let audio = decode_file(&args.input, STT_RATE)?;
+    let duration_s = audio.duration_s();
     let runtime = Runtime::open()?;
-    let (config, names) = runtime.pipeline_config(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false)?;
+    let (config, names) = pipeline_config(&runtime, &args.recognition, TRANSLATE_PAUSE_MS, args.mt, false)?;
 
-    let progress = progress_bar(&audio, args.quiet);
+    let progress = progress_bar(duration_s, args.quiet);
     let mut segments: Vec<TranslatedSegment> = Vec::new();
     let mut dropped: Vec<DroppedSegment> = Vec::new();
-    let tts_rate = pipeline::run(chunks_of(audio.samples.clone()), &config, |event| match event {
+    let mut tts_rate = None;
+    pipeline::run(chunks_of(audio.samples), &config, |event| match event {
+        Event::Ready { speech_rate } => tts_rate = Some(speech_rate),
         Event::Translated { segment, .. } => {
             progress.set_position((segment.end_s * 10.0) as u64);
             if !args.quiet {
@@ -41,12 +45,14 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
             warn(&progress, format!("[{} → {}] not spoken: {}", clock(d.start_s), clock(d.end_s), d.reason));
             dropped.push(d);
         }
-        Event::Warning(message) => warn(&progress, format!("warning: {message}")),
-        Event::Speech { .. } => {}
+        Event::Warning(warning) => warn(&progress, format!("warning: {warning}")),
+        Event::Speech { .. } | Event::Failed(_) => {}
     })?;
     progress.finish_and_clear();
 
-    let track = place_on_timeline(&mut segments, tts_rate, audio.duration_s());
+    // A run that ends without failing has always reported its voice first.
+    let tts_rate = tts_rate.context("the pipeline ended without loading the voice")?;
+    let track = place_on_timeline(&mut segments, tts_rate, duration_s);
     let speech = resample(&Audio { samples: track, rate: tts_rate }, args.rate.unwrap_or(tts_rate));
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input));
     write_wav(&output, &speech)?;
@@ -66,7 +72,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
                 "mt": names.mt,
                 "tts": "piper-en-us-joe-medium",
             }),
-            input: serde_json::json!({ "path": args.input, "duration_s": audio.duration_s() }),
+            input: serde_json::json!({ "path": args.input, "duration_s": duration_s }),
         };
         write_json(path, &report).context("writing the JSON report")?;
     }
@@ -76,9 +82,9 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
             "{} utterances translated, {} not spoken; {:.1} s of audio in {:.1} s (real-time factor {:.2}); wrote {}",
             segments.len(),
             dropped.len(),
-            audio.duration_s(),
+            duration_s,
             elapsed,
-            elapsed / audio.duration_s().max(1e-9),
+            elapsed / duration_s.max(1e-9),
             output.display()
         );
     }
@@ -90,11 +96,11 @@ fn default_output(input: &std::path::Path) -> PathBuf {
     PathBuf::from(format!("{stem}.en.wav"))
 }
 
-fn progress_bar(audio: &Audio, quiet: bool) -> ProgressBar {
+fn progress_bar(duration_s: f64, quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new((audio.duration_s() * 10.0) as u64);
+    let bar = ProgressBar::new((duration_s * 10.0) as u64);
     bar.set_style(
         ProgressStyle::with_template("translating [{bar:30}] {percent}% eta {eta}")
             .expect("valid template")

@@ -4,7 +4,7 @@ mod espeak;
 mod piper;
 
 pub use espeak::{phonemize, PhonemizeError};
-pub use piper::{PiperSynthesizer, PiperVoiceConfig};
+pub use piper::{PiperSynthesizer, PiperVoice, PiperVoiceConfig};
 
 /// Why speech could not be synthesised.
 #[derive(Debug, thiserror::Error)]

@@ -212,17 +212,23 @@ fn devices_lists_inputs_and_marks_its_own() {
 fn input_file_runs_without_a_sound_server() {
     let empty = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let metrics = dir.path().join("m.json");
+    let (metrics, wav) = (dir.path().join("m.json"), dir.path().join("english.wav"));
     let captions = ok(bin()
         .env("XDG_RUNTIME_DIR", empty.path())
         .env("PULSE_SERVER", "unix:/nonexistent")
         .args(["live", "--output", "none", "--input-file"])
         .arg(sample("fa-digits-fateme.wav"))
         .arg("--metrics-json")
-        .arg(&metrics));
+        .arg(&metrics)
+        .arg("--wav")
+        .arg(&wav));
     assert!(captions.contains("fa: ") && captions.contains("en: "), "{captions}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
     assert!(!report["utterances"].as_array().unwrap().is_empty(), "{report}");
+    // The file output gets the speech at the voice's own rate (the joe voice: 22,050 Hz).
+    let (spec, english) = read_wav(&wav);
+    assert_eq!(spec.sample_rate, 22_050);
+    assert!(english.len() > 11_025 && english.iter().any(|s| s.abs() > 0.05), "{} samples", english.len());
 
     let error = fails(bin().env("XDG_RUNTIME_DIR", empty.path()).env("PULSE_SERVER", "unix:/nonexistent").arg("live"));
     assert!(error.contains("no PulseAudio/PipeWire sound server is reachable"), "{error}");

@@ -5,6 +5,7 @@ mod bad_input;
 mod bench;
 mod live;
 mod models;
+mod runtime;
 mod stages;
 mod translate;
 mod util;
