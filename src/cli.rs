@@ -149,6 +149,13 @@ pub struct RecognitionArgs {
     /// CPU threads for Whisper (default: all cores).
     #[arg(long, short = 't', value_name = "N")]
     pub threads: Option<usize>,
+    /// Recognition may take at most this many seconds per second of an utterance's audio
+    /// (utterances under a second count as one), fallback decoding passes included; Whisper's own
+    /// translation gets half as much. It is counted in decoding work (calibrated on a 2-core
+    /// machine) so the same audio always gets the same transcript, with the clock as a guard at
+    /// twice that. When it runs out, the best text so far is used and the reports say so.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub decode_budget: f32,
 }
 
 #[derive(Debug, Args)]

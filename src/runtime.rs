@@ -51,6 +51,9 @@ pub struct RecognitionOptions {
     pub whisper: String,
     /// CPU threads for Whisper (None: all cores).
     pub threads: Option<usize>,
+    /// Seconds recognition may spend per second of audio (Whisper's translate task gets half);
+    /// see [`WhisperOptions::transcribe_budget`].
+    pub decode_budget: f32,
 }
 
 /// What one session asks for.
@@ -117,8 +120,8 @@ impl<T> Shared<T> {
 pub struct Runtime {
     store: ModelStore,
     onnx_runtime: PathBuf,
-    /// Loaded Whisper models by (directory, threads).
-    whisper: Mutex<HashMap<(PathBuf, usize), Arc<WhisperModel>>>,
+    /// Loaded Whisper models by (directory, threads, decoding budget's bits).
+    whisper: Mutex<HashMap<(PathBuf, usize, u32), Arc<WhisperModel>>>,
     voice: Arc<Shared<PiperVoice>>,
 }
 
@@ -149,21 +152,23 @@ impl Runtime {
         Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
     }
 
-    /// Whisper for `recognition`, loaded once per model directory and thread count; fails if
-    /// the model does not know the language.
+    /// Whisper for `recognition`, loaded once per model directory and settings; fails if the
+    /// model does not know the language.
     pub fn whisper(&self, recognition: &RecognitionOptions) -> Result<(Arc<WhisperModel>, PathBuf), RuntimeError> {
         let dir = self.whisper_dir(&recognition.whisper)?;
         let mut options = WhisperOptions::default();
         if let Some(threads) = recognition.threads {
             options.threads = threads.max(1);
         }
+        options.transcribe_budget = recognition.decode_budget;
+        options.translate_budget = recognition.decode_budget / 2.0;
+        let key = (dir.clone(), options.threads, recognition.decode_budget.to_bits());
         let mut loaded = self.whisper.lock().unwrap_or_else(PoisonError::into_inner);
-        let model = match loaded.get(&(dir.clone(), options.threads)) {
+        let model = match loaded.get(&key) {
             Some(model) => model.clone(),
             None => {
-                let threads = options.threads;
                 let model = Arc::new(WhisperModel::load(&dir, options).map_err(RuntimeError::LoadWhisper)?);
-                loaded.insert((dir.clone(), threads), model.clone());
+                loaded.insert(key, model.clone());
                 model
             }
         };

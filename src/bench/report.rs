@@ -2,10 +2,13 @@
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::{Accuracy, Clip};
 use crate::live::{LiveReport, Quantiles, UtteranceReport};
+use crate::output::Recognition;
 
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Spread {
@@ -43,6 +46,46 @@ impl StageSpreads {
     }
 }
 
+/// How recognition went over the whole run, spoken and refused utterances alike.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecognitionSummary {
+    /// Seconds spent recognising per second of utterance audio (encoder and every decoding pass).
+    pub decode_s_per_audio_s: Quantiles,
+    /// Decoding passes beyond the first greedy one, over all utterances.
+    pub fallbacks: usize,
+    /// Utterances whose fallbacks the time budget cut short.
+    pub budget_exhausted: usize,
+}
+
+impl RecognitionSummary {
+    fn of(live: &LiveReport) -> Self {
+        let recognitions: Vec<&Recognition> = live
+            .utterances
+            .iter()
+            .map(|u| &u.recognition)
+            .chain(live.dropped.iter().filter_map(|d| d.recognition.as_ref()))
+            .collect();
+        let per_second: Vec<f64> = recognitions
+            .iter()
+            .filter(|r| r.evidence.audio_s > 0.0)
+            .map(|r| r.decoding.decode_ms / 1000.0 / f64::from(r.evidence.audio_s))
+            .collect();
+        Self {
+            decode_s_per_audio_s: Quantiles::of(&per_second),
+            fallbacks: recognitions.iter().map(|r| r.decoding.fallbacks).sum(),
+            budget_exhausted: recognitions.iter().filter(|r| r.decoding.budget_exhausted).count(),
+        }
+    }
+}
+
+fn refused(live: &LiveReport) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for dropped in &live.dropped {
+        *counts.entry(dropped.reason_code.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
     pub cpus: usize,
@@ -75,8 +118,15 @@ pub struct BenchReport {
     pub clips: usize,
     pub audio_s: f64,
     pub realtime: bool,
+    /// Utterances the voice-activity detector found.
+    pub utterances_detected: usize,
     pub utterances_spoken: usize,
     pub utterances_dropped: usize,
+    /// Refused utterances by the gate's reason (`no_speech`, `repetition`, …).
+    pub refused: BTreeMap<String, usize>,
+    /// Spoken over detected.
+    pub spoken_share: f64,
+    pub recognition: RecognitionSummary,
     pub e2e_latency_s: Quantiles,
     pub stages_ms: StageSpreads,
     /// Wall time over the audio fed (clips and the pauses between them).
@@ -108,12 +158,17 @@ impl BenchReport {
         fed_s: f64,
         realtime: bool,
     ) -> Self {
+        let spoken = live.utterances.iter().filter(|u| u.latency_ms.is_some()).count();
         Self {
             clips: clips.len(),
             audio_s,
             realtime,
-            utterances_spoken: live.utterances.iter().filter(|u| u.latency_ms.is_some()).count(),
+            utterances_detected: live.utterances.len() + live.dropped.len(),
+            utterances_spoken: spoken,
             utterances_dropped: live.dropped.len(),
+            refused: refused(&live),
+            spoken_share: spoken as f64 / (live.utterances.len() + live.dropped.len()).max(1) as f64,
+            recognition: RecognitionSummary::of(&live),
             e2e_latency_s: live.e2e_latency_s,
             stages_ms: StageSpreads::of(&live),
             rtf: live.wall_s / fed_s.max(1e-9),
@@ -172,6 +227,19 @@ impl BenchReport {
                 ms(self.stages_ms.stt.p50),
                 "—".into(),
             ),
+            Kpi::new(
+                "recognition time per second of audio, p50 / p95 / max",
+                "—",
+                format!(
+                    "{:.2} / {:.2} / {:.2} s ({} fallback passes, budget reached {}×)",
+                    self.recognition.decode_s_per_audio_s.p50,
+                    self.recognition.decode_s_per_audio_s.p95,
+                    self.recognition.decode_s_per_audio_s.max,
+                    self.recognition.fallbacks,
+                    self.recognition.budget_exhausted
+                ),
+                "—".into(),
+            ),
             Kpi::new("translation per utterance (working time), p50", "—", ms(self.stages_ms.mt.p50), "—".into()),
             Kpi::new("synthesis of the first sentence, p50", "—", ms(self.stages_ms.tts_first_audio.p50), "—".into()),
             Kpi::new("CPU (share of one core)", "—", format!("{:.0} %", self.cpu_percent), "—".into()),
@@ -184,14 +252,17 @@ impl BenchReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} clips, {:.0} s of audio, {} on {} ({} CPUs); {} utterances spoken, {} not spoken.\n",
+            "{} clips, {:.0} s of audio, {} on {} ({} CPUs); {} utterances detected, {} spoken ({:.0} %), {} not spoken{}.\n",
             self.clips,
             self.audio_s,
             if self.realtime { "fed at real-time pace" } else { "fed as fast as possible" },
             self.machine.model,
             self.machine.cpus,
+            self.utterances_detected,
             self.utterances_spoken,
-            self.utterances_dropped
+            self.spoken_share * 100.0,
+            self.utterances_dropped,
+            refusal_list(&self.refused),
         );
         out.push_str("| KPI | target | LinguaStream | baseline (faster-whisper + piper-tts) |\n|---|---|---|---|\n");
         for row in rows {
@@ -206,6 +277,15 @@ impl BenchReport {
         }
         out
     }
+}
+
+/// ` (no_speech 2, repetition 1)`, or nothing when nothing was refused.
+fn refusal_list(refused: &BTreeMap<String, usize>) -> String {
+    if refused.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = refused.iter().map(|(reason, n)| format!("{reason} {n}")).collect();
+    format!(" ({})", parts.join(", "))
 }
 
 /// One row of the KPI table.

@@ -33,8 +33,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn recognition_options(args: &RecognitionArgs) -> RecognitionOptions {
-    RecognitionOptions { language: args.from.clone(), whisper: args.whisper.clone(), threads: args.threads }
+fn recognition_options(args: &RecognitionArgs) -> Result<RecognitionOptions> {
+    if !(0.01..=10.0).contains(&args.decode_budget) {
+        bail!("--decode-budget must be between 0.01 and 10 (seconds per second of audio), got {}", args.decode_budget);
+    }
+    Ok(RecognitionOptions {
+        language: args.from.clone(),
+        whisper: args.whisper.clone(),
+        threads: args.threads,
+        decode_budget: args.decode_budget,
+    })
 }
 
 /// What a pipeline command asks the runtime for.
@@ -50,7 +58,7 @@ fn session_options(
         MtChoice::Firefox => runtime::MtChoice::Firefox,
     };
     Ok(SessionOptions {
-        recognition: recognition_options(args),
+        recognition: recognition_options(args)?,
         mt,
         segmenter: segmenter_options(args, default_pause_ms)?,
         stream_speech,

@@ -14,7 +14,7 @@ use crate::cli::TranscribeArgs;
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
     let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS)?;
     let runtime = Runtime::open()?;
-    let (whisper, _) = runtime.whisper(&recognition_options(&args.recognition))?;
+    let (whisper, _) = runtime.whisper(&recognition_options(&args.recognition)?)?;
     let mut recognizer = WhisperCt2Recognizer::try_new(whisper, &args.recognition.from)?;
     let mut vad = runtime.detector()?()?;
     let many = args.inputs.len() > 1;
@@ -24,7 +24,8 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
             let audio = decode_file(input, STT_RATE)?;
             let mut texts = Vec::new();
             for heard in detect(vad.as_mut(), &audio.samples, options)? {
-                let transcript = recognizer.transcribe(&heard.samples, Task::Transcribe)?;
+                let probability = Some(heard.utterance.speech_probability);
+                let transcript = recognizer.transcribe(&heard.samples, probability, Task::Transcribe)?;
                 if transcript.verdict.is_speech() {
                     texts.push(transcript.text);
                 } else {

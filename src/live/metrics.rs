@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::output::{DroppedSegment, TranslatedSegment};
+use crate::output::{DroppedSegment, Recognition, TranslatedSegment};
 use crate::pipeline::StageMarks;
 
 /// Milliseconds each step took for one utterance, from the end of its speech.
@@ -41,6 +41,7 @@ pub struct UtteranceReport {
     /// None when nothing was spoken (translation failed and the text was not speakable).
     pub latency_ms: Option<LatencyMs>,
     pub processing_ms: ProcessingMs,
+    pub recognition: Recognition,
 }
 
 fn ms(from: Instant, to: Instant) -> f64 {
@@ -69,6 +70,7 @@ impl UtteranceReport {
                 mt: segment.timings_ms.mt,
                 tts_first_audio: marks.first_speech_at.map_or(0.0, |at| ms(marks.synthesis_started_at, at)),
             },
+            recognition: segment.recognition.clone(),
         }
     }
 }

@@ -25,12 +25,11 @@ impl Translator for DirectWhisperTranslator {
     fn translate(&mut self, source: SourceSegment<'_>) -> Result<String, MtError> {
         let transcript = self
             .model
-            .transcribe(source.audio, &self.language, Task::Translate)
+            .transcribe(source.audio, &self.language, Task::Translate, None)
             .map_err(|e| MtError::Engine(e.to_string()))?;
-        // The recognition stage already judged this audio to be speech, so a low-confidence
-        // translation is still spoken; only loops and non-English output are refused.
-        let acceptable =
-            matches!(transcript.verdict, Verdict::Speech | Verdict::LowConfidence { .. } | Verdict::NoSpeech { .. });
+        // The recognition stage already judged this audio to be speech, so only degenerate and
+        // non-English output is refused here.
+        let acceptable = matches!(transcript.verdict, Verdict::Speech | Verdict::NoSpeech { .. });
         if !acceptable {
             return Err(MtError::Engine(format!(
                 "Whisper's translation was rejected: {}",

@@ -88,6 +88,7 @@ mod tests {
             mt_failed: false,
             timings_ms: StageTimings { stt: 1.0, mt: 2.0, tts: 3.0 },
             speech_start_s: 61.5,
+            recognition: Default::default(),
             speech: vec![],
         }
     }

@@ -14,6 +14,15 @@ pub use wav_sink::WavFileSink;
 
 use serde::Serialize;
 
+use crate::stt::{DecodingReport, Evidence};
+
+/// How an utterance was recognised: the gate's evidence and the decoding passes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Recognition {
+    pub evidence: Evidence,
+    pub decoding: DecodingReport,
+}
+
 /// Milliseconds each stage spent on one utterance.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct StageTimings {
@@ -35,6 +44,7 @@ pub struct TranslatedSegment {
     pub timings_ms: StageTimings,
     /// Where its English speech starts in the output audio.
     pub speech_start_s: f64,
+    pub recognition: Recognition,
     #[serde(skip)]
     pub speech: Vec<f32>,
 }
@@ -46,4 +56,9 @@ pub struct DroppedSegment {
     pub end_s: f64,
     pub text: String,
     pub reason: String,
+    /// A stable name for the reason: `empty`, `repetition`, `too_long`, `no_speech`,
+    /// `known_hallucination`, `wrong_language` or `error`.
+    pub reason_code: String,
+    /// Absent when recognition failed outright.
+    pub recognition: Option<Recognition>,
 }

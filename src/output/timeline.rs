@@ -36,6 +36,7 @@ mod tests {
             mt_failed: false,
             timings_ms: StageTimings::default(),
             speech_start_s: 0.0,
+            recognition: Default::default(),
             speech: vec![0.5; samples],
         }
     }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
 use crate::audio::{Chunk, STT_RATE};
 use crate::mt::{SourceSegment, Translator};
-use crate::output::{DroppedSegment, StageTimings, TranslatedSegment};
+use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
 use crate::stt::{Recognizer, Task};
 use crate::text::is_readable_in_english;
 use crate::tts::Synthesizer;
@@ -23,6 +23,7 @@ pub(super) struct Heard {
 pub(super) struct Recognized {
     heard: Heard,
     text: String,
+    recognition: Recognition,
     stt_ms: f64,
     recognized_at: Instant,
 }
@@ -87,14 +88,34 @@ pub(super) fn stt(
         let started = Instant::now();
         let utterance = &heard.audio.utterance;
         let (start_s, end_s) = (seconds(utterance.speech_start), seconds(utterance.speech_end));
-        let message = match recognizer.transcribe(&heard.audio.samples, Task::Transcribe) {
+        let vad_probability = Some(utterance.speech_probability);
+        let message = match recognizer.transcribe(&heard.audio.samples, vad_probability, Task::Transcribe) {
             Ok(t) if t.verdict.is_speech() => {
-                Ok(Recognized { heard, text: t.text, stt_ms: ms_since(started), recognized_at: Instant::now() })
+                let recognition = Recognition { evidence: t.evidence, decoding: t.decoding };
+                Ok(Recognized {
+                    heard,
+                    text: t.text,
+                    recognition,
+                    stt_ms: ms_since(started),
+                    recognized_at: Instant::now(),
+                })
             }
-            Ok(t) => Err(Event::Dropped(DroppedSegment { start_s, end_s, text: t.text, reason: t.verdict.reason() })),
-            Err(e) => {
-                Err(Event::Dropped(DroppedSegment { start_s, end_s, text: String::new(), reason: e.to_string() }))
-            }
+            Ok(t) => Err(Event::Dropped(DroppedSegment {
+                start_s,
+                end_s,
+                reason: t.verdict.reason(),
+                reason_code: t.verdict.code().to_string(),
+                recognition: Some(Recognition { evidence: t.evidence, decoding: t.decoding }),
+                text: t.text,
+            })),
+            Err(e) => Err(Event::Dropped(DroppedSegment {
+                start_s,
+                end_s,
+                text: String::new(),
+                reason: e.to_string(),
+                reason_code: "error".into(),
+                recognition: None,
+            })),
         };
         if out.send(message).is_err() {
             break;
@@ -178,7 +199,7 @@ fn speak(
     let started = Instant::now();
     let rate = synthesizer.sample_rate();
     let Translated { recognized, text, mt_failed, mt_ms, translated_at } = translated;
-    let Recognized { heard, text: source_text, stt_ms, recognized_at } = recognized;
+    let Recognized { heard, text: source_text, recognition, stt_ms, recognized_at } = recognized;
     let mut marks = StageMarks {
         speech_end_at: heard.audio.speech_end_at,
         detected_at: heard.detected_at,
@@ -215,6 +236,7 @@ fn speak(
         mt_failed,
         timings_ms: StageTimings { stt: stt_ms, mt: mt_ms, tts: ms_since(started) },
         speech_start_s: 0.0,
+        recognition,
         speech,
     };
     Event::Translated { seq: heard.seq, segment, marks }

@@ -29,7 +29,7 @@ impl SpeechDetector for Loudness {
 struct Level;
 
 impl Recognizer for Level {
-    fn transcribe(&mut self, samples: &[f32], _: Task) -> Result<Transcript, SttError> {
+    fn transcribe(&mut self, samples: &[f32], _: Option<f32>, _: Task) -> Result<Transcript, SttError> {
         let level = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
         let index = ((level - 0.2) * 100.0).round() as u32;
         let (text, verdict) = match index {
@@ -37,7 +37,7 @@ impl Recognizer for Level {
             9 => (String::new(), Verdict::Empty),
             n => (format!("u{n}"), Verdict::Speech),
         };
-        Ok(Transcript { text, verdict, avg_logprob: -0.1, no_speech_prob: 0.0 })
+        Ok(Transcript { text, verdict, evidence: Default::default(), decoding: Default::default() })
     }
 }
 

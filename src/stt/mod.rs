@@ -1,13 +1,15 @@
 //! Speech recognition: Whisper through CTranslate2, language forced, with a hallucination gate.
 
+pub mod decoding;
 pub mod gate;
 mod mel;
 mod tokens;
 mod whisper;
 
-pub use gate::{GateOptions, Verdict};
+pub use decoding::DecodingReport;
+pub use gate::{Evidence, GateOptions, Verdict};
 pub use mel::MelExtractor;
-pub use whisper::{WhisperCt2Recognizer, WhisperModel, WhisperOptions};
+pub use whisper::{EncodedAudio, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
 
 /// What Whisper is asked to produce from the audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,13 +20,13 @@ pub enum Task {
     Translate,
 }
 
-/// The text recognised in one utterance, with the evidence the gate used.
+/// The text recognised in one utterance, with the evidence the gate used and how it was decoded.
 #[derive(Debug, Clone)]
 pub struct Transcript {
     pub text: String,
     pub verdict: Verdict,
-    pub avg_logprob: f32,
-    pub no_speech_prob: f32,
+    pub evidence: Evidence,
+    pub decoding: DecodingReport,
 }
 
 /// Why recognition failed (as opposed to finding no speech, which is a [`Verdict`]).
@@ -38,7 +40,9 @@ pub enum SttError {
     Decode(String),
 }
 
-/// Turns an utterance (16 kHz mono) into text.
+/// Turns an utterance (16 kHz mono) into text. `vad_probability` is the voice-activity detector's
+/// mean speech probability over it, evidence for the hallucination gate when known.
 pub trait Recognizer: Send {
-    fn transcribe(&mut self, samples: &[f32], task: Task) -> Result<Transcript, SttError>;
+    fn transcribe(&mut self, samples: &[f32], vad_probability: Option<f32>, task: Task)
+        -> Result<Transcript, SttError>;
 }

@@ -29,6 +29,9 @@ pub struct Utterance {
     /// Where the detector heard speech begin and end, without padding.
     pub speech_start: usize,
     pub speech_end: usize,
+    /// Mean speech probability of the frames between `speech_start` and `speech_end`: how sure
+    /// the detector was (evidence for the hallucination gate).
+    pub speech_probability: f32,
 }
 
 /// Scores frames of 16 kHz audio: the probability that each [`FRAME`] holds speech.

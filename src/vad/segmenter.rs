@@ -89,12 +89,14 @@ impl Segmenter {
 
     fn close(&mut self, speech_frames: usize) -> Option<Utterance> {
         let start = self.start_frame;
-        self.current.clear();
         self.silent_run = 0;
         if speech_frames < frames(self.options.min_speech_ms) {
+            self.current.clear();
             return None;
         }
-        Some(self.utterance(start, start + speech_frames))
+        let utterance = self.utterance(start, start + speech_frames, mean(&self.current[..speech_frames]));
+        self.current.clear();
+        Some(utterance)
     }
 
     /// Splits an over-long utterance at the frame of lowest (smoothed) speech probability in its
@@ -111,22 +113,26 @@ impl Segmenter {
             .unwrap_or(self.current.len());
         let rest = self.current.split_off(cut);
         let start = self.start_frame;
-        let utterance = self.utterance(start, start + cut);
+        let utterance = self.utterance(start, start + cut, mean(&self.current));
         self.start_frame = start + cut;
         self.current = rest;
         self.silent_run = self.current.iter().rev().take_while(|&&p| p < self.options.threshold - 0.15).count();
         Some(utterance)
     }
 
-    fn utterance(&mut self, speech_start_frame: usize, speech_end_frame: usize) -> Utterance {
+    fn utterance(&mut self, speech_start_frame: usize, speech_end_frame: usize, speech_probability: f32) -> Utterance {
         let pad = self.options.pad_ms as usize * 16;
         let speech_start = speech_start_frame * FRAME;
         let speech_end = speech_end_frame * FRAME;
         let start = speech_start.saturating_sub(pad).max(self.previous_end);
         let end = speech_end + pad;
         self.previous_end = end;
-        Utterance { start, end, speech_start, speech_end }
+        Utterance { start, end, speech_start, speech_end, speech_probability }
     }
+}
+
+fn mean(values: &[f32]) -> f32 {
+    values.iter().sum::<f32>() / values.len().max(1) as f32
 }
 
 #[cfg(test)]

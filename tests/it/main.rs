@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod bench;
+mod hallucination;
 mod live;
 mod models;
 mod runtime;

@@ -11,7 +11,12 @@ use crate::util::{sample, store};
 
 fn options(language: &str) -> SessionOptions {
     SessionOptions {
-        recognition: RecognitionOptions { language: language.into(), whisper: "base".into(), threads: Some(1) },
+        recognition: RecognitionOptions {
+            language: language.into(),
+            whisper: "base".into(),
+            threads: Some(1),
+            decode_budget: 1.0,
+        },
         mt: MtChoice::Direct,
         segmenter: SegmenterOptions::default(),
         stream_speech: true,
@@ -27,7 +32,7 @@ fn heavy_models_load_once_and_concurrent_sessions_share_them() {
     assert!(Arc::ptr_eq(&runtime.voice().unwrap(), &runtime.voice().unwrap()), "one voice");
 
     let (config, _) = runtime.pipeline_config(&options("fa")).unwrap();
-    let audio = decode_file(&sample("fa-digits-fateme.wav"), STT_RATE).unwrap();
+    let audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
     let sessions: Vec<_> =
         (0..2).map(|_| pipeline::start(chunks_of(audio.samples.clone()), &config).unwrap()).collect();
     let results: Vec<(Vec<String>, usize, Vec<u32>)> = std::thread::scope(|scope| {

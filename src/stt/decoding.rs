@@ -1,0 +1,413 @@
+//! Which decoding passes run for an utterance: greedy first (cheap, and right most of the time),
+//! then the fallbacks faster-whisper uses — beam search, then sampling at rising temperatures —
+//! only while the result looks degenerate, and only while the utterance's time budget allows.
+//!
+//! The budget is enforced before each pass: a pass's cost is predicted from this utterance's
+//! greedy pass (seconds per token) times what that kind of pass has cost relative to greedy so
+//! far, and its token limit is cut to what fits. A pass that could not produce even as many tokens
+//! as the greedy one is not started; the best hypothesis so far is used and the transcript says
+//! the budget ran out.
+
+use std::time::{Duration, Instant};
+
+use super::gate::{self, Evidence, GateOptions, Verdict};
+use super::whisper::{text_of, Decoded, EncodedAudio};
+use super::{SttError, Task, Transcript};
+use crate::text::{is_readable_in_english, normalize_persian};
+
+/// A decoding pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Strategy {
+    Greedy,
+    /// Greedy with `<|notimestamps|>`: timestamp mode is more accurate on colloquial speech, but
+    /// it can loop where plain text decoding does not.
+    GreedyNoTimestamps,
+    /// The same on features with only the short margin after the utterance, not padded to the
+    /// minimum window: the silence padding can send Whisper base into a loop (and a tight window
+    /// is what does it on single words, hence not first).
+    GreedyNoTimestampsTightWindow,
+    Beam(usize),
+    /// The most probable of `best_of` samples at `temperature`.
+    Sample {
+        temperature: f32,
+        best_of: usize,
+    },
+}
+
+impl Strategy {
+    pub fn label(&self) -> String {
+        match self {
+            Strategy::Greedy => "greedy".into(),
+            Strategy::GreedyNoTimestampsTightWindow => "greedy, no timestamps, tight window".into(),
+            Strategy::GreedyNoTimestamps => "greedy, no timestamps".into(),
+            Strategy::Beam(width) => format!("beam {width}"),
+            Strategy::Sample { temperature, best_of } => format!("best of {best_of} at T={temperature:.1}"),
+        }
+    }
+}
+
+/// The cheapest fixes for the commonest loops first (each a greedy pass: measured to rescue
+/// sentences and digit strings that beam search still loops on), then faster-whisper's ladder:
+/// beam search, then best of 5 samples at temperatures 0.2…1.0.
+const FALLBACKS: [Strategy; 8] = [
+    Strategy::GreedyNoTimestamps,
+    Strategy::GreedyNoTimestampsTightWindow,
+    Strategy::Beam(5),
+    Strategy::Sample { temperature: 0.2, best_of: 5 },
+    Strategy::Sample { temperature: 0.4, best_of: 5 },
+    Strategy::Sample { temperature: 0.6, best_of: 5 },
+    Strategy::Sample { temperature: 0.8, best_of: 5 },
+    Strategy::Sample { temperature: 1.0, best_of: 5 },
+];
+
+/// Above this, text compresses like a loop (faster-whisper's threshold).
+const COMPRESSION_RATIO_LIMIT: f32 = 2.4;
+/// More characters per second of audio than anyone speaks (Persian runs at 10–18).
+const MAX_CHARS_PER_S: f32 = 40.0;
+
+/// How many tokens a pass may produce for an utterance.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenLimits {
+    /// More than the audio can hold: a decoder that reaches it is looping.
+    pub cap: usize,
+    /// What a normal output needs at most; a fallback pass stops here.
+    pub plausible: usize,
+    /// What a normal output usually needs.
+    pub typical: usize,
+}
+
+impl TokenLimits {
+    /// Persian in Whisper's byte-level tokens ran at 6–10 tokens per second of read speech,
+    /// timestamps included; its English translation needs about half as many.
+    pub fn new(seconds: f32, task: Task) -> Self {
+        let (cap, plausible, typical) = match task {
+            Task::Transcribe => (20.0 + 13.0 * seconds, 10.0 + 10.0 * seconds, 6.0 * seconds),
+            Task::Translate => (16.0 + 8.0 * seconds, 8.0 + 6.0 * seconds, 3.0 * seconds),
+        };
+        Self { cap: cap.ceil() as usize, plausible: plausible.ceil() as usize, typical: typical.ceil() as usize }
+    }
+}
+
+/// One decoding pass and what it produced.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub strategy: Strategy,
+    pub tokens: Vec<String>,
+    pub text: String,
+    pub avg_logprob: f32,
+    pub no_speech_prob: f32,
+    pub compression_ratio: f32,
+    pub elapsed: Duration,
+    /// The pass stopped at its token limit instead of ending by itself.
+    pub hit_limit: bool,
+    /// Its token limit was the most the audio could hold, so stopping there means a loop (a
+    /// fallback pass may get a lower limit from the budget).
+    pub limit_is_cap: bool,
+}
+
+impl Attempt {
+    pub(super) fn new(
+        strategy: Strategy,
+        decoded: Decoded,
+        elapsed: Duration,
+        max_new_tokens: usize,
+        limits: TokenLimits,
+    ) -> Self {
+        let text = text_of(&decoded.tokens);
+        Self {
+            strategy,
+            compression_ratio: compression_ratio(&text),
+            hit_limit: decoded.tokens.len() >= max_new_tokens,
+            limit_is_cap: max_new_tokens >= limits.cap,
+            text,
+            tokens: decoded.tokens,
+            avg_logprob: decoded.avg_logprob,
+            no_speech_prob: decoded.no_speech_prob,
+            elapsed,
+        }
+    }
+
+    /// Ended by itself with text that can be what was said.
+    fn usable(&self, audio_s: f32) -> bool {
+        !self.hit_limit && self.degeneracy(audio_s).is_none()
+    }
+
+    /// Why this output cannot be what was said, if it cannot.
+    pub fn degeneracy(&self, audio_s: f32) -> Option<Verdict> {
+        if (self.hit_limit && self.limit_is_cap)
+            || gate::is_repetitive(&self.tokens)
+            || self.compression_ratio > COMPRESSION_RATIO_LIMIT
+        {
+            return Some(Verdict::Repetitive);
+        }
+        if self.text.chars().count() as f32 > MAX_CHARS_PER_S * audio_s.max(1.0) {
+            return Some(Verdict::TooLong);
+        }
+        None
+    }
+}
+
+/// zlib-compressed size over raw size of the UTF-8 text, as faster-whisper measures it.
+pub fn compression_ratio(text: &str) -> f32 {
+    use std::io::Write;
+    if text.is_empty() {
+        return 0.0;
+    }
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let compressed = encoder.write_all(text.as_bytes()).and_then(|()| encoder.finish()).map_or(1, |c| c.len());
+    text.len() as f32 / compressed.max(1) as f32
+}
+
+/// What a pass costs per token relative to greedy decoding: a beam of 5 or 5 samples decode
+/// five sequences at once (measured 1.8–2× for the beam).
+fn relative_cost(strategy: Strategy) -> f64 {
+    match strategy {
+        Strategy::Greedy | Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow => 1.0,
+        Strategy::Beam(_) => 2.0,
+        Strategy::Sample { .. } => 2.5,
+    }
+}
+
+/// An extra encoder pass (the tight window) costs about as much as this many greedy tokens.
+const ENCODE_COST: f64 = 12.0;
+
+/// How much decoding an utterance may get.
+///
+/// Work is counted in greedy-token equivalents rather than seconds so that the same audio is
+/// decoded the same way however busy the machine is (the same transcript from `translate`,
+/// `transcribe` and `live`, reproducible tests). The clock is a second guard, at twice the
+/// nominal time, for when the machine is too loaded to keep up.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub tokens: f64,
+    pub wall: Duration,
+}
+
+/// Every pass run for an utterance and whether the budget cut decoding short.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub attempts: Vec<Attempt>,
+    pub budget_exhausted: bool,
+    /// Work done, in greedy-token equivalents.
+    pub spent: f64,
+    /// When decoding started (after the encoder).
+    pub started: Instant,
+}
+
+/// Above this no-speech probability, degenerate output is Whisper inventing text for audio it
+/// hears no speech in: more passes would only find a more fluent invention.
+const NO_SPEECH_LIMIT: f32 = 0.6;
+
+/// Whether a result is worth another, more expensive pass.
+fn needs_fallback(attempt: &Attempt, audio_s: f32, task: Task) -> bool {
+    if attempt.no_speech_prob > NO_SPEECH_LIMIT {
+        return false;
+    }
+    let off_target = task == Task::Translate && !attempt.text.is_empty() && !is_readable_in_english(&attempt.text);
+    !attempt.usable(audio_s) || off_target
+}
+
+/// Fewest tokens a pass is allowed: below this it could not say anything useful.
+const MIN_TOKENS: usize = 8;
+
+/// Runs greedy, then fallbacks while needed and affordable within `budget` from now (what the
+/// encoder spent is taken off by the caller). `run(strategy, max_new_tokens)` performs one pass,
+/// or returns `None` when the strategy would decode exactly as one already run.
+pub fn decode_with_fallback(
+    run: &mut dyn FnMut(Strategy, usize) -> Result<Option<Attempt>, SttError>,
+    audio_s: f32,
+    task: Task,
+    budget: Budget,
+) -> Result<Outcome, SttError> {
+    let started = Instant::now();
+    let TokenLimits { cap, plausible, typical } = TokenLimits::new(audio_s, task);
+    // Greedy always runs to the end: cutting it short would drop words that were said.
+    let greedy = run(Strategy::Greedy, cap)?.ok_or_else(|| SttError::Decode("greedy decoding did not run".into()))?;
+    let mut outcome =
+        Outcome { budget_exhausted: false, spent: greedy.tokens.len() as f64, attempts: vec![greedy], started };
+    let mut last_needs_fallback = needs_fallback(&outcome.attempts[0], audio_s, task);
+    for strategy in FALLBACKS {
+        if !last_needs_fallback {
+            break;
+        }
+        let greedy = &outcome.attempts[0];
+        let extra = if strategy == Strategy::GreedyNoTimestampsTightWindow { ENCODE_COST } else { 0.0 };
+        let affordable = ((budget.tokens - outcome.spent - extra) / relative_cost(strategy)).max(0.0).floor() as usize;
+        // A pass that could not say what such audio usually holds is not worth starting.
+        let needed = if greedy.degeneracy(audio_s).is_some() { typical } else { greedy.tokens.len() };
+        let needed = needed.clamp(MIN_TOKENS, cap);
+        if affordable < needed || started.elapsed() > budget.wall {
+            outcome.budget_exhausted = true;
+            break;
+        }
+        // A fallback that runs past what the audio plausibly holds is looping too: stop it there.
+        let Some(attempt) = run(strategy, affordable.min(plausible.max(needed)))? else {
+            continue;
+        };
+        outcome.spent += attempt.tokens.len() as f64 * relative_cost(strategy) + extra;
+        last_needs_fallback = needs_fallback(&attempt, audio_s, task);
+        outcome.attempts.push(attempt);
+    }
+    Ok(outcome)
+}
+
+/// The pass whose output is used: the most probable usable one, else greedy (whose flaw then
+/// decides the verdict).
+pub fn choose(outcome: &Outcome, audio_s: f32) -> &Attempt {
+    outcome
+        .attempts
+        .iter()
+        .filter(|a| a.usable(audio_s))
+        .max_by(|a, b| a.avg_logprob.total_cmp(&b.avg_logprob))
+        .unwrap_or(&outcome.attempts[0])
+}
+
+/// Turns the passes into a transcript: the chosen text, the gate's verdict and the evidence.
+pub fn finish(
+    outcome: Outcome,
+    language: &str,
+    task: Task,
+    audio: &EncodedAudio,
+    vad_probability: Option<f32>,
+    options: &GateOptions,
+) -> Transcript {
+    let chosen = choose(&outcome, audio.audio_s);
+    let text = if language == "fa" && task == Task::Transcribe {
+        normalize_persian(&chosen.text)
+    } else {
+        chosen.text.clone()
+    };
+    let evidence = Evidence {
+        avg_logprob: chosen.avg_logprob,
+        no_speech_prob: chosen.no_speech_prob,
+        compression_ratio: chosen.compression_ratio,
+        vad_probability,
+        audio_s: audio.audio_s,
+    };
+    let verdict = match chosen.degeneracy(audio.audio_s) {
+        Some(degenerate) => degenerate,
+        None => gate::judge(&text, &evidence, options),
+    };
+    let verdict = match verdict {
+        // Whisper base often "translates" Persian into Persian.
+        Verdict::Speech if task == Task::Translate && !is_readable_in_english(&text) => Verdict::WrongLanguage,
+        other => other,
+    };
+    Transcript {
+        text,
+        verdict,
+        evidence,
+        decoding: DecodingReport {
+            passes: outcome.attempts.iter().map(|a| a.strategy.label()).collect(),
+            chosen: chosen.strategy.label(),
+            tokens: chosen.tokens.len(),
+            fallbacks: outcome.attempts.len() - 1,
+            budget_exhausted: outcome.budget_exhausted,
+            budget_tokens: 0.0,
+            spent_tokens: outcome.spent,
+            decode_ms: audio.encode_ms + outcome.started.elapsed().as_secs_f64() * 1000.0,
+        },
+    }
+}
+
+/// How an utterance was decoded, for reports.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DecodingReport {
+    /// Every pass that ran, greedy first.
+    pub passes: Vec<String>,
+    /// The pass whose text was used.
+    pub chosen: String,
+    /// Tokens it produced (text and timestamps).
+    pub tokens: usize,
+    pub fallbacks: usize,
+    /// The budget stopped the fallbacks before they were done; the best text so far was used.
+    pub budget_exhausted: bool,
+    /// The budget in greedy-token equivalents, and what the passes used of it.
+    pub budget_tokens: f64,
+    pub spent_tokens: f64,
+    /// Encoder plus every pass.
+    pub decode_ms: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(strategy: Strategy, text: &str, tokens: usize, avg_logprob: f32, elapsed_ms: u64) -> Attempt {
+        let decoded =
+            Decoded { tokens: (0..tokens).map(|i| format!("t{i}")).collect(), avg_logprob, no_speech_prob: 0.1 };
+        let mut a = Attempt::new(
+            strategy,
+            decoded,
+            Duration::from_millis(elapsed_ms),
+            1000,
+            TokenLimits::new(2.0, Task::Transcribe),
+        );
+        a.text = text.to_string();
+        a.compression_ratio = compression_ratio(text);
+        a
+    }
+
+    #[test]
+    fn loops_compress_well_and_speech_does_not() {
+        assert!(compression_ratio(&"باید ".repeat(30)) > COMPRESSION_RATIO_LIMIT);
+        assert!(compression_ratio("همه‌جا سفید بود؛ یکدست و صاف از اولین برفِ پاییزی") < 1.6);
+    }
+
+    #[test]
+    fn a_good_greedy_result_runs_no_fallback() {
+        let mut passes = Vec::new();
+        let mut run = |s: Strategy, _max: usize| {
+            passes.push(s);
+            Ok(Some(attempt(s, "سلام دنیا", 6, -1.5, 50)))
+        };
+        let far = Budget { tokens: 1000.0, wall: Duration::from_secs(60) };
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far).unwrap();
+        assert_eq!(outcome.attempts.len(), 1, "low confidence alone is not degenerate");
+        assert!(!outcome.budget_exhausted);
+    }
+
+    #[test]
+    fn a_loop_falls_back_until_a_pass_is_clean_and_the_clean_one_is_chosen() {
+        let looping = "باید ".repeat(30);
+        let mut run = |s: Strategy, _max: usize| {
+            Ok(Some(match s {
+                Strategy::Sample { .. } => attempt(s, "سلام دنیا", 6, -0.9, 50),
+                _ => attempt(s, &looping, 30, -0.2, 50),
+            }))
+        };
+        let far = Budget { tokens: 1000.0, wall: Duration::from_secs(60) };
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far).unwrap();
+        assert_eq!(outcome.attempts.len(), 5);
+        assert_eq!(choose(&outcome, 2.0).text, "سلام دنیا");
+    }
+
+    #[test]
+    fn a_pass_that_does_not_fit_the_budget_is_not_started() {
+        let looping = "باید ".repeat(30);
+        let mut passes = 0;
+        let mut run = |s: Strategy, _max: usize| {
+            passes += 1;
+            Ok(Some(attempt(s, &looping, 30, -0.2, 100)))
+        };
+        // Greedy spent 30 of 40 token-equivalents: no fallback can say what 2 s of audio holds.
+        let budget = Budget { tokens: 40.0, wall: Duration::from_secs(60) };
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, budget).unwrap();
+        assert_eq!(passes, 1);
+        assert!(outcome.budget_exhausted);
+    }
+
+    #[test]
+    fn the_clock_stops_fallbacks_when_the_machine_cannot_keep_up() {
+        let looping = "باید ".repeat(30);
+        let mut passes = 0;
+        let mut run = |s: Strategy, _max: usize| {
+            passes += 1;
+            Ok(Some(attempt(s, &looping, 30, -0.2, 100)))
+        };
+        let budget = Budget { tokens: 1000.0, wall: Duration::ZERO };
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, budget).unwrap();
+        assert_eq!(passes, 1);
+        assert!(outcome.budget_exhausted);
+    }
+}
