@@ -4,12 +4,13 @@
 //! [`audio`] (decode, resample, write) → [`vad`] (Silero, utterances) → [`stt`] (Whisper) →
 //! [`mt`] (translation engines + cache) → [`tts`] (Piper voices) → [`output`] (timeline, captions).
 //! [`pipeline`] wires the stages together with bounded channels; [`models`] installs and verifies
-//! the weights every stage loads; [`live`] runs the pipeline on a microphone into the virtual
+//! the weights every stage loads, [`onnx`] and [`ct2`] the inference libraries among them; [`live`] runs the pipeline on a microphone into the virtual
 //! microphone and measures its latency; [`bench`] reports latency, resources and accuracy on a
 //! manifest of clips.
 
 pub mod audio;
 pub mod bench;
+pub mod ct2;
 pub mod live;
 pub mod models;
 pub mod mt;

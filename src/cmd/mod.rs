@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use linguastream::ct2;
 use linguastream::models::ModelStore;
 use linguastream::pipeline::{MtEngine, PipelineConfig};
 use linguastream::stt::{WhisperModel, WhisperOptions};
@@ -94,7 +95,8 @@ impl Runtime {
         }
         options.transcribe_budget = args.decode_budget;
         options.translate_budget = args.decode_budget * 2.0 / 3.0;
-        let model = WhisperModel::load(&dir, options).context("loading Whisper")?;
+        let ctranslate2 = self.store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
+        let model = WhisperModel::load(&ctranslate2, &dir, options).context("loading Whisper")?;
         model.language_token(&args.from)?;
         Ok((Arc::new(model), dir.display().to_string()))
     }

@@ -7,13 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ct2rs::sys::{self, ComputeType, Config, Device, StorageView};
-
 use super::decoding::{self, Attempt, CostModel, Strategy};
 use super::gate::GateOptions;
 use super::mel::{MelExtractor, N_MELS};
 use super::{tokens, Recognizer, SttError, Task, Transcript};
 use crate::audio::STT_RATE;
+use crate::ct2::{self, EncoderOutput, GenerateOptions};
 
 /// Decoding settings.
 #[derive(Debug, Clone)]
@@ -61,7 +60,7 @@ impl WhisperOptions {
 /// An utterance after Whisper's encoder: decoded as often as needed (fallbacks, the other task)
 /// without encoding it again.
 pub struct EncodedAudio {
-    output: StorageView<'static>,
+    output: EncoderOutput,
     /// Length of the utterance itself, without the silence margin.
     pub audio_s: f32,
     pub encode_ms: f64,
@@ -76,7 +75,7 @@ pub(super) struct Decoded {
 
 /// A loaded Whisper model. Shareable between threads (CTranslate2 serialises calls internally).
 pub struct WhisperModel {
-    whisper: sys::Whisper,
+    whisper: ct2::Whisper,
     vocabulary: HashSet<String>,
     mel: MelExtractor,
     options: WhisperOptions,
@@ -84,21 +83,16 @@ pub struct WhisperModel {
 }
 
 impl WhisperModel {
-    /// Loads a CTranslate2 Whisper conversion (`model.bin`, `config.json`, `vocabulary.txt`).
-    pub fn load(dir: &Path, options: WhisperOptions) -> Result<Self, SttError> {
+    /// Loads a CTranslate2 Whisper conversion (`model.bin`, `config.json`, `vocabulary.txt`) into
+    /// the CTranslate2 library at `ctranslate2` (see [`crate::ct2`]).
+    pub fn load(ctranslate2: &Path, dir: &Path, options: WhisperOptions) -> Result<Self, SttError> {
         let load_error = |reason: String| SttError::Load { path: dir.display().to_string(), reason };
         let vocabulary = std::fs::read_to_string(dir.join("vocabulary.txt"))
             .map_err(|e| load_error(format!("vocabulary.txt: {e}")))?
             .lines()
             .map(str::to_string)
             .collect();
-        let config = Config {
-            device: Device::CPU,
-            compute_type: ComputeType::INT8,
-            num_threads_per_replica: options.threads,
-            ..Default::default()
-        };
-        let whisper = sys::Whisper::new(dir, config).map_err(|e| load_error(e.to_string()))?;
+        let whisper = ct2::Whisper::load(ctranslate2, dir, options.threads).map_err(|e| load_error(e.to_string()))?;
         Ok(Self { whisper, vocabulary, mel: MelExtractor::new(), options, costs: Mutex::new(CostModel::default()) })
     }
 
@@ -120,10 +114,8 @@ impl WhisperModel {
     pub fn encode(&self, samples: &[f32]) -> Result<EncodedAudio, SttError> {
         let started = Instant::now();
         let margin = self.options.margin_samples.max(self.options.min_window_samples.saturating_sub(samples.len()));
-        let (mut features, frames) = self.mel.features(samples, margin);
-        let view = StorageView::new(&[1, N_MELS, frames], &mut features, Device::CPU)
-            .map_err(|e| SttError::Decode(e.to_string()))?;
-        let output = self.whisper.encode(&view, true).map_err(|e| SttError::Decode(e.to_string()))?;
+        let (features, frames) = self.mel.features(samples, margin);
+        let output = self.whisper.encode(&features, N_MELS, frames).map_err(|e| SttError::Decode(e.to_string()))?;
         Ok(EncodedAudio {
             output,
             audio_s: samples.len() as f32 / STT_RATE as f32,
@@ -182,7 +174,7 @@ impl WhisperModel {
 
     fn generate(
         &self,
-        encoded: &StorageView,
+        encoded: &EncoderOutput,
         prompt: &[String],
         strategy: Strategy,
         max_new_tokens: usize,
@@ -193,7 +185,7 @@ impl WhisperModel {
             // Best of n samples from the full distribution, as faster-whisper's fallback.
             Strategy::Sample { temperature, best_of } => (1, temperature, best_of, 0),
         };
-        let options = sys::WhisperOptions {
+        let options = GenerateOptions {
             beam_size,
             sampling_temperature,
             sampling_topk,
@@ -202,15 +194,8 @@ impl WhisperModel {
             max_length: (2 * max_new_tokens).clamp(2 * prompt.len(), 448),
             return_scores: true,
             return_no_speech_prob: true,
-            ..Default::default()
         };
-        let result = self
-            .whisper
-            .generate(encoded, &[prompt.to_vec()], &options)
-            .map_err(|e| SttError::Decode(e.to_string()))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| SttError::Decode("no result".into()))?;
+        let result = self.whisper.generate(encoded, prompt, &options).map_err(|e| SttError::Decode(e.to_string()))?;
         // Of several samples, the most probable one (faster-whisper's best_of).
         let best = (0..result.sequences.len())
             .max_by(|&a, &b| {
