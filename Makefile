@@ -1,15 +1,15 @@
 # The two quick-start commands: `make demo` and `make test`. Both install what is missing first.
 .PHONY: demo test setup
 
-SAMPLE := samples/fa-digits-fateme.wav
+SAMPLE := samples/fa-sentence-virgool.wav
 
 setup:
 	@bash scripts/setup.sh
 
 demo: setup
 	@mkdir -p out
-	./target/release/linguastream translate $(SAMPLE) -o out/fa-digits-fateme.en.wav \
-		--srt out/fa-digits-fateme.srt --vtt out/fa-digits-fateme.vtt --json out/fa-digits-fateme.json
+	./target/release/linguastream translate $(SAMPLE) -o out/fa-sentence-virgool.en.wav \
+		--srt out/fa-sentence-virgool.srt --vtt out/fa-sentence-virgool.vtt --json out/fa-sentence-virgool.json
 
 test: setup
 	bash scripts/with-pulse.sh cargo test --release --locked

@@ -145,10 +145,11 @@ pub struct RecognitionArgs {
     /// CPU threads for Whisper (default: all cores).
     #[arg(long, short = 't', value_name = "N")]
     pub threads: Option<usize>,
-    /// Recognition may take at most this many seconds per second of an utterance's audio,
-    /// fallback decoding passes included (Whisper's own translation gets two thirds of it). When
-    /// it runs out, the best text so far is used and reports say so.
-    #[arg(long, default_value_t = 0.6, value_name = "X")]
+    /// Recognition may take at most this many seconds per second of an utterance's audio
+    /// (utterances under a second count as one), fallback decoding passes included; Whisper's own
+    /// translation gets half as much. When it runs out, the best text so far is used and the
+    /// reports say so.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub decode_budget: f32,
 }
 

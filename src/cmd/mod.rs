@@ -94,7 +94,7 @@ impl Runtime {
             );
         }
         options.transcribe_budget = args.decode_budget;
-        options.translate_budget = args.decode_budget * 2.0 / 3.0;
+        options.translate_budget = args.decode_budget / 2.0;
         let ctranslate2 = self.store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
         let model = WhisperModel::load(&ctranslate2, &dir, options).context("loading Whisper")?;
         model.language_token(&args.from)?;

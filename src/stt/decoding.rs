@@ -19,6 +19,13 @@ use crate::text::{is_readable_in_english, normalize_persian};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Strategy {
     Greedy,
+    /// Greedy with `<|notimestamps|>`: timestamp mode is more accurate on colloquial speech, but
+    /// it can loop where plain text decoding does not.
+    GreedyNoTimestamps,
+    /// The same on features with only the short margin after the utterance, not padded to the
+    /// minimum window: the silence padding can send Whisper base into a loop (and a tight window
+    /// is what does it on single words, hence not first).
+    GreedyNoTimestampsTightWindow,
     Beam(usize),
     /// The most probable of `best_of` samples at `temperature`.
     Sample {
@@ -31,6 +38,8 @@ impl Strategy {
     pub fn label(&self) -> String {
         match self {
             Strategy::Greedy => "greedy".into(),
+            Strategy::GreedyNoTimestampsTightWindow => "greedy, no timestamps, tight window".into(),
+            Strategy::GreedyNoTimestamps => "greedy, no timestamps".into(),
             Strategy::Beam(width) => format!("beam {width}"),
             Strategy::Sample { temperature, best_of } => format!("best of {best_of} at T={temperature:.1}"),
         }
@@ -38,15 +47,19 @@ impl Strategy {
 
     fn kind(&self) -> usize {
         match self {
-            Strategy::Greedy => 0,
+            Strategy::Greedy | Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow => 0,
             Strategy::Beam(_) => 1,
             Strategy::Sample { .. } => 2,
         }
     }
 }
 
-/// faster-whisper's fallback ladder (its temperatures 0.2…1.0 with best_of 5), beam search first.
-const FALLBACKS: [Strategy; 6] = [
+/// The cheapest fixes for the commonest loops first (each a greedy pass: measured to rescue
+/// sentences and digit strings that beam search still loops on), then faster-whisper's ladder:
+/// beam search, then best of 5 samples at temperatures 0.2…1.0.
+const FALLBACKS: [Strategy; 8] = [
+    Strategy::GreedyNoTimestamps,
+    Strategy::GreedyNoTimestampsTightWindow,
     Strategy::Beam(5),
     Strategy::Sample { temperature: 0.2, best_of: 5 },
     Strategy::Sample { temperature: 0.4, best_of: 5 },
@@ -60,11 +73,25 @@ const COMPRESSION_RATIO_LIMIT: f32 = 2.4;
 /// More characters per second of audio than anyone speaks (Persian runs at 10–18).
 const MAX_CHARS_PER_S: f32 = 40.0;
 
-/// The most tokens an utterance of `seconds` can plausibly hold (fast Persian speech in Whisper's
-/// byte-level tokens is about 10 per second, plus timestamp tokens); a decoder that reaches it is
-/// looping.
-pub fn token_cap(seconds: f32) -> usize {
-    (20.0 + 13.0 * seconds).ceil() as usize
+/// How many tokens a pass may produce for an utterance.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenLimits {
+    /// More than the audio can hold: a decoder that reaches it is looping.
+    pub cap: usize,
+    /// What a normal output needs at most; a fallback pass stops here.
+    pub plausible: usize,
+}
+
+impl TokenLimits {
+    /// Persian in Whisper's byte-level tokens ran at 6–10 tokens per second of read speech,
+    /// timestamps included; its English translation needs about half as many.
+    pub fn new(seconds: f32, task: Task) -> Self {
+        let (cap, plausible) = match task {
+            Task::Transcribe => (20.0 + 13.0 * seconds, 10.0 + 10.0 * seconds),
+            Task::Translate => (16.0 + 8.0 * seconds, 8.0 + 6.0 * seconds),
+        };
+        Self { cap: cap.ceil() as usize, plausible: plausible.ceil() as usize }
+    }
 }
 
 /// One decoding pass and what it produced.
@@ -90,20 +117,25 @@ impl Attempt {
         decoded: Decoded,
         elapsed: Duration,
         max_new_tokens: usize,
-        audio_s: f32,
+        limits: TokenLimits,
     ) -> Self {
         let text = text_of(&decoded.tokens);
         Self {
             strategy,
             compression_ratio: compression_ratio(&text),
             hit_limit: decoded.tokens.len() >= max_new_tokens,
-            limit_is_cap: max_new_tokens >= token_cap(audio_s),
+            limit_is_cap: max_new_tokens >= limits.cap,
             text,
             tokens: decoded.tokens,
             avg_logprob: decoded.avg_logprob,
             no_speech_prob: decoded.no_speech_prob,
             elapsed,
         }
+    }
+
+    /// Ended by itself with text that can be what was said.
+    fn usable(&self, audio_s: f32) -> bool {
+        !self.hit_limit && self.degeneracy(audio_s).is_none()
     }
 
     fn seconds_per_token(&self) -> f64 {
@@ -180,16 +212,17 @@ fn needs_fallback(attempt: &Attempt, audio_s: f32, task: Task) -> bool {
         return false;
     }
     let off_target = task == Task::Translate && !attempt.text.is_empty() && !is_readable_in_english(&attempt.text);
-    attempt.degeneracy(audio_s).is_some() || off_target
+    !attempt.usable(audio_s) || off_target
 }
 
 /// Fewest tokens a pass is allowed: below this it could not say anything useful.
 const MIN_TOKENS: usize = 8;
 
 /// Runs greedy, then fallbacks while needed and affordable within `budget` from now (what the
-/// encoder spent is taken off by the caller). `run(strategy, max_new_tokens)` performs one pass.
+/// encoder spent is taken off by the caller). `run(strategy, max_new_tokens)` performs one pass,
+/// or returns `None` when the strategy would decode exactly as one already run.
 pub fn decode_with_fallback(
-    run: &mut dyn FnMut(Strategy, usize) -> Result<Attempt, SttError>,
+    run: &mut dyn FnMut(Strategy, usize) -> Result<Option<Attempt>, SttError>,
     audio_s: f32,
     task: Task,
     budget: Duration,
@@ -197,10 +230,10 @@ pub fn decode_with_fallback(
 ) -> Result<Outcome, SttError> {
     let started = Instant::now();
     let deadline = started + budget;
-    let cap = token_cap(audio_s);
+    let TokenLimits { cap, plausible } = TokenLimits::new(audio_s, task);
     let remaining = || deadline.saturating_duration_since(Instant::now()).as_secs_f64();
     // Greedy always runs to the end: cutting it short would drop words that were said.
-    let greedy = run(Strategy::Greedy, cap)?;
+    let greedy = run(Strategy::Greedy, cap)?.ok_or_else(|| SttError::Decode("greedy decoding did not run".into()))?;
     let mut outcome = Outcome { budget_exhausted: Instant::now() > deadline, attempts: vec![greedy], started };
     let mut last_needs_fallback = needs_fallback(&outcome.attempts[0], audio_s, task);
     for strategy in FALLBACKS {
@@ -209,13 +242,17 @@ pub fn decode_with_fallback(
         }
         let greedy = &outcome.attempts[0];
         let affordable = (remaining() / costs.predict_per_token(strategy, greedy)).floor() as usize;
-        // A pass that cannot say as much as greedy did is not worth starting.
-        let needed = greedy.tokens.len().clamp(MIN_TOKENS, cap);
+        // A pass that could not say what the audio plausibly holds is not worth starting.
+        let needed = if greedy.degeneracy(audio_s).is_some() { plausible * 3 / 4 } else { greedy.tokens.len() };
+        let needed = needed.clamp(MIN_TOKENS, cap);
         if affordable < needed {
             outcome.budget_exhausted = true;
             break;
         }
-        let attempt = run(strategy, affordable.min(cap))?;
+        // A fallback that runs past what the audio plausibly holds is looping too: stop it there.
+        let Some(attempt) = run(strategy, affordable.min(plausible.max(needed)))? else {
+            continue;
+        };
         costs.learn(&attempt, greedy);
         last_needs_fallback = needs_fallback(&attempt, audio_s, task);
         outcome.attempts.push(attempt);
@@ -223,15 +260,15 @@ pub fn decode_with_fallback(
     Ok(outcome)
 }
 
-/// The pass whose output is used: the most probable one that ended by itself and is not
-/// degenerate, else the last.
+/// The pass whose output is used: the most probable usable one, else greedy (whose flaw then
+/// decides the verdict).
 pub fn choose(outcome: &Outcome, audio_s: f32) -> &Attempt {
     outcome
         .attempts
         .iter()
-        .filter(|a| !a.hit_limit && a.degeneracy(audio_s).is_none())
+        .filter(|a| a.usable(audio_s))
         .max_by(|a, b| a.avg_logprob.total_cmp(&b.avg_logprob))
-        .unwrap_or_else(|| outcome.attempts.last().expect("greedy always runs"))
+        .unwrap_or(&outcome.attempts[0])
 }
 
 /// Turns the passes into a transcript: the chosen text, the gate's verdict and the evidence.
@@ -305,7 +342,13 @@ mod tests {
     fn attempt(strategy: Strategy, text: &str, tokens: usize, avg_logprob: f32, elapsed_ms: u64) -> Attempt {
         let decoded =
             Decoded { tokens: (0..tokens).map(|i| format!("t{i}")).collect(), avg_logprob, no_speech_prob: 0.1 };
-        let mut a = Attempt::new(strategy, decoded, Duration::from_millis(elapsed_ms), 1000, 2.0);
+        let mut a = Attempt::new(
+            strategy,
+            decoded,
+            Duration::from_millis(elapsed_ms),
+            1000,
+            TokenLimits::new(2.0, Task::Transcribe),
+        );
         a.text = text.to_string();
         a.compression_ratio = compression_ratio(text);
         a
@@ -322,7 +365,7 @@ mod tests {
         let mut passes = Vec::new();
         let mut run = |s: Strategy, _max: usize| {
             passes.push(s);
-            Ok(attempt(s, "سلام دنیا", 6, -1.5, 50))
+            Ok(Some(attempt(s, "سلام دنیا", 6, -1.5, 50)))
         };
         let far = Duration::from_secs(60);
         let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far, &mut CostModel::default()).unwrap();
@@ -334,14 +377,14 @@ mod tests {
     fn a_loop_falls_back_until_a_pass_is_clean_and_the_clean_one_is_chosen() {
         let looping = "باید ".repeat(30);
         let mut run = |s: Strategy, _max: usize| {
-            Ok(match s {
-                Strategy::Greedy | Strategy::Beam(_) => attempt(s, &looping, 30, -0.2, 50),
+            Ok(Some(match s {
                 Strategy::Sample { .. } => attempt(s, "سلام دنیا", 6, -0.9, 50),
-            })
+                _ => attempt(s, &looping, 30, -0.2, 50),
+            }))
         };
         let far = Duration::from_secs(60);
         let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far, &mut CostModel::default()).unwrap();
-        assert_eq!(outcome.attempts.len(), 3);
+        assert_eq!(outcome.attempts.len(), 5);
         assert_eq!(choose(&outcome, 2.0).text, "سلام دنیا");
     }
 
@@ -351,7 +394,7 @@ mod tests {
         let mut passes = 0;
         let mut run = |s: Strategy, _max: usize| {
             passes += 1;
-            Ok(attempt(s, &looping, 30, -0.2, 100))
+            Ok(Some(attempt(s, &looping, 30, -0.2, 100)))
         };
         // Greedy took 100 ms for 30 tokens; beam search would need ~200 ms and 50 remain.
         let deadline = Duration::from_millis(50);

@@ -4,10 +4,11 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::decoding::{self, Attempt, CostModel, Strategy};
+use super::decoding::{self, Attempt, CostModel, Strategy, TokenLimits};
+use super::gate::is_repetitive;
 use super::gate::GateOptions;
 use super::mel::{MelExtractor, N_MELS};
 use super::{tokens, Recognizer, SttError, Task, Transcript};
@@ -23,9 +24,10 @@ pub struct WhisperOptions {
     /// a tight window makes Whisper base loop (PSDR digits: 8/90 right with +1 s, 24/90 with a
     /// 10 s window, the same as the full 30 s).
     pub min_window_samples: usize,
-    /// Recognising an utterance may take at most this many seconds per second of its audio,
-    /// fallbacks included; Whisper's translate task gets `translate_budget`. Together they stay
-    /// under real time, so one hard utterance cannot make the pipeline fall behind.
+    /// Recognising an utterance may take at most this many seconds per second of its audio
+    /// (utterances under a second count as one), fallbacks included; Whisper's translate task
+    /// gets `translate_budget`. A hard utterance may cost more than real time, but only by a
+    /// bounded amount that the pauses after it absorb.
     pub transcribe_budget: f32,
     pub translate_budget: f32,
     pub gate: GateOptions,
@@ -38,8 +40,8 @@ impl Default for WhisperOptions {
         Self {
             margin_samples: 16_000,
             min_window_samples: 160_000,
-            transcribe_budget: 0.6,
-            translate_budget: 0.4,
+            transcribe_budget: 1.0,
+            translate_budget: 0.5,
             gate: GateOptions::default(),
             threads,
         }
@@ -53,7 +55,7 @@ impl WhisperOptions {
             Task::Transcribe => self.transcribe_budget,
             Task::Translate => self.translate_budget,
         };
-        Duration::from_secs_f32((multiple * audio_s).max(0.0))
+        Duration::from_secs_f32(multiple * audio_s.max(1.0))
     }
 }
 
@@ -61,6 +63,9 @@ impl WhisperOptions {
 /// without encoding it again.
 pub struct EncodedAudio {
     output: EncoderOutput,
+    samples: Vec<f32>,
+    /// The encoding without padding to the minimum window, made when a fallback needs it.
+    tight: OnceLock<EncoderOutput>,
     /// Length of the utterance itself, without the silence margin.
     pub audio_s: f32,
     pub encode_ms: f64,
@@ -72,6 +77,10 @@ pub(super) struct Decoded {
     pub avg_logprob: f32,
     pub no_speech_prob: f32,
 }
+
+/// Greedy tokens decoded per extra call once a pass runs past what the audio plausibly holds:
+/// checking for a loop between calls stops it early instead of at the cap.
+const CONTINUATION_TOKENS: usize = 16;
 
 /// A loaded Whisper model. Shareable between threads (CTranslate2 serialises calls internally).
 pub struct WhisperModel {
@@ -110,17 +119,43 @@ impl WhisperModel {
         }
     }
 
-    /// Runs the encoder on `samples` (16 kHz) plus the silence margin.
+    /// Runs the encoder on `samples` (16 kHz) plus the silence margin, padded to the minimum window.
     pub fn encode(&self, samples: &[f32]) -> Result<EncodedAudio, SttError> {
         let started = Instant::now();
         let margin = self.options.margin_samples.max(self.options.min_window_samples.saturating_sub(samples.len()));
-        let (features, frames) = self.mel.features(samples, margin);
-        let output = self.whisper.encode(&features, N_MELS, frames).map_err(|e| SttError::Decode(e.to_string()))?;
+        let output = self.run_encoder(samples, margin)?;
         Ok(EncodedAudio {
             output,
+            samples: samples.to_vec(),
+            tight: OnceLock::new(),
             audio_s: samples.len() as f32 / STT_RATE as f32,
             encode_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
+    }
+
+    fn run_encoder(&self, samples: &[f32], margin: usize) -> Result<EncoderOutput, SttError> {
+        let (features, frames) = self.mel.features(samples, margin);
+        self.whisper.encode(&features, N_MELS, frames).map_err(|e| SttError::Decode(e.to_string()))
+    }
+
+    /// The encoder output a strategy decodes; `None` for the tight window when the utterance
+    /// fills the minimum window anyway.
+    fn encoded_for<'a>(
+        &self,
+        audio: &'a EncodedAudio,
+        strategy: Strategy,
+    ) -> Result<Option<&'a EncoderOutput>, SttError> {
+        if strategy != Strategy::GreedyNoTimestampsTightWindow {
+            return Ok(Some(&audio.output));
+        }
+        if audio.samples.len() + self.options.margin_samples >= self.options.min_window_samples {
+            return Ok(None);
+        }
+        if let Some(tight) = audio.tight.get() {
+            return Ok(Some(tight));
+        }
+        let tight = self.run_encoder(&audio.samples, self.options.margin_samples)?;
+        Ok(Some(audio.tight.get_or_init(|| tight)))
     }
 
     /// Recognises encoded audio in `language`: greedy first, fallbacks while the result looks
@@ -134,12 +169,24 @@ impl WhisperModel {
         vad_probability: Option<f32>,
     ) -> Result<Transcript, SttError> {
         let prompt = self.prompt(language, task)?;
+        let plain_prompt = [prompt.clone(), vec!["<|notimestamps|>".to_string()]].concat();
         let budget = self.options.budget(task, audio.audio_s);
         let decode_budget = budget.saturating_sub(Duration::from_secs_f64(audio.encode_ms / 1000.0));
-        let mut run = |strategy: Strategy, max_new_tokens: usize| -> Result<Attempt, SttError> {
+        let limits = TokenLimits::new(audio.audio_s, task);
+        let mut run = |strategy: Strategy, max_new_tokens: usize| -> Result<Option<Attempt>, SttError> {
             let pass_started = Instant::now();
-            let decoded = self.generate(&audio.output, &prompt, strategy, max_new_tokens)?;
-            Ok(Attempt::new(strategy, decoded, pass_started.elapsed(), max_new_tokens, audio.audio_s))
+            let Some(encoded) = self.encoded_for(audio, strategy)? else {
+                return Ok(None);
+            };
+            let plain = matches!(strategy, Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow);
+            let prompt = if plain { &plain_prompt } else { &prompt };
+            let decoded = match strategy {
+                Strategy::Beam(_) | Strategy::Sample { .. } => {
+                    self.generate(encoded, prompt, &[], strategy, max_new_tokens)?.into_decoded()
+                }
+                _ => self.greedy_until_loop(encoded, prompt, max_new_tokens.min(limits.plausible), max_new_tokens)?,
+            };
+            Ok(Some(Attempt::new(strategy, decoded, pass_started.elapsed(), max_new_tokens, limits)))
         };
         let mut costs = *self.costs.lock().unwrap_or_else(|e| e.into_inner());
         let outcome = decoding::decode_with_fallback(&mut run, audio.audio_s, task, decode_budget, &mut costs)?;
@@ -172,15 +219,37 @@ impl WhisperModel {
         Ok(vec!["<|startoftranscript|>".to_string(), self.language_token(language)?, task_token.to_string()])
     }
 
+    /// Greedy decoding in steps: `first_limit` tokens, then further only while the text is not
+    /// looping, up to `max_new_tokens`.
+    fn greedy_until_loop(
+        &self,
+        encoded: &EncoderOutput,
+        prompt: &[String],
+        first_limit: usize,
+        max_new_tokens: usize,
+    ) -> Result<Decoded, SttError> {
+        let mut limit = first_limit;
+        let mut pass = self.generate(encoded, prompt, &[], Strategy::Greedy, limit)?;
+        while pass.tokens.len() >= limit && limit < max_new_tokens && !is_repetitive(&pass.tokens) {
+            limit = (limit + CONTINUATION_TOKENS).min(max_new_tokens);
+            let more = self.generate(encoded, prompt, &pass.tokens.clone(), Strategy::Greedy, limit)?;
+            pass = Generated { cum_logprob: pass.cum_logprob + more.cum_logprob, ..more };
+        }
+        Ok(pass.into_decoded())
+    }
+
+    /// One `generate` call. `prefix` tokens are forced (a continuation); the result holds them
+    /// too, and `max_tokens` counts them.
     fn generate(
         &self,
         encoded: &EncoderOutput,
         prompt: &[String],
+        prefix: &[String],
         strategy: Strategy,
-        max_new_tokens: usize,
-    ) -> Result<Decoded, SttError> {
+        max_tokens: usize,
+    ) -> Result<Generated, SttError> {
         let (beam_size, sampling_temperature, num_hypotheses, sampling_topk) = match strategy {
-            Strategy::Greedy => (1, 1.0, 1, 1),
+            Strategy::Greedy | Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow => (1, 1.0, 1, 1),
             Strategy::Beam(width) => (width, 1.0, 1, 1),
             // Best of n samples from the full distribution, as faster-whisper's fallback.
             Strategy::Sample { temperature, best_of } => (1, temperature, best_of, 0),
@@ -190,30 +259,45 @@ impl WhisperModel {
             sampling_temperature,
             sampling_topk,
             num_hypotheses,
-            // CTranslate2 stops at min(max_length / 2, max_length - prompt) new tokens.
-            max_length: (2 * max_new_tokens).clamp(2 * prompt.len(), 448),
+            // CTranslate2 stops at min(max_length / 2, max_length - prompt) tokens, prefix included.
+            max_length: (2 * max_tokens).clamp(2 * prompt.len(), 448),
             return_scores: true,
             return_no_speech_prob: true,
         };
-        let result = self.whisper.generate(encoded, prompt, &options).map_err(|e| SttError::Decode(e.to_string()))?;
+        let input = [prompt, prefix].concat();
+        let result = self.whisper.generate(encoded, &input, &options).map_err(|e| SttError::Decode(e.to_string()))?;
+        // CTranslate2's score is the log-probability of the tokens it added (and the end token),
+        // divided by the length of the whole hypothesis.
+        let cum_logprob =
+            |i: usize| result.scores.get(i).map_or(f32::NEG_INFINITY, |s| s * result.sequences[i].len() as f32);
         // Of several samples, the most probable one (faster-whisper's best_of).
         let best = (0..result.sequences.len())
             .max_by(|&a, &b| {
-                let score = |i: usize| avg_logprob(result.scores.get(i).copied(), result.sequences[i].len());
-                score(a).total_cmp(&score(b))
+                (cum_logprob(a) / result.sequences[a].len().max(1) as f32)
+                    .total_cmp(&(cum_logprob(b) / result.sequences[b].len().max(1) as f32))
             })
             .unwrap_or(0);
-        let tokens = result.sequences.get(best).cloned().unwrap_or_default();
-        let avg_logprob = avg_logprob(result.scores.get(best).copied(), tokens.len());
-        Ok(Decoded { tokens, avg_logprob, no_speech_prob: result.no_speech_prob })
+        Ok(Generated {
+            cum_logprob: cum_logprob(best),
+            tokens: result.sequences.get(best).cloned().unwrap_or_default(),
+            no_speech_prob: result.no_speech_prob,
+        })
     }
 }
 
-/// CTranslate2 returns the length-normalised score; faster-whisper's avg_logprob counts the end
-/// token too.
-fn avg_logprob(score: Option<f32>, n: usize) -> f32 {
-    let n = n as f32;
-    score.map_or(f32::NEG_INFINITY, |s| s * n / (n + 1.0))
+/// What one `generate` call returned.
+struct Generated {
+    tokens: Vec<String>,
+    cum_logprob: f32,
+    no_speech_prob: f32,
+}
+
+impl Generated {
+    /// faster-whisper's avg_logprob: the end token counts too.
+    fn into_decoded(self) -> Decoded {
+        let avg_logprob = self.cum_logprob / (self.tokens.len() + 1) as f32;
+        Decoded { tokens: self.tokens, avg_logprob, no_speech_prob: self.no_speech_prob }
+    }
 }
 
 /// Text of tokens, control and timestamp tokens skipped.

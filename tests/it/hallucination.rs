@@ -60,7 +60,13 @@ fn a_real_word_recognised_with_low_confidence_is_spoken() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("one.json");
     let input = crate::util::sample("fa-one-ali.wav");
-    ok(bin().args(["translate", "-q", "--mt", "direct"]).arg(&input).arg("-o").arg(dir.path().join("one.wav")).arg("--json").arg(&json));
+    ok(bin()
+        .args(["translate", "-q", "--mt", "direct"])
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("one.wav"))
+        .arg("--json")
+        .arg(&json));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let segments = report["segments"].as_array().unwrap();
     assert_eq!(segments.len(), 1, "{report}");
@@ -68,4 +74,53 @@ fn a_real_word_recognised_with_low_confidence_is_spoken() {
     assert!(segments[0]["source_text"].as_str().unwrap().contains("یک"), "{report}");
     // It is spoken although Whisper is unsure: the gate no longer refuses low confidence alone.
     assert!(segments[0]["recognition"]["evidence"]["avg_logprob"].as_f64().unwrap() < -0.5, "{report}");
+}
+
+/// Whisper base loops on this digit string in timestamp mode; a cheaper decoding pass (no
+/// timestamps, a tight window) gives the digits back. The budget is raised so the rescue does not
+/// depend on how busy the test machine is.
+#[test]
+fn a_loop_is_rescued_by_a_fallback_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("digits.json");
+    let input = crate::util::sample("fa-digits-fateme.wav");
+    ok(bin()
+        .args(["translate", "-q", "--mt", "direct", "--decode-budget", "10"])
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("d.wav"))
+        .arg("--json")
+        .arg(&json));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let segments = report["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 1, "{report}");
+    let decoding = &segments[0]["recognition"]["decoding"];
+    assert!(decoding["fallbacks"].as_u64().unwrap() >= 1, "{report}");
+    assert_ne!(decoding["chosen"], "greedy", "{report}");
+    let text = segments[0]["source_text"].as_str().unwrap();
+    assert!(text.contains("یک") && text.contains("نو"), "{report}");
+}
+
+/// With almost no budget, no fallback pass is started and the report says the budget ran out.
+#[test]
+fn a_decode_over_budget_starts_no_fallback_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("digits.json");
+    let input = crate::util::sample("fa-digits-fateme.wav");
+    ok(bin()
+        .args(["translate", "-q", "--mt", "direct", "--decode-budget", "0.01"])
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("d.wav"))
+        .arg("--json")
+        .arg(&json));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let all: Vec<&serde_json::Value> =
+        report["segments"].as_array().unwrap().iter().chain(report["dropped"].as_array().unwrap()).collect();
+    assert!(!all.is_empty(), "{report}");
+    for utterance in all {
+        let decoding = &utterance["recognition"]["decoding"];
+        assert_eq!(decoding["passes"].as_array().unwrap().len(), 1, "{report}");
+        assert_eq!(decoding["budget_exhausted"], true, "{report}");
+    }
 }

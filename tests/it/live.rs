@@ -217,7 +217,7 @@ fn input_file_runs_without_a_sound_server() {
         .env("XDG_RUNTIME_DIR", empty.path())
         .env("PULSE_SERVER", "unix:/nonexistent")
         .args(["live", "--output", "none", "--input-file"])
-        .arg(sample("fa-digits-fateme.wav"))
+        .arg(sample("fa-sentence-virgool.wav"))
         .arg("--metrics-json")
         .arg(&metrics));
     assert!(captions.contains("fa: ") && captions.contains("en: "), "{captions}");

@@ -36,7 +36,7 @@ fn bundled_sample_becomes_english_speech_and_captions() {
     );
     let captions = ok(bin()
         .arg("translate")
-        .arg(sample("fa-digits-fateme.wav"))
+        .arg(sample("fa-sentence-virgool.wav"))
         .arg("-o")
         .arg(&wav)
         .arg("--srt")
@@ -132,18 +132,18 @@ fn portuguese_runs_through_the_firefox_engine_end_to_end() {
 
 #[test]
 fn direct_engine_is_whispers_own_translation() {
-    let (report, _) = translate_report(&sample("fa-digits-fateme.wav"), &["--mt", "direct"]);
+    let (report, _) = translate_report(&sample("fa-sentence-virgool.wav"), &["--mt", "direct"]);
     assert!(report["model"]["mt"].as_str().unwrap().starts_with("direct"));
     assert!(!report["segments"].as_array().unwrap().is_empty());
 }
 
 #[test]
 fn transcribe_prints_one_line_per_input() {
-    let out = ok(bin().arg("transcribe").arg(sample("fa-digits-elyas.wav")).arg(sample("fa-digits-fateme.wav")));
+    let out = ok(bin().arg("transcribe").arg(sample("fa-sentence-virgool.wav")).arg(sample("fa-one-ali.wav")));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with(&format!("{}\t", sample("fa-digits-elyas.wav").display())));
-    assert!(lines[1].starts_with(&format!("{}\t", sample("fa-digits-fateme.wav").display())));
+    assert!(lines[0].starts_with(&format!("{}\t", sample("fa-sentence-virgool.wav").display())));
+    assert!(lines[1].starts_with(&format!("{}\t", sample("fa-one-ali.wav").display())));
     assert!(lines.iter().all(|l| l.split('\t').nth(1).is_some_and(|t| !t.trim().is_empty())), "{out}");
 }
 
