@@ -283,3 +283,17 @@ impl Drop for EncoderOutput {
         unsafe { (self.api.encoded_free)(self.raw.as_ptr()) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_or_foreign_library_is_a_clear_error() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let missing = Whisper::load(&dir.join("no-such-library.so"), dir, 1).err().unwrap().to_string();
+        assert!(missing.contains("no-such-library.so: file not found"), "{missing}");
+        let foreign = Whisper::load(&dir.join("Cargo.toml"), dir, 1).err().unwrap().to_string();
+        assert!(foreign.contains("Cargo.toml") && foreign.contains("models fetch ctranslate2"), "{foreign}");
+    }
+}

@@ -101,7 +101,10 @@ impl WhisperModel {
             .lines()
             .map(str::to_string)
             .collect();
-        let whisper = ct2::Whisper::load(ctranslate2, dir, options.threads).map_err(|e| load_error(e.to_string()))?;
+        let whisper = ct2::Whisper::load(ctranslate2, dir, options.threads).map_err(|e| match e {
+            ct2::Ct2Error::Model { reason, .. } => load_error(reason),
+            other => load_error(other.to_string()),
+        })?;
         Ok(Self { whisper, vocabulary, mel: MelExtractor::new(), options, costs: Mutex::new(CostModel::default()) })
     }
 
