@@ -32,6 +32,11 @@ pub struct WhisperOptions {
     pub translate_budget: f32,
     pub gate: GateOptions,
     pub threads: usize,
+    /// Whether audio arrives in real time (a microphone, a paced file): then the clock also
+    /// limits decoding, so a loaded machine does not fall behind the speaker. Without it (files
+    /// decoded flat out) only the deterministic work budget applies and the same audio always
+    /// gives the same transcript.
+    pub real_time: bool,
 }
 
 impl Default for WhisperOptions {
@@ -44,6 +49,7 @@ impl Default for WhisperOptions {
             translate_budget: 0.5,
             gate: GateOptions::default(),
             threads,
+            real_time: true,
         }
     }
 }
@@ -56,7 +62,8 @@ impl WhisperOptions {
             Task::Translate => self.translate_budget,
         };
         let nominal_s = f64::from(multiple * audio_s.max(1.0));
-        Budget { tokens: nominal_s * GREEDY_TOKENS_PER_S, wall: Duration::from_secs_f64(2.0 * nominal_s) }
+        let wall = self.real_time.then(|| Duration::from_secs_f64(2.0 * nominal_s));
+        Budget { tokens: nominal_s * GREEDY_TOKENS_PER_S, wall }
     }
 }
 
