@@ -1,7 +1,9 @@
 //! Whisper's own speed through CTranslate2, per utterance: encoder time, decoding passes, tokens,
 //! milliseconds per decoded token, and the text (to check that a faster build decodes the same).
 //!
-//! cargo run --release --example whisper_speed -- [--threads N] [--budget S] WAV...
+//! cargo run --release --example whisper_speed -- [--threads N] [--budget S] [--window S] WAV...
+//!
+//! `--window`: the shortest encoder window in seconds (default 10; Whisper's own is 30).
 //!
 //! Each WAV is one utterance (16 kHz after decoding; no VAD). Uses the installed `whisper-base`
 //! and `ctranslate2` models. Prints one tab-separated line per file, then medians.
@@ -31,6 +33,9 @@ fn main() -> ExitCode {
         let mut value = || args.next().and_then(|v| v.parse::<f32>().ok());
         match arg.as_str() {
             "--threads" => options.threads = value().map_or(options.threads, |v| v as usize),
+            "--window" => {
+                options.min_window_samples = value().map_or(options.min_window_samples, |s| (s * 16_000.0) as usize);
+            }
             "--budget" => {
                 options.transcribe_budget = value().unwrap_or(options.transcribe_budget);
             }

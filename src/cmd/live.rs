@@ -57,7 +57,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         _ => None,
     };
 
-    let (config, names) = runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
+    let (config, names) = runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true, true)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
     if let Some(device) = &speakers {
         sinks.push(PulseSink::open(device, VOICE_RATE)?);

@@ -81,9 +81,10 @@ impl Runtime {
         Ok(self.store.require(&id)?)
     }
 
-    fn load_whisper(&self, args: &RecognitionArgs) -> Result<(Arc<WhisperModel>, String)> {
+    /// `real_time`: audio arrives as it is spoken, so decoding must also keep up with the clock.
+    fn load_whisper(&self, args: &RecognitionArgs, real_time: bool) -> Result<(Arc<WhisperModel>, String)> {
         let dir = self.whisper_dir(&args.whisper)?;
-        let mut options = WhisperOptions::default();
+        let mut options = WhisperOptions { real_time, ..WhisperOptions::default() };
         if let Some(threads) = args.threads {
             options.threads = threads.max(1);
         }
@@ -110,10 +111,11 @@ impl Runtime {
         default_pause_ms: u32,
         mt: MtChoice,
         stream_speech: bool,
+        real_time: bool,
     ) -> Result<(PipelineConfig, ModelNames)> {
         let segmenter = segmenter_options(args, default_pause_ms)?;
         let (engine, mt_name) = self.choose_engine(&args.from, mt)?;
-        let (whisper, whisper_dir) = self.load_whisper(args)?;
+        let (whisper, whisper_dir) = self.load_whisper(args, real_time)?;
         let config = PipelineConfig {
             language: args.from.clone(),
             whisper,

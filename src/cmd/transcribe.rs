@@ -13,7 +13,7 @@ use crate::cli::TranscribeArgs;
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
     let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS)?;
     let runtime = Runtime::open()?;
-    let (whisper, _) = runtime.load_whisper(&args.recognition)?;
+    let (whisper, _) = runtime.load_whisper(&args.recognition, false)?;
     let mut recognizer = WhisperCt2Recognizer::try_new(whisper, &args.recognition.from)?;
     let mut vad = SileroVad::try_new(&runtime.onnx_runtime, &runtime.vad_model()?)?;
     let many = args.inputs.len() > 1;

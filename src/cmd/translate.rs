@@ -24,7 +24,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let audio = decode_file(&args.input, STT_RATE)?;
     let runtime = Runtime::open()?;
-    let (config, names) = runtime.pipeline_config(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false)?;
+    let (config, names) = runtime.pipeline_config(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false, false)?;
 
     let progress = progress_bar(&audio, args.quiet);
     let mut segments: Vec<TranslatedSegment> = Vec::new();

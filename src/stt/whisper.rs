@@ -4,10 +4,10 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::decoding::{self, Attempt, CostModel, Strategy, TokenLimits};
+use super::decoding::{self, Attempt, Budget, Strategy, TokenLimits};
 use super::gate::is_repetitive;
 use super::gate::GateOptions;
 use super::mel::{MelExtractor, N_MELS};
@@ -24,14 +24,18 @@ pub struct WhisperOptions {
     /// a tight window makes Whisper base loop (PSDR digits: 8/90 right with +1 s, 24/90 with a
     /// 10 s window, the same as the full 30 s).
     pub min_window_samples: usize,
-    /// Recognising an utterance may take at most this many seconds per second of its audio
-    /// (utterances under a second count as one), fallbacks included; Whisper's translate task
-    /// gets `translate_budget`. A hard utterance may cost more than real time, but only by a
-    /// bounded amount that the pauses after it absorb.
+    /// Recognising an utterance may take at most this many seconds per second of its audio on
+    /// the reference machine (utterances under a second count as one), fallbacks included;
+    /// Whisper's translate task gets `translate_budget`. See [`Budget`] for how it is counted.
     pub transcribe_budget: f32,
     pub translate_budget: f32,
     pub gate: GateOptions,
     pub threads: usize,
+    /// Whether audio arrives in real time (a microphone, a paced file): then the clock also
+    /// limits decoding, so a loaded machine does not fall behind the speaker. Without it (files
+    /// decoded flat out) only the deterministic work budget applies and the same audio always
+    /// gives the same transcript.
+    pub real_time: bool,
 }
 
 impl Default for WhisperOptions {
@@ -44,20 +48,28 @@ impl Default for WhisperOptions {
             translate_budget: 0.5,
             gate: GateOptions::default(),
             threads,
+            real_time: true,
         }
     }
 }
 
 impl WhisperOptions {
-    /// The time recognition of `audio_s` seconds of audio may take for `task`.
-    pub fn budget(&self, task: Task, audio_s: f32) -> Duration {
+    /// The decoding budget for `audio_s` seconds of audio and `task`.
+    pub fn budget(&self, task: Task, audio_s: f32) -> Budget {
         let multiple = match task {
             Task::Transcribe => self.transcribe_budget,
             Task::Translate => self.translate_budget,
         };
-        Duration::from_secs_f32(multiple * audio_s.max(1.0))
+        let nominal_s = f64::from(multiple * audio_s.max(1.0));
+        let wall = self.real_time.then(|| Duration::from_secs_f64(2.0 * nominal_s));
+        Budget { tokens: nominal_s * GREEDY_TOKENS_PER_S, wall }
     }
 }
+
+/// Greedy tokens Whisper base decodes per second on the reference machine (two x86-64 cores,
+/// int8, CTranslate2 with oneMKL: ~5.5 ms a token, call overhead included; measured with
+/// `cargo run --release --example whisper_speed`): converts the budget's seconds into decoding work.
+const GREEDY_TOKENS_PER_S: f64 = 180.0;
 
 /// An utterance after Whisper's encoder: decoded as often as needed (fallbacks, the other task)
 /// without encoding it again.
@@ -88,7 +100,6 @@ pub struct WhisperModel {
     vocabulary: HashSet<String>,
     mel: MelExtractor,
     options: WhisperOptions,
-    costs: Mutex<CostModel>,
 }
 
 impl WhisperModel {
@@ -105,7 +116,7 @@ impl WhisperModel {
             ct2::Ct2Error::Model { reason, .. } => load_error(reason),
             other => load_error(other.to_string()),
         })?;
-        Ok(Self { whisper, vocabulary, mel: MelExtractor::new(), options, costs: Mutex::new(CostModel::default()) })
+        Ok(Self { whisper, vocabulary, mel: MelExtractor::new(), options })
     }
 
     pub fn options(&self) -> &WhisperOptions {
@@ -174,7 +185,6 @@ impl WhisperModel {
         let prompt = self.prompt(language, task)?;
         let plain_prompt = [prompt.clone(), vec!["<|notimestamps|>".to_string()]].concat();
         let budget = self.options.budget(task, audio.audio_s);
-        let decode_budget = budget.saturating_sub(Duration::from_secs_f64(audio.encode_ms / 1000.0));
         let limits = TokenLimits::new(audio.audio_s, task);
         let mut run = |strategy: Strategy, max_new_tokens: usize| -> Result<Option<Attempt>, SttError> {
             let pass_started = Instant::now();
@@ -191,11 +201,9 @@ impl WhisperModel {
             };
             Ok(Some(Attempt::new(strategy, decoded, pass_started.elapsed(), max_new_tokens, limits)))
         };
-        let mut costs = *self.costs.lock().unwrap_or_else(|e| e.into_inner());
-        let outcome = decoding::decode_with_fallback(&mut run, audio.audio_s, task, decode_budget, &mut costs)?;
-        *self.costs.lock().unwrap_or_else(|e| e.into_inner()) = costs;
+        let outcome = decoding::decode_with_fallback(&mut run, audio.audio_s, task, budget)?;
         let mut transcript = decoding::finish(outcome, language, task, audio, vad_probability, &self.options.gate);
-        transcript.decoding.budget_ms = budget.as_secs_f64() * 1000.0;
+        transcript.decoding.budget_tokens = budget.tokens;
         Ok(transcript)
     }
 
