@@ -5,12 +5,14 @@
 //! [`mt`] (translation engines + cache) → [`tts`] (Piper voices) → [`output`] (timeline, captions).
 //! [`pipeline`] wires the stages together with bounded channels; [`runtime`] builds each stage's
 //! engine from the installed models, loading the heavy ones once per process; [`models`]
-//! installs and verifies the weights every stage loads; [`live`] runs the pipeline on a
+//! installs and verifies the weights every stage loads, [`onnx`] and [`ct2`] the inference
+//! libraries among them; [`live`] runs the pipeline on a
 //! microphone into audio sinks (the virtual microphone) and measures its latency; [`bench`]
 //! reports latency, resources and accuracy on a manifest of clips.
 
 pub mod audio;
 pub mod bench;
+pub mod ct2;
 pub mod live;
 pub mod models;
 pub mod mt;

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::models::{ModelStore, StoreError};
 use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, Translator};
 use crate::pipeline::{Factory, PipelineConfig, StageFactories};
+use crate::ct2;
 use crate::stt::{Recognizer, SttError, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
 use crate::tts::{PiperSynthesizer, PiperVoice, Synthesizer, TtsError};
 use crate::vad::{SegmenterOptions, SileroVad, SpeechDetector};
@@ -54,6 +55,9 @@ pub struct RecognitionOptions {
     /// Seconds recognition may spend per second of audio (Whisper's translate task gets half);
     /// see [`WhisperOptions::transcribe_budget`].
     pub decode_budget: f32,
+    /// Audio arrives as it is spoken, so decoding also keeps up with the clock; see
+    /// [`WhisperOptions::real_time`].
+    pub real_time: bool,
 }
 
 /// What one session asks for.
@@ -121,7 +125,7 @@ pub struct Runtime {
     store: ModelStore,
     onnx_runtime: PathBuf,
     /// Loaded Whisper models by (directory, threads, decoding budget's bits).
-    whisper: Mutex<HashMap<(PathBuf, usize, u32), Arc<WhisperModel>>>,
+    whisper: Mutex<HashMap<(PathBuf, usize, u32, bool), Arc<WhisperModel>>>,
     voice: Arc<Shared<PiperVoice>>,
 }
 
@@ -156,18 +160,19 @@ impl Runtime {
     /// model does not know the language.
     pub fn whisper(&self, recognition: &RecognitionOptions) -> Result<(Arc<WhisperModel>, PathBuf), RuntimeError> {
         let dir = self.whisper_dir(&recognition.whisper)?;
-        let mut options = WhisperOptions::default();
+        let mut options = WhisperOptions { real_time: recognition.real_time, ..WhisperOptions::default() };
         if let Some(threads) = recognition.threads {
             options.threads = threads.max(1);
         }
         options.transcribe_budget = recognition.decode_budget;
         options.translate_budget = recognition.decode_budget / 2.0;
-        let key = (dir.clone(), options.threads, recognition.decode_budget.to_bits());
+        let key = (dir.clone(), options.threads, recognition.decode_budget.to_bits(), recognition.real_time);
         let mut loaded = self.whisper.lock().unwrap_or_else(PoisonError::into_inner);
         let model = match loaded.get(&key) {
             Some(model) => model.clone(),
             None => {
-                let model = Arc::new(WhisperModel::load(&dir, options).map_err(RuntimeError::LoadWhisper)?);
+                let library = self.store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
+                let model = Arc::new(WhisperModel::load(&library, &dir, options).map_err(RuntimeError::LoadWhisper)?);
                 loaded.insert(key, model.clone());
                 model
             }

@@ -58,7 +58,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         _ => None,
     };
 
-    let (config, names) = pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
+    let (config, names) = pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, true)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
     if let Some(device) = &speakers {
         sinks.push(Box::new(PulseSink::open(device, voice_rate)?));

@@ -33,7 +33,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn recognition_options(args: &RecognitionArgs) -> Result<RecognitionOptions> {
+/// `real_time`: audio arrives as it is spoken (live, bench --realtime), so decoding must also keep
+/// up with the clock.
+fn recognition_options(args: &RecognitionArgs, real_time: bool) -> Result<RecognitionOptions> {
     if !(0.01..=10.0).contains(&args.decode_budget) {
         bail!("--decode-budget must be between 0.01 and 10 (seconds per second of audio), got {}", args.decode_budget);
     }
@@ -42,6 +44,7 @@ fn recognition_options(args: &RecognitionArgs) -> Result<RecognitionOptions> {
         whisper: args.whisper.clone(),
         threads: args.threads,
         decode_budget: args.decode_budget,
+        real_time,
     })
 }
 
@@ -51,6 +54,7 @@ fn session_options(
     default_pause_ms: u32,
     mt: MtChoice,
     stream_speech: bool,
+    real_time: bool,
 ) -> Result<SessionOptions> {
     let mt = match mt {
         MtChoice::Auto => runtime::MtChoice::Auto,
@@ -58,7 +62,7 @@ fn session_options(
         MtChoice::Firefox => runtime::MtChoice::Firefox,
     };
     Ok(SessionOptions {
-        recognition: recognition_options(args)?,
+        recognition: recognition_options(args, real_time)?,
         mt,
         segmenter: segmenter_options(args, default_pause_ms)?,
         stream_speech,
@@ -73,8 +77,10 @@ fn pipeline_config(
     default_pause_ms: u32,
     mt: MtChoice,
     stream_speech: bool,
+    real_time: bool,
 ) -> Result<(PipelineConfig, ModelNames)> {
-    let (config, names) = runtime.pipeline_config(&session_options(args, default_pause_ms, mt, stream_speech)?)?;
+    let options = session_options(args, default_pause_ms, mt, stream_speech, real_time)?;
+    let (config, names) = runtime.pipeline_config(&options)?;
     if let Some(note) = &names.note {
         eprintln!("note: {note}");
     }

@@ -14,7 +14,7 @@ use crate::cli::TranscribeArgs;
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
     let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS)?;
     let runtime = Runtime::open()?;
-    let (whisper, _) = runtime.whisper(&recognition_options(&args.recognition)?)?;
+    let (whisper, _) = runtime.whisper(&recognition_options(&args.recognition, false)?)?;
     let mut recognizer = WhisperCt2Recognizer::try_new(whisper, &args.recognition.from)?;
     let mut vad = runtime.detector()?()?;
     let many = args.inputs.len() > 1;

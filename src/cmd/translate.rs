@@ -26,7 +26,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let audio = decode_file(&args.input, STT_RATE)?;
     let duration_s = audio.duration_s();
     let runtime = Runtime::open()?;
-    let (config, names) = pipeline_config(&runtime, &args.recognition, TRANSLATE_PAUSE_MS, args.mt, false)?;
+    let (config, names) = pipeline_config(&runtime, &args.recognition, TRANSLATE_PAUSE_MS, args.mt, false, false)?;
 
     let progress = progress_bar(duration_s, args.quiet);
     let mut segments: Vec<TranslatedSegment> = Vec::new();

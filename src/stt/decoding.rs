@@ -169,18 +169,18 @@ fn relative_cost(strategy: Strategy) -> f64 {
 }
 
 /// An extra encoder pass (the tight window) costs about as much as this many greedy tokens.
-const ENCODE_COST: f64 = 12.0;
+const ENCODE_COST: f64 = 20.0;
 
 /// How much decoding an utterance may get.
 ///
 /// Work is counted in greedy-token equivalents rather than seconds so that the same audio is
 /// decoded the same way however busy the machine is (the same transcript from `translate`,
-/// `transcribe` and `live`, reproducible tests). The clock is a second guard, at twice the
-/// nominal time, for when the machine is too loaded to keep up.
+/// `transcribe` and `live`, reproducible tests). When audio arrives in real time the clock is a
+/// second guard, at twice the nominal time, for when the machine is too loaded to keep up.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
     pub tokens: f64,
-    pub wall: Duration,
+    pub wall: Option<Duration>,
 }
 
 /// Every pass run for an utterance and whether the budget cut decoding short.
@@ -236,7 +236,7 @@ pub fn decode_with_fallback(
         // A pass that could not say what such audio usually holds is not worth starting.
         let needed = if greedy.degeneracy(audio_s).is_some() { typical } else { greedy.tokens.len() };
         let needed = needed.clamp(MIN_TOKENS, cap);
-        if affordable < needed || started.elapsed() > budget.wall {
+        if affordable < needed || budget.wall.is_some_and(|wall| started.elapsed() > wall) {
             outcome.budget_exhausted = true;
             break;
         }
@@ -361,7 +361,7 @@ mod tests {
             passes.push(s);
             Ok(Some(attempt(s, "سلام دنیا", 6, -1.5, 50)))
         };
-        let far = Budget { tokens: 1000.0, wall: Duration::from_secs(60) };
+        let far = Budget { tokens: 1000.0, wall: Some(Duration::from_secs(60)) };
         let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far).unwrap();
         assert_eq!(outcome.attempts.len(), 1, "low confidence alone is not degenerate");
         assert!(!outcome.budget_exhausted);
@@ -376,7 +376,7 @@ mod tests {
                 _ => attempt(s, &looping, 30, -0.2, 50),
             }))
         };
-        let far = Budget { tokens: 1000.0, wall: Duration::from_secs(60) };
+        let far = Budget { tokens: 1000.0, wall: Some(Duration::from_secs(60)) };
         let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far).unwrap();
         assert_eq!(outcome.attempts.len(), 5);
         assert_eq!(choose(&outcome, 2.0).text, "سلام دنیا");
@@ -391,7 +391,7 @@ mod tests {
             Ok(Some(attempt(s, &looping, 30, -0.2, 100)))
         };
         // Greedy spent 30 of 40 token-equivalents: no fallback can say what 2 s of audio holds.
-        let budget = Budget { tokens: 40.0, wall: Duration::from_secs(60) };
+        let budget = Budget { tokens: 40.0, wall: Some(Duration::from_secs(60)) };
         let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, budget).unwrap();
         assert_eq!(passes, 1);
         assert!(outcome.budget_exhausted);
@@ -405,7 +405,7 @@ mod tests {
             passes += 1;
             Ok(Some(attempt(s, &looping, 30, -0.2, 100)))
         };
-        let budget = Budget { tokens: 1000.0, wall: Duration::ZERO };
+        let budget = Budget { tokens: 1000.0, wall: Some(Duration::ZERO) };
         let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, budget).unwrap();
         assert_eq!(passes, 1);
         assert!(outcome.budget_exhausted);

@@ -16,6 +16,7 @@ fn options(language: &str) -> SessionOptions {
             whisper: "base".into(),
             threads: Some(1),
             decode_budget: 1.0,
+            real_time: false,
         },
         mt: MtChoice::Direct,
         segmenter: SegmenterOptions::default(),
