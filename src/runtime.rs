@@ -10,10 +10,10 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::ct2;
 use crate::models::{ModelStore, StoreError};
 use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, Translator};
 use crate::pipeline::{Factory, PipelineConfig, StageFactories};
-use crate::ct2;
 use crate::stt::{Recognizer, SttError, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
 use crate::tts::{PiperSynthesizer, PiperVoice, Synthesizer, TtsError};
 use crate::vad::{SegmenterOptions, SileroVad, SpeechDetector};
@@ -120,12 +120,15 @@ impl<T> Shared<T> {
     }
 }
 
+/// A loaded Whisper's settings: model directory, threads, decoding budget's bits, real time.
+type WhisperKey = (PathBuf, usize, u32, bool);
+
 /// The installed models and the engines loaded from them, for the life of the process.
 pub struct Runtime {
     store: ModelStore,
     onnx_runtime: PathBuf,
-    /// Loaded Whisper models by (directory, threads, decoding budget's bits).
-    whisper: Mutex<HashMap<(PathBuf, usize, u32, bool), Arc<WhisperModel>>>,
+    /// Loaded Whisper models by their settings.
+    whisper: Mutex<HashMap<WhisperKey, Arc<WhisperModel>>>,
     voice: Arc<Shared<PiperVoice>>,
 }
 
