@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build: cmake + g++ (CTranslate2 is compiled from source), pkg-config.
+# Build: g++ (the small CTranslate2 shim; the library itself comes with the models), pkg-config.
 # Run: libespeak-ng (phonemes for the Piper voice) + its data. Models: python3 with pip.
 # Tests: pulseaudio (a real sound server for the audio tests), sox (test audio).
-PACKAGES=(cmake g++ make pkg-config libespeak-ng-dev espeak-ng-data espeak-ng pulseaudio pulseaudio-utils sox)
+PACKAGES=(g++ make pkg-config libespeak-ng-dev espeak-ng-data espeak-ng pulseaudio pulseaudio-utils sox)
 # A python3 with a working pip (pyenv, conda) makes Debian's unnecessary.
 python3 -m pip --version >/dev/null 2>&1 || PACKAGES+=(python3 python3-pip)
 

@@ -100,6 +100,10 @@ pub struct LiveArgs {
     /// else none).
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<LiveOutput>,
+    /// Also write the English speech to this WAV file, as it is spoken (back to back, at the
+    /// voice's sample rate).
+    #[arg(long, value_name = "FILE")]
+    pub wav: Option<PathBuf>,
     /// Stop after this many seconds (default: until Ctrl-C, or the end of --input-file).
     #[arg(long, value_name = "S", value_parser = duration_s, allow_negative_numbers = true)]
     pub duration: Option<f64>,
@@ -147,8 +151,10 @@ pub struct RecognitionArgs {
     pub threads: Option<usize>,
     /// Recognition may take at most this many seconds per second of an utterance's audio
     /// (utterances under a second count as one), fallback decoding passes included; Whisper's own
-    /// translation gets half as much. When it runs out, the best text so far is used and the
-    /// reports say so.
+    /// translation gets half as much. It is counted in decoding work (calibrated on a 2-core
+    /// machine) so the same audio always gets the same transcript; when audio arrives in real time
+    /// (live, bench --realtime) the clock is a guard at twice that. When it runs out, the best
+    /// text so far is used and the reports say so.
     #[arg(long, default_value_t = 1.0, value_name = "X", value_parser = decode_budget)]
     pub decode_budget: f32,
 }

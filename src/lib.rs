@@ -3,13 +3,16 @@
 //! The modules follow the pipeline, in order:
 //! [`audio`] (decode, resample, write) → [`vad`] (Silero, utterances) → [`stt`] (Whisper) →
 //! [`mt`] (translation engines + cache) → [`tts`] (Piper voices) → [`output`] (timeline, captions).
-//! [`pipeline`] wires the stages together with bounded channels; [`models`] installs and verifies
-//! the weights every stage loads; [`live`] runs the pipeline on a microphone into the virtual
-//! microphone and measures its latency; [`bench`] reports latency, resources and accuracy on a
-//! manifest of clips. [`outfile`] writes every output file whole or not at all.
+//! [`pipeline`] wires the stages together with bounded channels; [`runtime`] builds each stage's
+//! engine from the installed models, loading the heavy ones once per process; [`models`]
+//! installs and verifies the weights every stage loads, [`onnx`] and [`ct2`] the inference
+//! libraries among them; [`live`] runs the pipeline on a microphone into audio sinks (the
+//! virtual microphone) and measures its latency; [`bench`] reports latency, resources and
+//! accuracy on a manifest of clips. [`outfile`] writes every output file whole or not at all.
 
 pub mod audio;
 pub mod bench;
+pub mod ct2;
 pub mod live;
 pub mod models;
 pub mod mt;
@@ -17,6 +20,7 @@ pub mod onnx;
 pub mod outfile;
 pub mod output;
 pub mod pipeline;
+pub mod runtime;
 pub mod stt;
 pub mod text;
 pub mod tts;

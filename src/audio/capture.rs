@@ -11,8 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::pulse::{from_bytes, record_stream};
-use super::{Audio, STT_RATE};
-use crate::pipeline::Chunk;
+use super::{Audio, Chunk, STT_RATE};
 
 /// Capture pieces of 20 ms.
 pub const CHUNK_MS: u32 = 20;

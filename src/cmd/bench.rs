@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use linguastream::bench::{self, read_manifest, Clip};
 use linguastream::outfile;
+use linguastream::runtime::Runtime;
 
-use super::{check_outputs, Runtime, LIVE_PAUSE_MS};
+use super::{check_outputs, pipeline_config, LIVE_PAUSE_MS};
 use crate::cli::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -23,7 +24,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
     let runtime = Runtime::open()?;
-    let (config, names) = runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
+    let (config, names) = pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, args.realtime)?;
     eprintln!(
         "benchmarking {} clips from {} ({})…",
         clips.len(),

@@ -15,12 +15,11 @@ use linguastream::live::{self, LiveEvent, LiveReport};
 use linguastream::outfile;
 use linguastream::output::sink::PulseSink;
 use linguastream::output::virtual_mic::{is_own_output, MIC, MIC_DESCRIPTION};
+use linguastream::output::{AudioSink, WavFileSink};
+use linguastream::runtime::Runtime;
 
-use super::{check_outputs, Runtime, LIVE_PAUSE_MS};
+use super::{check_outputs, pipeline_config, LIVE_PAUSE_MS};
 use crate::cli::{LiveArgs, LiveOutput};
-
-/// The voice's sample rate, at which speech is played.
-const VOICE_RATE: u32 = 22_050;
 
 /// How long a vanished input device or restarted server is waited for.
 const RECONNECT_FOR: Duration = Duration::from_secs(10);
@@ -35,10 +34,13 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     })
     .context("installing the Ctrl-C handler")?;
 
-    if let Some(path) = &args.metrics_json {
-        check_outputs(args.input_file.as_deref(), &[("the metrics (--metrics-json)", path)])?;
-    }
+    let mut outputs = Vec::new();
+    outputs.extend(args.metrics_json.as_deref().map(|p| ("the metrics (--metrics-json)", p)));
+    outputs.extend(args.wav.as_deref().map(|p| ("the English speech (--wav)", p)));
+    check_outputs(args.input_file.as_deref(), &outputs)?;
     let runtime = Runtime::open()?;
+    // The outputs are opened at the voice's rate before the run, so a bad device fails now.
+    let voice_rate = runtime.voice()?.sample_rate();
     let server = PulseServer::connect();
     let output = match (args.output, &server) {
         (Some(output), _) => output,
@@ -49,9 +51,9 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     let mut server = if needs_server { Some(server?) } else { None };
 
     // The microphone comes first so that every later failure also removes it (on drop).
-    let mut sinks = Vec::new();
+    let mut sinks: Vec<Box<dyn AudioSink>> = Vec::new();
     if matches!(output, LiveOutput::VirtualMic | LiveOutput::Both) {
-        let sink = PulseSink::virtual_mic(VOICE_RATE)?;
+        let sink = PulseSink::virtual_mic(voice_rate)?;
         if !sink.adopted_from().is_empty() {
             eprintln!(
                 "adopted the virtual microphone left by process {} (no longer running); it is removed on exit",
@@ -60,17 +62,20 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         }
         let how = if sink.created_virtual_mic() { "created" } else { "using the existing" };
         eprintln!("{how} \"{MIC_DESCRIPTION}\" (source {MIC}): select it as the microphone in your call app");
-        sinks.push(sink);
+        sinks.push(Box::new(sink));
     }
     let speakers = match (output, server.as_mut()) {
         (LiveOutput::Speakers | LiveOutput::Both, Some(server)) => Some(server.defaults()?.sink),
         _ => None,
     };
 
-    let (config, names) = runtime.pipeline_config(&args.recognition, LIVE_PAUSE_MS, args.mt, true)?;
+    let (config, names) = pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, true)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
     if let Some(device) = &speakers {
-        sinks.push(PulseSink::open(device, VOICE_RATE)?);
+        sinks.push(Box::new(PulseSink::open(device, voice_rate)?));
+    }
+    if let Some(path) = &args.wav {
+        sinks.push(Box::new(WavFileSink::create(path, voice_rate)?));
     }
     if let Some(seconds) = args.duration {
         stop_after(stop.clone(), Duration::from_secs_f64(seconds.max(0.0)));
@@ -89,7 +94,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
             colour,
         ),
         LiveEvent::Dropped(d) => eprintln!("[{:.1} s] not spoken: {}", d.start_s, d.reason),
-        LiveEvent::Warning(message) => eprintln!("warning: {message}"),
+        LiveEvent::Warning(warning) => eprintln!("warning: {warning}"),
     })?;
 
     print_summary(&report);

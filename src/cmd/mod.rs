@@ -8,16 +8,13 @@ mod speak;
 mod transcribe;
 mod translate;
 
-use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
-use linguastream::models::ModelStore;
+use anyhow::Result;
 use linguastream::outfile;
-use linguastream::pipeline::{MtEngine, PipelineConfig};
-use linguastream::stt::{WhisperModel, WhisperOptions};
+use linguastream::pipeline::PipelineConfig;
+use linguastream::runtime::{self, ModelNames, RecognitionOptions, Runtime, SessionOptions};
 use linguastream::vad::SegmenterOptions;
 
 use crate::cli::{Cli, Command, MtChoice, RecognitionArgs};
@@ -25,12 +22,6 @@ use crate::cli::{Cli, Command, MtChoice, RecognitionArgs};
 /// Default pause that ends an utterance: files favour whole sentences, live favours latency.
 pub const TRANSLATE_PAUSE_MS: u32 = 400;
 pub const LIVE_PAUSE_MS: u32 = 300;
-
-/// Which models a run uses, for reports.
-pub struct ModelNames {
-    pub whisper_dir: String,
-    pub mt: String,
-}
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -54,107 +45,55 @@ fn check_outputs(input: Option<&Path>, outputs: &[(&str, &Path)]) -> Result<()> 
     Ok(())
 }
 
-/// The installed model files a run needs.
-struct Runtime {
-    store: ModelStore,
-    onnx_runtime: PathBuf,
-}
-
-impl Runtime {
-    fn open() -> Result<Self> {
-        let store = ModelStore::open_default();
-        let onnx_dir = store.require("onnxruntime")?;
-        Ok(Self { onnx_runtime: onnx_dir.join("libonnxruntime.so"), store })
-    }
-
-    fn vad_model(&self) -> Result<PathBuf> {
-        Ok(self.store.require("silero-vad")?.join("silero_vad.onnx"))
-    }
-
-    fn voice(&self) -> Result<PathBuf> {
-        Ok(self.store.require("piper-en-us-joe-medium")?.join("voice.onnx"))
-    }
-
-    /// `--whisper`: an installed size or a model directory.
-    fn whisper_dir(&self, choice: &str) -> Result<PathBuf> {
-        let path = Path::new(choice);
-        if path.is_dir() {
-            if !path.join("model.bin").is_file() {
-                bail!("{} has no model.bin: not a CTranslate2 Whisper model directory", path.display());
-            }
-            return Ok(path.to_path_buf());
-        }
-        let id = format!("whisper-{choice}");
-        if self.store.manifest().get(&id).is_none() {
-            bail!("unknown Whisper model '{choice}': give a size (tiny, base, small, medium, large-v3, large-v3-turbo) or a model directory");
-        }
-        Ok(self.store.require(&id)?)
-    }
-
-    fn load_whisper(&self, args: &RecognitionArgs) -> Result<(Arc<WhisperModel>, String)> {
-        let dir = self.whisper_dir(&args.whisper)?;
-        let mut options = WhisperOptions::default();
-        if let Some(threads) = args.threads {
-            options.threads = threads;
-        }
-        options.transcribe_budget = args.decode_budget;
-        options.translate_budget = args.decode_budget / 2.0;
-        let model = WhisperModel::load(&dir, options).context("loading Whisper")?;
-        model.language_token(&args.from)?;
-        Ok((Arc::new(model), dir.display().to_string()))
+/// `real_time`: audio arrives as it is spoken (live, bench --realtime), so decoding must also keep
+/// up with the clock. The flags' ranges were checked when they were parsed.
+fn recognition_options(args: &RecognitionArgs, real_time: bool) -> RecognitionOptions {
+    RecognitionOptions {
+        language: args.from.clone(),
+        whisper: args.whisper.clone(),
+        threads: args.threads,
+        decode_budget: args.decode_budget,
+        real_time,
     }
 }
 
-impl Runtime {
-    /// Loads Whisper and resolves every model the pipeline needs.
-    fn pipeline_config(
-        &self,
-        args: &RecognitionArgs,
-        default_pause_ms: u32,
-        mt: MtChoice,
-        stream_speech: bool,
-    ) -> Result<(PipelineConfig, ModelNames)> {
-        let segmenter = segmenter_options(args, default_pause_ms);
-        let (engine, mt_name) = self.choose_engine(&args.from, mt)?;
-        let (whisper, whisper_dir) = self.load_whisper(args)?;
-        let config = PipelineConfig {
-            language: args.from.clone(),
-            whisper,
-            mt: engine,
-            onnx_runtime: self.onnx_runtime.clone(),
-            vad_model: self.vad_model()?,
-            voice: self.voice()?,
-            segmenter,
-            translation_cache: NonZeroUsize::new(1024).expect("non-zero"),
-            tts_threads: 2,
-            stream_speech,
-        };
-        Ok((config, ModelNames { whisper_dir, mt: mt_name }))
+/// What a pipeline command asks the runtime for.
+fn session_options(
+    args: &RecognitionArgs,
+    default_pause_ms: u32,
+    mt: MtChoice,
+    stream_speech: bool,
+    real_time: bool,
+) -> SessionOptions {
+    let mt = match mt {
+        MtChoice::Auto => runtime::MtChoice::Auto,
+        MtChoice::Direct => runtime::MtChoice::Direct,
+        MtChoice::Firefox => runtime::MtChoice::Firefox,
+    };
+    SessionOptions {
+        recognition: recognition_options(args, real_time),
+        mt,
+        segmenter: segmenter_options(args, default_pause_ms),
+        stream_speech,
     }
+}
 
-    /// `--mt`: the Firefox model for the pair when asked for or installed, else direct.
-    fn choose_engine(&self, from: &str, choice: MtChoice) -> Result<(MtEngine, String)> {
-        let entry = self.store.manifest().translation_model(from, "en");
-        let installed = entry.and_then(|e| self.store.require(&e.id).ok().map(|dir| (e.id.clone(), dir)));
-        match (choice, installed) {
-            (MtChoice::Direct, _) => Ok((MtEngine::Direct, "direct (Whisper translate task)".into())),
-            (MtChoice::Firefox | MtChoice::Auto, Some((id, dir))) => {
-                Ok((MtEngine::Firefox(dir), format!("firefox ({id})")))
-            }
-            (MtChoice::Firefox, None) => match entry {
-                Some(e) => Err(self.store.require(&e.id).unwrap_err().into()),
-                None => {
-                    bail!("there is no Firefox-Translations model for {from}→en; use --mt direct")
-                }
-            },
-            (MtChoice::Auto, None) => {
-                eprintln!(
-                    "note: no Firefox-Translations {from}→en model installed, so Whisper translates directly (weak with Whisper base); see `linguastream models list`"
-                );
-                Ok((MtEngine::Direct, "direct (Whisper translate task)".into()))
-            }
-        }
+/// Resolves the models of a pipeline command and loads Whisper; tells the user when the
+/// translation engine is not the one they may expect.
+fn pipeline_config(
+    runtime: &Runtime,
+    args: &RecognitionArgs,
+    default_pause_ms: u32,
+    mt: MtChoice,
+    stream_speech: bool,
+    real_time: bool,
+) -> Result<(PipelineConfig, ModelNames)> {
+    let options = session_options(args, default_pause_ms, mt, stream_speech, real_time);
+    let (config, names) = runtime.pipeline_config(&options)?;
+    if let Some(note) = &names.note {
+        eprintln!("note: {note}");
     }
+    Ok((config, names))
 }
 
 /// How speech is cut; the flags' ranges were checked when they were parsed.

@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use linguastream::audio::{resample, write_wav, Audio};
+use linguastream::runtime::Runtime;
 use linguastream::tts::{PiperSynthesizer, Synthesizer};
 
-use super::{check_outputs, Runtime};
+use super::check_outputs;
 use crate::cli::SpeakArgs;
 
 pub fn run(args: SpeakArgs) -> Result<ExitCode> {
@@ -15,7 +16,7 @@ pub fn run(args: SpeakArgs) -> Result<ExitCode> {
     }
     check_outputs(None, &[("the speech (-o)", &args.output)])?;
     let runtime = Runtime::open()?;
-    let mut voice = PiperSynthesizer::try_new(&runtime.onnx_runtime, &runtime.voice()?, 2)?;
+    let mut voice = PiperSynthesizer::new(runtime.voice()?);
     let mut samples = Vec::new();
     voice.synthesize(&args.text, &mut |sentence| samples.extend_from_slice(sentence))?;
     if samples.is_empty() {

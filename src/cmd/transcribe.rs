@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use linguastream::audio::{AudioReader, DecodeError, STT_RATE};
+use linguastream::runtime::Runtime;
 use linguastream::stt::{Recognizer, Task, WhisperCt2Recognizer};
-use linguastream::vad::{detect, SileroVad};
+use linguastream::vad::detect;
 
-use super::{segmenter_options, Runtime, TRANSLATE_PAUSE_MS};
+use super::{recognition_options, segmenter_options, TRANSLATE_PAUSE_MS};
 use crate::cli::TranscribeArgs;
 
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
@@ -29,28 +30,25 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
         bail!("none of the {} input(s) could be read", args.inputs.len());
     }
     let runtime = Runtime::open()?;
-    let (whisper, _) = runtime.load_whisper(&args.recognition)?;
+    let (whisper, _) = runtime.whisper(&recognition_options(&args.recognition, false))?;
     let mut recognizer = WhisperCt2Recognizer::try_new(whisper, &args.recognition.from)?;
-    let mut vad = SileroVad::try_new(&runtime.onnx_runtime, &runtime.vad_model()?)?;
+    let mut vad = runtime.detector()?()?;
     let many = args.inputs.len() > 1;
     for (input, mut reader) in readers {
         let result = (|| -> Result<String> {
             let samples = read_all(input, &mut reader)?;
             let mut texts = Vec::new();
-            for utterance in detect(&mut vad, &samples, options)? {
-                let transcript = recognizer.transcribe(
-                    &samples[utterance.start..utterance.end],
-                    Some(utterance.speech_probability),
-                    Task::Transcribe,
-                )?;
+            for heard in detect(vad.as_mut(), &samples, options)? {
+                let probability = Some(heard.utterance.speech_probability);
+                let transcript = recognizer.transcribe(&heard.samples, probability, Task::Transcribe)?;
                 if transcript.verdict.is_speech() {
                     texts.push(transcript.text);
                 } else {
                     eprintln!(
                         "{}: dropped {:.1}–{:.1} s: {}",
                         input.display(),
-                        utterance.speech_start as f64 / 16_000.0,
-                        utterance.speech_end as f64 / 16_000.0,
+                        heard.utterance.speech_start as f64 / 16_000.0,
+                        heard.utterance.speech_end as f64 / 16_000.0,
                         transcript.verdict.reason()
                     );
                 }

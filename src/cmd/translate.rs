@@ -3,17 +3,18 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use linguastream::audio::{AudioReader, DecodeError, WavWriter, STT_RATE};
-use linguastream::outfile::{self, OutFile};
+use linguastream::audio::{AudioReader, Chunk, DecodeError, WavWriter, STT_RATE};
+use linguastream::outfile::{self, OutFile, OutputError};
 use linguastream::output::{json, srt, vtt, DroppedSegment, RunReport, Timeline, TranslatedSegment};
-use linguastream::pipeline::{self, Chunk, Event};
-use linguastream::tts::voice_sample_rate;
+use linguastream::pipeline::{self, Event};
+use linguastream::runtime::Runtime;
 
-use super::{check_outputs, Runtime, TRANSLATE_PAUSE_MS};
+use super::{check_outputs, pipeline_config, TRANSLATE_PAUSE_MS};
 use crate::cli::TranslateArgs;
 
 pub fn run(args: TranslateArgs) -> Result<ExitCode> {
@@ -39,36 +40,39 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
 
     let from = args.recognition.from.clone();
     let started = Instant::now();
-    let mut reader = AudioReader::open(&args.input, STT_RATE)?;
+    let reader = AudioReader::open(&args.input, STT_RATE)?;
     let runtime = Runtime::open()?;
-    let (config, names) = runtime.pipeline_config(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false)?;
-    let voice_rate = voice_sample_rate(&config.voice)?;
-    let mut speech = WavWriter::create_resampled(&output, voice_rate, args.rate.unwrap_or(voice_rate))?;
-    let mut timeline = Timeline::new(voice_rate);
-
+    let (config, names) = pipeline_config(&runtime, &args.recognition, TRANSLATE_PAUSE_MS, args.mt, false, false)?;
     let progress = progress_bar(reader.declared_duration_s(), args.quiet || stdout_taken);
+
+    let input = Arc::new(Mutex::new(Input { reader, error: None }));
+    let mut speech: Option<(WavWriter, Timeline)> = None;
     let mut segments: Vec<TranslatedSegment> = Vec::new();
     let mut dropped: Vec<DroppedSegment> = Vec::new();
-    let mut write_error = None;
-    let mut read_error: Option<DecodeError> = None;
-    let source = std::iter::from_fn(|| match reader.next_chunk() {
-        Ok(piece) => piece.map(|samples| Chunk { samples, captured_at: Instant::now() }),
-        Err(e) => {
-            read_error = Some(e);
-            None
+    let mut write_error: Option<OutputError> = None;
+    pipeline::run(chunks(input.clone()), &config, |event| match event {
+        Event::Ready { speech_rate } => {
+            // The track is written at the voice's rate as the utterances come (resampled to
+            // --rate on the way), so it never sits in memory whole.
+            match WavWriter::create_resampled(&output, speech_rate, args.rate.unwrap_or(speech_rate)) {
+                Ok(writer) => speech = Some((writer, Timeline::new(speech_rate))),
+                Err(e) => {
+                    write_error.get_or_insert(e);
+                }
+            }
         }
-    });
-    pipeline::run(source, &config, |event| match event {
         Event::Translated { mut segment, .. } => {
             progress.set_position((segment.end_s * 10.0) as u64);
             if !args.quiet {
                 say(&progress, caption(&segment, &from), stdout_taken);
             }
-            // The speech goes to disk as it comes; only the texts stay for the captions.
-            let silence = timeline.place(&mut segment);
-            let written = speech.write_silence(silence).and_then(|()| speech.write(&segment.speech));
-            if let Err(e) = written {
-                write_error.get_or_insert(e);
+            // Only the texts stay for the captions.
+            if let Some((writer, timeline)) = speech.as_mut() {
+                let silence = timeline.place(&mut segment);
+                let written = writer.write_silence(silence).and_then(|()| writer.write(&segment.speech));
+                if let Err(e) = written {
+                    write_error.get_or_insert(e);
+                }
             }
             segment.speech = Vec::new();
             segments.push(segment);
@@ -77,21 +81,24 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
             warn(&progress, format!("[{} → {}] not spoken: {}", clock(d.start_s), clock(d.end_s), d.reason));
             dropped.push(d);
         }
-        Event::Warning(message) => warn(&progress, format!("warning: {message}")),
-        Event::Speech { .. } => {}
+        Event::Warning(warning) => warn(&progress, format!("warning: {warning}")),
+        Event::Speech { .. } | Event::Failed(_) => {}
     })?;
     progress.finish_and_clear();
-    if let Some(e) = read_error {
+    let mut input = input.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(e) = input.error.take() {
         return Err(e.into());
     }
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    let duration_s = reader.duration_s();
-    warn_about_repairs(&reader);
+    let duration_s = input.reader.duration_s();
+    warn_about_repairs(&input.reader);
 
-    speech.write_silence(timeline.pad_to(duration_s))?;
-    let mut ready: Vec<OutFile> = vec![speech.finish()?];
+    // A run that ends without failing has always reported its voice first.
+    let (mut writer, mut timeline) = speech.context("the pipeline ended without loading the voice")?;
+    writer.write_silence(timeline.pad_to(duration_s))?;
+    let mut ready: Vec<OutFile> = vec![writer.finish()?];
     if let Some(path) = &args.srt {
         ready.push(outfile::prepare(path, srt(&segments).as_bytes())?);
     }
@@ -118,17 +125,39 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
         file.commit()?;
     }
     if !args.quiet {
+        let elapsed = started.elapsed().as_secs_f64();
         eprintln!(
             "{} utterances translated, {} not spoken; {:.1} s of audio in {:.1} s{}; wrote {}",
             segments.len(),
             dropped.len(),
             duration_s,
-            started.elapsed().as_secs_f64(),
-            real_time_factor(started.elapsed().as_secs_f64(), duration_s),
+            elapsed,
+            real_time_factor(elapsed, duration_s),
             output.display()
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The input being decoded, shared with the pipeline's source thread: afterwards its totals are
+/// read here, and the error that ended it early, if one did.
+struct Input {
+    reader: AudioReader,
+    error: Option<DecodeError>,
+}
+
+/// The decoded input as it is read, a chunk at a time; a decoding error ends it (and is kept).
+fn chunks(input: Arc<Mutex<Input>>) -> impl Iterator<Item = Chunk> + Send + 'static {
+    std::iter::from_fn(move || {
+        let mut input = input.lock().unwrap_or_else(PoisonError::into_inner);
+        match input.reader.next_chunk() {
+            Ok(piece) => piece.map(|samples| Chunk { samples, captured_at: Instant::now() }),
+            Err(e) => {
+                input.error = Some(e);
+                None
+            }
+        }
+    })
 }
 
 /// The real-time factor, when the input is long enough for it to mean something.

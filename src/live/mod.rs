@@ -1,4 +1,4 @@
-//! Live translation: a capture source through the pipeline into sound-server sinks, with every
+//! Live translation: a capture source through the pipeline into audio sinks, with every
 //! utterance's latency measured from the moment its speech ended.
 
 mod metrics;
@@ -10,22 +10,22 @@ use std::time::Instant;
 pub use metrics::{LiveReport, Quantiles, UtteranceReport};
 
 use crate::audio::capture::Capture;
-use crate::output::sink::PulseSink;
-use crate::output::{DroppedSegment, TranslatedSegment};
-use crate::pipeline::{self, Event, PipelineConfig, PipelineError};
+use crate::output::{AudioSink, DroppedSegment, TranslatedSegment, Written};
+use crate::pipeline::{self, Event, PipelineConfig, PipelineError, Warning};
 
 /// What the live session tells its user as it goes.
 #[derive(Debug)]
 pub enum LiveEvent<'a> {
     Caption { segment: &'a TranslatedSegment, latency: &'a UtteranceReport, backlog_s: f64 },
     Dropped(&'a DroppedSegment),
-    Warning(String),
+    Warning(Warning),
 }
 
-/// Runs until the capture ends (stopped, or its file is over), then drains the outputs.
+/// Runs until the capture ends (stopped, or its file is over), then drains the outputs. Each
+/// sink gets the speech at the voice's own rate.
 pub fn run(
     capture: Capture,
-    mut sinks: Vec<PulseSink>,
+    mut sinks: Vec<Box<dyn AudioSink>>,
     config: &PipelineConfig,
     mut on_event: impl FnMut(LiveEvent<'_>),
 ) -> Result<LiveReport, PipelineError> {
@@ -40,16 +40,15 @@ pub fn run(
         Event::Speech { seq, samples, rate } => {
             // Written in small pieces: a write blocks while the server's buffer is full, and the
             // first piece's moment is when the listener starts hearing English.
-            for piece in samples.chunks((rate / 50) as usize) {
+            for piece in samples.chunks((rate / 50).max(1) as usize) {
                 for sink in &mut sinks {
-                    match sink.write(piece) {
-                        Ok(false) => {}
-                        Ok(true) => {
-                            on_event(LiveEvent::Warning(format!("reconnected the output to {}", sink.device())))
-                        }
-                        Err(e) if !failed_sinks.contains(&sink.device().to_string()) => {
-                            failed_sinks.push(sink.device().to_string());
-                            on_event(LiveEvent::Warning(format!("cannot play to {}: {e}", sink.device())));
+                    let output = sink.name().to_string();
+                    match sink.write(piece, rate) {
+                        Ok(Written::Done) => {}
+                        Ok(Written::Reopened) => on_event(LiveEvent::Warning(Warning::OutputReopened { output })),
+                        Err(e) if !failed_sinks.contains(&output) => {
+                            failed_sinks.push(output.clone());
+                            on_event(LiveEvent::Warning(Warning::OutputFailed { output, reason: e.to_string() }));
                         }
                         Err(_) => {}
                     }
@@ -66,10 +65,16 @@ pub fn run(
             on_event(LiveEvent::Dropped(&dropped));
             report.dropped.push(dropped);
         }
-        Event::Warning(message) => on_event(LiveEvent::Warning(message)),
+        Event::Warning(warning) => on_event(LiveEvent::Warning(warning)),
+        Event::Ready { .. } | Event::Failed(_) => {}
     })?;
     for sink in &mut sinks {
-        sink.drain();
+        if let Err(e) = sink.finish() {
+            on_event(LiveEvent::Warning(Warning::OutputFailed {
+                output: sink.name().to_string(),
+                reason: e.to_string(),
+            }));
+        }
     }
     let _ = capture_thread.join();
 

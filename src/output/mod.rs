@@ -1,13 +1,16 @@
-//! Where English speech goes: a timeline for files, the sound server (speakers or the virtual
-//! microphone) live, and captions in both languages.
+//! Where English speech goes: a timeline for files; live, any [`AudioSink`] (the sound server's
+//! speakers or virtual microphone, a WAV file); and captions in both languages.
 
 mod captions;
 pub mod sink;
 mod timeline;
 pub mod virtual_mic;
+mod wav_sink;
 
 pub use captions::{json, srt, vtt, RunReport};
+pub use sink::{AudioSink, SinkError, Written};
 pub use timeline::Timeline;
+pub use wav_sink::WavFileSink;
 
 use serde::Serialize;
 

@@ -44,14 +44,6 @@ impl Strategy {
             Strategy::Sample { temperature, best_of } => format!("best of {best_of} at T={temperature:.1}"),
         }
     }
-
-    fn kind(&self) -> usize {
-        match self {
-            Strategy::Greedy | Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow => 0,
-            Strategy::Beam(_) => 1,
-            Strategy::Sample { .. } => 2,
-        }
-    }
 }
 
 /// The cheapest fixes for the commonest loops first (each a greedy pass: measured to rescue
@@ -80,17 +72,19 @@ pub struct TokenLimits {
     pub cap: usize,
     /// What a normal output needs at most; a fallback pass stops here.
     pub plausible: usize,
+    /// What a normal output usually needs.
+    pub typical: usize,
 }
 
 impl TokenLimits {
     /// Persian in Whisper's byte-level tokens ran at 6–10 tokens per second of read speech,
     /// timestamps included; its English translation needs about half as many.
     pub fn new(seconds: f32, task: Task) -> Self {
-        let (cap, plausible) = match task {
-            Task::Transcribe => (20.0 + 13.0 * seconds, 10.0 + 10.0 * seconds),
-            Task::Translate => (16.0 + 8.0 * seconds, 8.0 + 6.0 * seconds),
+        let (cap, plausible, typical) = match task {
+            Task::Transcribe => (20.0 + 13.0 * seconds, 10.0 + 10.0 * seconds, 6.0 * seconds),
+            Task::Translate => (16.0 + 8.0 * seconds, 8.0 + 6.0 * seconds, 3.0 * seconds),
         };
-        Self { cap: cap.ceil() as usize, plausible: plausible.ceil() as usize }
+        Self { cap: cap.ceil() as usize, plausible: plausible.ceil() as usize, typical: typical.ceil() as usize }
     }
 }
 
@@ -138,10 +132,6 @@ impl Attempt {
         !self.hit_limit && self.degeneracy(audio_s).is_none()
     }
 
-    fn seconds_per_token(&self) -> f64 {
-        self.elapsed.as_secs_f64() / self.tokens.len().max(1) as f64
-    }
-
     /// Why this output cannot be what was said, if it cannot.
     pub fn degeneracy(&self, audio_s: f32) -> Option<Verdict> {
         if (self.hit_limit && self.limit_is_cap)
@@ -168,29 +158,29 @@ pub fn compression_ratio(text: &str) -> f32 {
     text.len() as f32 / compressed.max(1) as f32
 }
 
-/// What each kind of pass costs per token relative to greedy (a beam of 5 or 5 samples decode
-/// five sequences at once), learned as utterances go.
+/// What a pass costs per token relative to greedy decoding: a beam of 5 or 5 samples decode
+/// five sequences at once (measured 1.8–2× for the beam).
+fn relative_cost(strategy: Strategy) -> f64 {
+    match strategy {
+        Strategy::Greedy | Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow => 1.0,
+        Strategy::Beam(_) => 2.0,
+        Strategy::Sample { .. } => 2.5,
+    }
+}
+
+/// An extra encoder pass (the tight window) costs about as much as this many greedy tokens.
+const ENCODE_COST: f64 = 20.0;
+
+/// How much decoding an utterance may get.
+///
+/// Work is counted in greedy-token equivalents rather than seconds so that the same audio is
+/// decoded the same way however busy the machine is (the same transcript from `translate`,
+/// `transcribe` and `live`, reproducible tests). When audio arrives in real time the clock is a
+/// second guard, at twice the nominal time, for when the machine is too loaded to keep up.
 #[derive(Debug, Clone, Copy)]
-pub struct CostModel {
-    relative: [f64; 3],
-}
-
-impl Default for CostModel {
-    fn default() -> Self {
-        Self { relative: [1.0, 2.0, 2.5] }
-    }
-}
-
-impl CostModel {
-    fn predict_per_token(&self, strategy: Strategy, greedy: &Attempt) -> f64 {
-        greedy.seconds_per_token() * self.relative[strategy.kind()]
-    }
-
-    fn learn(&mut self, attempt: &Attempt, greedy: &Attempt) {
-        let observed = attempt.seconds_per_token() / greedy.seconds_per_token().max(1e-6);
-        let slot = &mut self.relative[attempt.strategy.kind()];
-        *slot = 0.7 * *slot + 0.3 * observed;
-    }
+pub struct Budget {
+    pub tokens: f64,
+    pub wall: Option<Duration>,
 }
 
 /// Every pass run for an utterance and whether the budget cut decoding short.
@@ -198,6 +188,8 @@ impl CostModel {
 pub struct Outcome {
     pub attempts: Vec<Attempt>,
     pub budget_exhausted: bool,
+    /// Work done, in greedy-token equivalents.
+    pub spent: f64,
     /// When decoding started (after the encoder).
     pub started: Instant,
 }
@@ -225,27 +217,26 @@ pub fn decode_with_fallback(
     run: &mut dyn FnMut(Strategy, usize) -> Result<Option<Attempt>, SttError>,
     audio_s: f32,
     task: Task,
-    budget: Duration,
-    costs: &mut CostModel,
+    budget: Budget,
 ) -> Result<Outcome, SttError> {
     let started = Instant::now();
-    let deadline = started + budget;
-    let TokenLimits { cap, plausible } = TokenLimits::new(audio_s, task);
-    let remaining = || deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+    let TokenLimits { cap, plausible, typical } = TokenLimits::new(audio_s, task);
     // Greedy always runs to the end: cutting it short would drop words that were said.
     let greedy = run(Strategy::Greedy, cap)?.ok_or_else(|| SttError::Decode("greedy decoding did not run".into()))?;
-    let mut outcome = Outcome { budget_exhausted: Instant::now() > deadline, attempts: vec![greedy], started };
+    let mut outcome =
+        Outcome { budget_exhausted: false, spent: greedy.tokens.len() as f64, attempts: vec![greedy], started };
     let mut last_needs_fallback = needs_fallback(&outcome.attempts[0], audio_s, task);
     for strategy in FALLBACKS {
         if !last_needs_fallback {
             break;
         }
         let greedy = &outcome.attempts[0];
-        let affordable = (remaining() / costs.predict_per_token(strategy, greedy)).floor() as usize;
-        // A pass that could not say what the audio plausibly holds is not worth starting.
-        let needed = if greedy.degeneracy(audio_s).is_some() { plausible * 3 / 4 } else { greedy.tokens.len() };
+        let extra = if strategy == Strategy::GreedyNoTimestampsTightWindow { ENCODE_COST } else { 0.0 };
+        let affordable = ((budget.tokens - outcome.spent - extra) / relative_cost(strategy)).max(0.0).floor() as usize;
+        // A pass that could not say what such audio usually holds is not worth starting.
+        let needed = if greedy.degeneracy(audio_s).is_some() { typical } else { greedy.tokens.len() };
         let needed = needed.clamp(MIN_TOKENS, cap);
-        if affordable < needed {
+        if affordable < needed || budget.wall.is_some_and(|wall| started.elapsed() > wall) {
             outcome.budget_exhausted = true;
             break;
         }
@@ -253,7 +244,7 @@ pub fn decode_with_fallback(
         let Some(attempt) = run(strategy, affordable.min(plausible.max(needed)))? else {
             continue;
         };
-        costs.learn(&attempt, greedy);
+        outcome.spent += attempt.tokens.len() as f64 * relative_cost(strategy) + extra;
         last_needs_fallback = needs_fallback(&attempt, audio_s, task);
         outcome.attempts.push(attempt);
     }
@@ -312,7 +303,8 @@ pub fn finish(
             tokens: chosen.tokens.len(),
             fallbacks: outcome.attempts.len() - 1,
             budget_exhausted: outcome.budget_exhausted,
-            budget_ms: 0.0,
+            budget_tokens: 0.0,
+            spent_tokens: outcome.spent,
             decode_ms: audio.encode_ms + outcome.started.elapsed().as_secs_f64() * 1000.0,
         },
     }
@@ -330,7 +322,9 @@ pub struct DecodingReport {
     pub fallbacks: usize,
     /// The budget stopped the fallbacks before they were done; the best text so far was used.
     pub budget_exhausted: bool,
-    pub budget_ms: f64,
+    /// The budget in greedy-token equivalents, and what the passes used of it.
+    pub budget_tokens: f64,
+    pub spent_tokens: f64,
     /// Encoder plus every pass.
     pub decode_ms: f64,
 }
@@ -367,8 +361,8 @@ mod tests {
             passes.push(s);
             Ok(Some(attempt(s, "سلام دنیا", 6, -1.5, 50)))
         };
-        let far = Duration::from_secs(60);
-        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far, &mut CostModel::default()).unwrap();
+        let far = Budget { tokens: 1000.0, wall: Some(Duration::from_secs(60)) };
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far).unwrap();
         assert_eq!(outcome.attempts.len(), 1, "low confidence alone is not degenerate");
         assert!(!outcome.budget_exhausted);
     }
@@ -382,8 +376,8 @@ mod tests {
                 _ => attempt(s, &looping, 30, -0.2, 50),
             }))
         };
-        let far = Duration::from_secs(60);
-        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far, &mut CostModel::default()).unwrap();
+        let far = Budget { tokens: 1000.0, wall: Some(Duration::from_secs(60)) };
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far).unwrap();
         assert_eq!(outcome.attempts.len(), 5);
         assert_eq!(choose(&outcome, 2.0).text, "سلام دنیا");
     }
@@ -396,22 +390,24 @@ mod tests {
             passes += 1;
             Ok(Some(attempt(s, &looping, 30, -0.2, 100)))
         };
-        // Greedy took 100 ms for 30 tokens; beam search would need ~200 ms and 50 remain.
-        let deadline = Duration::from_millis(50);
-        let outcome =
-            decode_with_fallback(&mut run, 2.0, Task::Transcribe, deadline, &mut CostModel::default()).unwrap();
+        // Greedy spent 30 of 40 token-equivalents: no fallback can say what 2 s of audio holds.
+        let budget = Budget { tokens: 40.0, wall: Some(Duration::from_secs(60)) };
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, budget).unwrap();
         assert_eq!(passes, 1);
         assert!(outcome.budget_exhausted);
     }
 
     #[test]
-    fn the_cost_model_learns_what_a_pass_costs() {
-        let mut costs = CostModel::default();
-        let greedy = attempt(Strategy::Greedy, "a", 10, -0.5, 100);
-        let beam = attempt(Strategy::Beam(5), "a", 10, -0.5, 400);
-        for _ in 0..20 {
-            costs.learn(&beam, &greedy);
-        }
-        assert!((costs.predict_per_token(Strategy::Beam(5), &greedy) - 0.04).abs() < 1e-3);
+    fn the_clock_stops_fallbacks_when_the_machine_cannot_keep_up() {
+        let looping = "باید ".repeat(30);
+        let mut passes = 0;
+        let mut run = |s: Strategy, _max: usize| {
+            passes += 1;
+            Ok(Some(attempt(s, &looping, 30, -0.2, 100)))
+        };
+        let budget = Budget { tokens: 1000.0, wall: Some(Duration::ZERO) };
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, budget).unwrap();
+        assert_eq!(passes, 1);
+        assert!(outcome.budget_exhausted);
     }
 }

@@ -4,17 +4,16 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use ct2rs::sys::{self, ComputeType, Config, Device, StorageView};
-
-use super::decoding::{self, Attempt, CostModel, Strategy, TokenLimits};
+use super::decoding::{self, Attempt, Budget, Strategy, TokenLimits};
 use super::gate::is_repetitive;
 use super::gate::GateOptions;
 use super::mel::{MelExtractor, N_MELS};
 use super::{tokens, Recognizer, SttError, Task, Transcript};
 use crate::audio::STT_RATE;
+use crate::ct2::{self, EncoderOutput, GenerateOptions};
 
 /// Decoding settings.
 #[derive(Debug, Clone)]
@@ -25,14 +24,18 @@ pub struct WhisperOptions {
     /// a tight window makes Whisper base loop (PSDR digits: 8/90 right with +1 s, 24/90 with a
     /// 10 s window, the same as the full 30 s).
     pub min_window_samples: usize,
-    /// Recognising an utterance may take at most this many seconds per second of its audio
-    /// (utterances under a second count as one), fallbacks included; Whisper's translate task
-    /// gets `translate_budget`. A hard utterance may cost more than real time, but only by a
-    /// bounded amount that the pauses after it absorb.
+    /// Recognising an utterance may take at most this many seconds per second of its audio on
+    /// the reference machine (utterances under a second count as one), fallbacks included;
+    /// Whisper's translate task gets `translate_budget`. See [`Budget`] for how it is counted.
     pub transcribe_budget: f32,
     pub translate_budget: f32,
     pub gate: GateOptions,
     pub threads: usize,
+    /// Whether audio arrives in real time (a microphone, a paced file): then the clock also
+    /// limits decoding, so a loaded machine does not fall behind the speaker. Without it (files
+    /// decoded flat out) only the deterministic work budget applies and the same audio always
+    /// gives the same transcript.
+    pub real_time: bool,
 }
 
 impl Default for WhisperOptions {
@@ -45,28 +48,36 @@ impl Default for WhisperOptions {
             translate_budget: 0.5,
             gate: GateOptions::default(),
             threads,
+            real_time: true,
         }
     }
 }
 
 impl WhisperOptions {
-    /// The time recognition of `audio_s` seconds of audio may take for `task`.
-    pub fn budget(&self, task: Task, audio_s: f32) -> Duration {
+    /// The decoding budget for `audio_s` seconds of audio and `task`.
+    pub fn budget(&self, task: Task, audio_s: f32) -> Budget {
         let multiple = match task {
             Task::Transcribe => self.transcribe_budget,
             Task::Translate => self.translate_budget,
         };
-        Duration::from_secs_f32(multiple * audio_s.max(1.0))
+        let nominal_s = f64::from(multiple * audio_s.max(1.0));
+        let wall = self.real_time.then(|| Duration::from_secs_f64(2.0 * nominal_s));
+        Budget { tokens: nominal_s * GREEDY_TOKENS_PER_S, wall }
     }
 }
+
+/// Greedy tokens Whisper base decodes per second on the reference machine (two x86-64 cores,
+/// int8, CTranslate2 with oneMKL: ~5.5 ms a token, call overhead included; measured with
+/// `cargo run --release --example whisper_speed`): converts the budget's seconds into decoding work.
+const GREEDY_TOKENS_PER_S: f64 = 180.0;
 
 /// An utterance after Whisper's encoder: decoded as often as needed (fallbacks, the other task)
 /// without encoding it again.
 pub struct EncodedAudio {
-    output: StorageView<'static>,
+    output: EncoderOutput,
     samples: Vec<f32>,
     /// The encoding without padding to the minimum window, made when a fallback needs it.
-    tight: OnceLock<StorageView<'static>>,
+    tight: OnceLock<EncoderOutput>,
     /// Length of the utterance itself, without the silence margin.
     pub audio_s: f32,
     pub encode_ms: f64,
@@ -85,30 +96,27 @@ const CONTINUATION_TOKENS: usize = 16;
 
 /// A loaded Whisper model. Shareable between threads (CTranslate2 serialises calls internally).
 pub struct WhisperModel {
-    whisper: sys::Whisper,
+    whisper: ct2::Whisper,
     vocabulary: HashSet<String>,
     mel: MelExtractor,
     options: WhisperOptions,
-    costs: Mutex<CostModel>,
 }
 
 impl WhisperModel {
-    /// Loads a CTranslate2 Whisper conversion (`model.bin`, `config.json`, `vocabulary.txt`).
-    pub fn load(dir: &Path, options: WhisperOptions) -> Result<Self, SttError> {
+    /// Loads a CTranslate2 Whisper conversion (`model.bin`, `config.json`, `vocabulary.txt`) into
+    /// the CTranslate2 library at `ctranslate2` (see [`crate::ct2`]).
+    pub fn load(ctranslate2: &Path, dir: &Path, options: WhisperOptions) -> Result<Self, SttError> {
         let load_error = |reason: String| SttError::Load { path: dir.display().to_string(), reason };
         let vocabulary = std::fs::read_to_string(dir.join("vocabulary.txt"))
             .map_err(|e| load_error(format!("vocabulary.txt: {e}")))?
             .lines()
             .map(str::to_string)
             .collect();
-        let config = Config {
-            device: Device::CPU,
-            compute_type: ComputeType::INT8,
-            num_threads_per_replica: options.threads,
-            ..Default::default()
-        };
-        let whisper = sys::Whisper::new(dir, config).map_err(|e| load_error(e.to_string()))?;
-        Ok(Self { whisper, vocabulary, mel: MelExtractor::new(), options, costs: Mutex::new(CostModel::default()) })
+        let whisper = ct2::Whisper::load(ctranslate2, dir, options.threads).map_err(|e| match e {
+            ct2::Ct2Error::Model { reason, .. } => load_error(reason),
+            other => load_error(other.to_string()),
+        })?;
+        Ok(Self { whisper, vocabulary, mel: MelExtractor::new(), options })
     }
 
     pub fn options(&self) -> &WhisperOptions {
@@ -139,11 +147,9 @@ impl WhisperModel {
         })
     }
 
-    fn run_encoder(&self, samples: &[f32], margin: usize) -> Result<StorageView<'static>, SttError> {
-        let (mut features, frames) = self.mel.features(samples, margin);
-        let view = StorageView::new(&[1, N_MELS, frames], &mut features, Device::CPU)
-            .map_err(|e| SttError::Decode(e.to_string()))?;
-        self.whisper.encode(&view, true).map_err(|e| SttError::Decode(e.to_string()))
+    fn run_encoder(&self, samples: &[f32], margin: usize) -> Result<EncoderOutput, SttError> {
+        let (features, frames) = self.mel.features(samples, margin);
+        self.whisper.encode(&features, N_MELS, frames).map_err(|e| SttError::Decode(e.to_string()))
     }
 
     /// The encoder output a strategy decodes; `None` for the tight window when the utterance
@@ -152,7 +158,7 @@ impl WhisperModel {
         &self,
         audio: &'a EncodedAudio,
         strategy: Strategy,
-    ) -> Result<Option<&'a StorageView<'static>>, SttError> {
+    ) -> Result<Option<&'a EncoderOutput>, SttError> {
         if strategy != Strategy::GreedyNoTimestampsTightWindow {
             return Ok(Some(&audio.output));
         }
@@ -179,7 +185,6 @@ impl WhisperModel {
         let prompt = self.prompt(language, task)?;
         let plain_prompt = [prompt.clone(), vec!["<|notimestamps|>".to_string()]].concat();
         let budget = self.options.budget(task, audio.audio_s);
-        let decode_budget = budget.saturating_sub(Duration::from_secs_f64(audio.encode_ms / 1000.0));
         let limits = TokenLimits::new(audio.audio_s, task);
         let mut run = |strategy: Strategy, max_new_tokens: usize| -> Result<Option<Attempt>, SttError> {
             let pass_started = Instant::now();
@@ -196,11 +201,9 @@ impl WhisperModel {
             };
             Ok(Some(Attempt::new(strategy, decoded, pass_started.elapsed(), max_new_tokens, limits)))
         };
-        let mut costs = *self.costs.lock().unwrap_or_else(|e| e.into_inner());
-        let outcome = decoding::decode_with_fallback(&mut run, audio.audio_s, task, decode_budget, &mut costs)?;
-        *self.costs.lock().unwrap_or_else(|e| e.into_inner()) = costs;
+        let outcome = decoding::decode_with_fallback(&mut run, audio.audio_s, task, budget)?;
         let mut transcript = decoding::finish(outcome, language, task, audio, vad_probability, &self.options.gate);
-        transcript.decoding.budget_ms = budget.as_secs_f64() * 1000.0;
+        transcript.decoding.budget_tokens = budget.tokens;
         Ok(transcript)
     }
 
@@ -231,7 +234,7 @@ impl WhisperModel {
     /// looping, up to `max_new_tokens`.
     fn greedy_until_loop(
         &self,
-        encoded: &StorageView,
+        encoded: &EncoderOutput,
         prompt: &[String],
         first_limit: usize,
         max_new_tokens: usize,
@@ -250,7 +253,7 @@ impl WhisperModel {
     /// too, and `max_tokens` counts them.
     fn generate(
         &self,
-        encoded: &StorageView,
+        encoded: &EncoderOutput,
         prompt: &[String],
         prefix: &[String],
         strategy: Strategy,
@@ -262,7 +265,7 @@ impl WhisperModel {
             // Best of n samples from the full distribution, as faster-whisper's fallback.
             Strategy::Sample { temperature, best_of } => (1, temperature, best_of, 0),
         };
-        let options = sys::WhisperOptions {
+        let options = GenerateOptions {
             beam_size,
             sampling_temperature,
             sampling_topk,
@@ -271,16 +274,9 @@ impl WhisperModel {
             max_length: (2 * max_tokens).clamp(2 * prompt.len(), 448),
             return_scores: true,
             return_no_speech_prob: true,
-            ..Default::default()
         };
         let input = [prompt, prefix].concat();
-        let result = self
-            .whisper
-            .generate(encoded, &[input], &options)
-            .map_err(|e| SttError::Decode(e.to_string()))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| SttError::Decode("no result".into()))?;
+        let result = self.whisper.generate(encoded, &input, &options).map_err(|e| SttError::Decode(e.to_string()))?;
         // CTranslate2's score is the log-probability of the tokens it added (and the end token),
         // divided by the length of the whole hypothesis.
         let cum_logprob =

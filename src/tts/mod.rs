@@ -4,7 +4,7 @@ mod espeak;
 mod piper;
 
 pub use espeak::{phonemize, PhonemizeError};
-pub use piper::{voice_sample_rate, PiperSynthesizer, PiperVoiceConfig};
+pub use piper::{voice_sample_rate, PiperSynthesizer, PiperVoice, PiperVoiceConfig};
 
 /// Why speech could not be synthesised.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ort::session::Session;
 use ort::value::Tensor;
@@ -84,9 +85,9 @@ fn split_long(sentence: &str, max: usize) -> Vec<&str> {
     pieces
 }
 
-/// A Piper voice loaded into ONNX Runtime.
-pub struct PiperSynthesizer {
-    session: Session,
+/// A Piper voice loaded into ONNX Runtime, shareable between runs (one sentence at a time).
+pub struct PiperVoice {
+    session: Mutex<Session>,
     config: PiperVoiceConfig,
 }
 
@@ -103,16 +104,20 @@ pub fn voice_sample_rate(model: &Path) -> Result<u32, TtsError> {
     Ok(read_config(model)?.audio.sample_rate)
 }
 
-impl PiperSynthesizer {
+impl PiperVoice {
     /// Loads `model` (`.onnx`) and its config (`model` + `.json`).
-    pub fn try_new(onnx_runtime: &Path, model: &Path, threads: usize) -> Result<Self, TtsError> {
+    pub fn load(onnx_runtime: &Path, model: &Path, threads: usize) -> Result<Self, TtsError> {
         let config = read_config(model)?;
         let session = onnx::session(onnx_runtime, model, threads)
             .map_err(|e| TtsError::Load { path: model.display().to_string(), reason: e.to_string() })?;
-        Ok(Self { session, config })
+        Ok(Self { session: Mutex::new(session), config })
     }
 
-    fn synthesize_ids(&mut self, ids: Vec<i64>) -> Result<Vec<f32>, TtsError> {
+    pub fn sample_rate(&self) -> u32 {
+        self.config.audio.sample_rate
+    }
+
+    fn synthesize_ids(&self, ids: Vec<i64>) -> Result<Vec<f32>, TtsError> {
         let fail = |e: ort::Error| TtsError::Inference(e.to_string());
         let scales =
             vec![self.config.inference.noise_scale, self.config.inference.length_scale, self.config.inference.noise_w];
@@ -125,22 +130,35 @@ impl PiperSynthesizer {
         if self.config.num_speakers > 1 {
             inputs.push(("sid".into(), Tensor::from_array(([1usize], vec![0i64])).map_err(fail)?.into()));
         }
-        let outputs = self.session.run(inputs).map_err(fail)?;
+        // A panic elsewhere while the lock was held leaves the session itself intact.
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let outputs = session.run(inputs).map_err(fail)?;
         let (_, audio) = outputs[0].try_extract_tensor::<f32>().map_err(fail)?;
         Ok(audio.iter().map(|s| s.clamp(-1.0, 1.0)).collect())
     }
 }
 
+/// A [`Synthesizer`] speaking with a shared [`PiperVoice`].
+pub struct PiperSynthesizer {
+    voice: Arc<PiperVoice>,
+}
+
+impl PiperSynthesizer {
+    pub fn new(voice: Arc<PiperVoice>) -> Self {
+        Self { voice }
+    }
+}
+
 impl Synthesizer for PiperSynthesizer {
     fn sample_rate(&self) -> u32 {
-        self.config.audio.sample_rate
+        self.voice.sample_rate()
     }
 
     fn synthesize(&mut self, text: &str, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
-        for sentence in phonemize(text, &self.config.espeak.voice)? {
+        for sentence in phonemize(text, &self.voice.config.espeak.voice)? {
             for piece in split_long(&sentence, MAX_PHONEMES) {
-                let ids = self.config.phoneme_ids(piece);
-                let audio = self.synthesize_ids(ids)?;
+                let ids = self.voice.config.phoneme_ids(piece);
+                let audio = self.voice.synthesize_ids(ids)?;
                 on_sentence(&audio);
             }
         }

@@ -1,13 +1,20 @@
 //! Voice-activity detection: finds the utterances in a stream of 16 kHz audio.
 //!
 //! [`SileroVad`] scores 32 ms frames; [`Segmenter`] turns those scores into utterances, ending one
-//! after a pause, capping its length by splitting at the quietest moment, and padding its edges.
+//! after a pause, capping its length by splitting at the quietest moment, and padding its edges;
+//! [`StreamingVad`] runs both over a stream of chunks, for files and live input alike.
 
 mod segmenter;
 mod silero;
+mod stream;
+
+use std::time::Instant;
 
 pub use segmenter::{Segmenter, SegmenterOptions};
 pub use silero::{SileroVad, VadError};
+pub use stream::{HeardUtterance, StreamingVad};
+
+use crate::audio::{Chunk, STT_RATE};
 
 /// Samples per VAD frame at 16 kHz (32 ms), the frame size Silero v5/v6 is trained on.
 pub const FRAME: usize = 512;
@@ -34,29 +41,18 @@ pub trait SpeechDetector: Send {
     fn reset(&mut self);
 }
 
-/// Finds all utterances in `samples` (16 kHz) in one pass.
+/// Finds all utterances in `samples` (16 kHz), with their audio: the whole recording streamed
+/// through [`StreamingVad`], exactly as the pipeline would see it.
 pub fn detect(
     detector: &mut dyn SpeechDetector,
     samples: &[f32],
     options: SegmenterOptions,
-) -> Result<Vec<Utterance>, VadError> {
-    detector.reset();
-    let mut segmenter = Segmenter::new(options);
-    let mut utterances = Vec::new();
-    for frame in samples.chunks(FRAME) {
-        let probability = if frame.len() == FRAME {
-            detector.speech_probability(frame)?
-        } else {
-            let mut padded = frame.to_vec();
-            padded.resize(FRAME, 0.0);
-            detector.speech_probability(&padded)?
-        };
-        utterances.extend(segmenter.push(probability));
+) -> Result<Vec<HeardUtterance>, VadError> {
+    let mut vad = StreamingVad::new(detector, options);
+    let mut found = Vec::new();
+    for piece in samples.chunks(STT_RATE as usize) {
+        found.extend(vad.push(Chunk { samples: piece.to_vec(), captured_at: Instant::now() })?);
     }
-    utterances.extend(segmenter.finish());
-    for u in &mut utterances {
-        u.end = u.end.min(samples.len());
-        u.speech_end = u.speech_end.min(samples.len());
-    }
-    Ok(utterances)
+    found.extend(vad.finish()?);
+    Ok(found)
 }

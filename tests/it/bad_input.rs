@@ -127,3 +127,43 @@ fn unknown_language_and_engine_choices_are_explained() {
     let error = fails(bin().arg("translate").args(["--to", "de"]).arg(sample("fa-digits-elyas.wav")));
     assert!(error.contains("only English output"), "{error}");
 }
+
+/// A model home holding the real default models, except `ctranslate2`.
+fn home_without_ctranslate2() -> tempfile::TempDir {
+    let store = store();
+    let home = tempfile::tempdir().unwrap();
+    let models = home.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for entry in store.manifest().defaults().filter(|e| e.id != "ctranslate2") {
+        std::os::unix::fs::symlink(store.model_dir(&entry.id), models.join(&entry.id)).unwrap();
+    }
+    home
+}
+
+#[test]
+fn without_the_ctranslate2_library_whisper_asks_for_it_and_the_rest_still_runs() {
+    let home = home_without_ctranslate2();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("hello.wav");
+    ok(bin().env("LINGUASTREAM_HOME", home.path()).args(["speak", "Hello there."]).arg("-o").arg(&wav));
+    assert!(read_wav(&wav).1.len() > 10_000, "no speech written");
+    let error = fails(bin().env("LINGUASTREAM_HOME", home.path()).arg("transcribe").arg(sample("fa-one-ali.wav")));
+    assert!(error.contains("'ctranslate2' is not installed") && error.contains("models fetch"), "{error}");
+}
+
+#[test]
+fn a_damaged_whisper_model_is_an_error_from_ctranslate2_not_a_crash() {
+    let real = store().model_dir("whisper-base");
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["config.json", "vocabulary.txt", "tokenizer.json"] {
+        std::fs::copy(real.join(file), dir.path().join(file)).unwrap();
+    }
+    let model = std::fs::read(real.join("model.bin")).unwrap();
+    std::fs::write(dir.path().join("model.bin"), &model[..model.len() / 3]).unwrap();
+    let output =
+        crate::util::run(bin().arg("transcribe").arg("--whisper").arg(dir.path()).arg(sample("fa-one-ali.wav")));
+    let error = crate::util::stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{error}");
+    // CTranslate2's own reason, passed on.
+    assert!(error.contains("cannot load the Whisper model") && error.contains("invalid payload size"), "{error}");
+}

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use linguastream::audio::{decode_file, resample, Audio};
+use linguastream::output::sink::PulseSink;
+use linguastream::output::{AudioSink, Written};
 
 use crate::translate::white_noise;
 use crate::util::{bin, fails, hear_english, ok, read_wav, sample, store, words, write_wav_i16};
@@ -141,6 +143,30 @@ fn speech_from_a_device_comes_out_of_the_virtual_microphone_in_english() {
 }
 
 #[test]
+fn a_sound_server_output_plays_speech_at_the_rate_it_comes_with() {
+    let _server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("test_in.wav");
+    let mut recorder = record(&recording, "test_in.monitor");
+    std::thread::sleep(Duration::from_millis(500));
+    let mut sink = PulseSink::open("test_in", 22_050).unwrap();
+    // Silence first: the start of what an idle null sink gets never reaches its monitor.
+    assert_eq!(sink.write(&vec![0.0; 11_025], 22_050).unwrap(), Written::Done);
+    let tone: Vec<f32> =
+        (0..16_000).map(|i| (i as f32 * 440.0 * std::f32::consts::TAU / 16_000.0).sin() * 0.5).collect();
+    assert_eq!(sink.write(&tone, 16_000).unwrap(), Written::Done);
+    sink.write(&vec![0.0; 8_000], 16_000).unwrap();
+    sink.finish().unwrap();
+    stop(&mut recorder, "INT");
+    let (_, recorded) = read_wav(&recording);
+    let first = recorded.iter().position(|s| s.abs() > 0.1).expect("the tone was played");
+    let last = recorded.iter().rposition(|s| s.abs() > 0.1).unwrap();
+    let seconds = (last - first) as f64 / 16_000.0;
+    // Played as if it were 22,050 Hz audio, the one-second tone would last 0.73 s.
+    assert!((seconds - 1.0).abs() < 0.05, "the tone lasted {seconds:.3} s");
+}
+
+#[test]
 fn sigterm_removes_the_virtual_microphone() {
     let _server = server();
     let mut live = start_live(&["--input", "test_in.monitor"], None);
@@ -212,17 +238,23 @@ fn devices_lists_inputs_and_marks_its_own() {
 fn input_file_runs_without_a_sound_server() {
     let empty = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let metrics = dir.path().join("m.json");
+    let (metrics, wav) = (dir.path().join("m.json"), dir.path().join("english.wav"));
     let captions = ok(bin()
         .env("XDG_RUNTIME_DIR", empty.path())
         .env("PULSE_SERVER", "unix:/nonexistent")
         .args(["live", "--output", "none", "--input-file"])
         .arg(sample("fa-sentence-virgool.wav"))
         .arg("--metrics-json")
-        .arg(&metrics));
+        .arg(&metrics)
+        .arg("--wav")
+        .arg(&wav));
     assert!(captions.contains("fa: ") && captions.contains("en: "), "{captions}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
     assert!(!report["utterances"].as_array().unwrap().is_empty(), "{report}");
+    // The file output gets the speech at the voice's own rate (the joe voice: 22,050 Hz).
+    let (spec, english) = read_wav(&wav);
+    assert_eq!(spec.sample_rate, 22_050);
+    assert!(english.len() > 11_025 && english.iter().any(|s| s.abs() > 0.05), "{} samples", english.len());
 
     let error = fails(bin().env("XDG_RUNTIME_DIR", empty.path()).env("PULSE_SERVER", "unix:/nonexistent").arg("live"));
     assert!(error.contains("no PulseAudio/PipeWire sound server is reachable"), "{error}");

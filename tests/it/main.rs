@@ -7,6 +7,7 @@ mod hallucination;
 mod live;
 mod models;
 mod robustness;
+mod runtime;
 mod stages;
 mod translate;
 mod util;

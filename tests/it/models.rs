@@ -6,7 +6,7 @@ use crate::util::{bin, fails, ok, store};
 fn list_shows_the_installed_default_set() {
     store();
     let list = ok(bin().args(["models", "list"]));
-    for id in ["whisper-base", "silero-vad", "piper-en-us-joe-medium", "onnxruntime", "firefox-pten"] {
+    for id in ["whisper-base", "silero-vad", "piper-en-us-joe-medium", "onnxruntime", "ctranslate2", "firefox-pten"] {
         let line = list.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} not listed:\n{list}"));
         assert!(line.contains("installed") && line.contains("MB"), "{line}");
     }

@@ -55,8 +55,8 @@ fn vad_finds_speech_padded_with_silence_within_150_ms() {
     let found = detect(&mut vad, &padded, SegmenterOptions::default()).unwrap();
     assert!(!found.is_empty(), "no speech found");
     let ms = |samples: usize| samples as f64 / 16.0;
-    let start_error = ms(found[0].speech_start) - ms(pad + on);
-    let end_error = ms(found[found.len() - 1].speech_end) - ms(pad + off);
+    let start_error = ms(found[0].utterance.speech_start) - ms(pad + on);
+    let end_error = ms(found[found.len() - 1].utterance.speech_end) - ms(pad + off);
     assert!(start_error.abs() <= 150.0, "speech start off by {start_error:.0} ms");
     assert!(end_error.abs() <= 150.0, "speech end off by {end_error:.0} ms");
 }
@@ -92,4 +92,39 @@ fn decoding_resamples_any_rate_to_16_khz() {
     let audio = decode_file(&path, STT_RATE).unwrap();
     assert_eq!(audio.rate, 16_000);
     assert_eq!(audio.samples.len(), 16_000);
+}
+
+#[test]
+fn ctranslate2_returns_every_hypothesis_best_first_with_scores() {
+    use linguastream::ct2::{GenerateOptions, Whisper, LIBRARY_FILE};
+    use linguastream::stt::MelExtractor;
+
+    let store = store();
+    let library = store.model_dir("ctranslate2").join(LIBRARY_FILE);
+    let whisper = Whisper::load(&library, &store.model_dir("whisper-base"), 2).unwrap();
+    let audio = decode_file(&sample("fa-digits-fateme.wav"), STT_RATE).unwrap();
+    let (features, frames) = MelExtractor::new().features(&audio.samples, 16_000);
+    assert!(whisper.encode(&features[1..], 80, frames).is_err(), "a wrong feature count must be refused");
+    let encoded = whisper.encode(&features, 80, frames).unwrap();
+    let prompt: Vec<String> =
+        ["<|startoftranscript|>", "<|fa|>", "<|transcribe|>", "<|notimestamps|>"].map(String::from).into();
+    let options = GenerateOptions {
+        beam_size: 3,
+        num_hypotheses: 3,
+        sampling_topk: 1,
+        sampling_temperature: 1.0,
+        max_length: 80,
+        return_scores: true,
+        return_no_speech_prob: true,
+    };
+    let result = whisper.generate(&encoded, &prompt, &options).unwrap();
+    assert_eq!(result.sequences.len(), 3);
+    assert_eq!(result.scores.len(), 3);
+    assert!(result.scores.windows(2).all(|w| w[0] >= w[1] && w[0] < 0.0), "{:?}", result.scores);
+    assert!(result.sequences.iter().all(|s| !s.is_empty()) && result.sequences[0] != result.sequences[1]);
+    assert!((0.0..0.5).contains(&result.no_speech_prob), "speech judged silent: {}", result.no_speech_prob);
+    let greedy = GenerateOptions { beam_size: 1, num_hypotheses: 1, return_scores: false, ..options };
+    let first = whisper.generate(&encoded, &prompt, &greedy).unwrap();
+    assert_eq!(first.sequences, whisper.generate(&encoded, &prompt, &greedy).unwrap().sequences, "greedy varies");
+    assert!(first.scores.is_empty());
 }

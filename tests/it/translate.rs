@@ -127,7 +127,9 @@ fn portuguese_runs_through_the_firefox_engine_end_to_end() {
     assert!(report["model"]["mt"].as_str().unwrap().starts_with("firefox"));
     let english: String =
         report["segments"].as_array().unwrap().iter().map(|s| s["translated_text"].as_str().unwrap()).collect();
-    assert!(english.to_lowercase().contains("weather"), "{report}");
+    // Whisper base hears espeak's "tempo" as time or weather depending on rounding; "muito bom"
+    // comes through either way.
+    assert!(english.to_lowercase().contains("very good"), "{report}");
 }
 
 #[test]

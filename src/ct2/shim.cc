@@ -1,0 +1,147 @@
+// A C surface over the parts of CTranslate2's C++ API that LinguaStream uses.
+//
+// Built into its own shared object with CTranslate2's symbols left undefined: they resolve at
+// dlopen time against the CTranslate2 library installed by `models fetch` (loaded first, with
+// RTLD_GLOBAL), so the binary builds and starts without that library. The headers this compiles
+// against must be those of the library's exact version (see build.rs).
+//
+// Every function that can fail returns NULL on success or an error message the caller frees
+// with ls_ct2_free_error; no C++ exception crosses this boundary.
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "ctranslate2/models/whisper.h"
+
+namespace {
+
+char* error_message(const char* what) {
+  return strdup(what && *what ? what : "unknown CTranslate2 error");
+}
+
+template <typename F>
+char* guarded(F&& body) {
+  try {
+    body();
+    return nullptr;
+  } catch (const std::exception& e) {
+    return error_message(e.what());
+  } catch (...) {
+    return error_message(nullptr);
+  }
+}
+
+}  // namespace
+
+struct LsWhisper {
+  ctranslate2::models::Whisper model;
+};
+
+struct LsEncoded {
+  ctranslate2::StorageView output;
+};
+
+struct LsWhisperResult {
+  ctranslate2::models::WhisperGenerationResult result;
+  std::vector<std::vector<const char*>> tokens;
+};
+
+// The decoding settings LinguaStream varies; the rest keep CTranslate2's defaults.
+struct LsWhisperOptions {
+  size_t beam_size;
+  size_t num_hypotheses;
+  size_t sampling_topk;
+  float sampling_temperature;
+  size_t max_length;
+  bool return_scores;
+  bool return_no_speech_prob;
+};
+
+extern "C" {
+
+void ls_ct2_free_error(char* error) {
+  free(error);
+}
+
+char* ls_whisper_load(const char* dir, size_t threads, LsWhisper** out) {
+  return guarded([&] {
+    ctranslate2::ReplicaPoolConfig config;
+    config.num_threads_per_replica = threads;
+    *out = new LsWhisper{ctranslate2::models::Whisper(
+        dir, ctranslate2::Device::CPU, ctranslate2::ComputeType::INT8, {0}, false, config)};
+  });
+}
+
+void ls_whisper_free(LsWhisper* whisper) {
+  delete whisper;
+}
+
+
+// features: batch 1, n_mels × frames, row-major.
+char* ls_whisper_encode(LsWhisper* whisper, const float* features, size_t n_mels, size_t frames,
+                        LsEncoded** out) {
+  return guarded([&] {
+    ctranslate2::StorageView view({1, static_cast<ctranslate2::dim_t>(n_mels),
+                                   static_cast<ctranslate2::dim_t>(frames)},
+                                  const_cast<float*>(features));
+    *out = new LsEncoded{whisper->model.encode(view, true).get()};
+  });
+}
+
+void ls_encoded_free(LsEncoded* encoded) {
+  delete encoded;
+}
+
+char* ls_whisper_generate(LsWhisper* whisper, const LsEncoded* encoded, const char* const* prompt,
+                          size_t prompt_len, const LsWhisperOptions* options, LsWhisperResult** out) {
+  return guarded([&] {
+    ctranslate2::models::WhisperOptions whisper_options;
+    whisper_options.beam_size = options->beam_size;
+    whisper_options.num_hypotheses = options->num_hypotheses;
+    whisper_options.sampling_topk = options->sampling_topk;
+    whisper_options.sampling_temperature = options->sampling_temperature;
+    whisper_options.max_length = options->max_length;
+    whisper_options.return_scores = options->return_scores;
+    whisper_options.return_no_speech_prob = options->return_no_speech_prob;
+    std::vector<std::vector<std::string>> prompts{std::vector<std::string>(prompt, prompt + prompt_len)};
+    auto futures = whisper->model.generate(encoded->output, std::move(prompts), whisper_options);
+    auto* result = new LsWhisperResult{futures.at(0).get(), {}};
+    for (const auto& sequence : result->result.sequences) {
+      auto& pointers = result->tokens.emplace_back();
+      for (const auto& token : sequence)
+        pointers.push_back(token.c_str());
+    }
+    *out = result;
+  });
+}
+
+size_t ls_whisper_result_count(const LsWhisperResult* result) {
+  return result->tokens.size();
+}
+
+// The tokens of hypothesis `index`, valid until the result is freed.
+const char* const* ls_whisper_result_tokens(const LsWhisperResult* result, size_t index, size_t* len) {
+  *len = result->tokens[index].size();
+  return result->tokens[index].data();
+}
+
+// Whether hypothesis `index` has a score (asked for with return_scores), written to *score.
+bool ls_whisper_result_score(const LsWhisperResult* result, size_t index, float* score) {
+  if (index >= result->result.scores.size())
+    return false;
+  *score = result->result.scores[index];
+  return true;
+}
+
+float ls_whisper_result_no_speech_prob(const LsWhisperResult* result) {
+  return result->result.no_speech_prob;
+}
+
+void ls_whisper_result_free(LsWhisperResult* result) {
+  delete result;
+}
+
+}  // extern "C"

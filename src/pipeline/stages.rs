@@ -1,0 +1,243 @@
+//! The loop each stage runs on its thread: make the engine, then take utterances until the
+//! input closes or the run is cancelled. Events for the user (drops, warnings) travel down the
+//! same channels as the utterances, so they arrive in input order.
+
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::time::Instant;
+
+use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
+use crate::audio::{Chunk, STT_RATE};
+use crate::mt::{SourceSegment, Translator};
+use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
+use crate::stt::{Recognizer, Task};
+use crate::text::is_readable_in_english;
+use crate::tts::Synthesizer;
+use crate::vad::{HeardUtterance, SegmenterOptions, SpeechDetector, StreamingVad};
+
+pub(super) struct Heard {
+    seq: u64,
+    audio: HeardUtterance,
+    detected_at: Instant,
+}
+
+pub(super) struct Recognized {
+    heard: Heard,
+    text: String,
+    recognition: Recognition,
+    stt_ms: f64,
+    recognized_at: Instant,
+}
+
+pub(super) struct Translated {
+    recognized: Recognized,
+    text: String,
+    mt_failed: bool,
+    mt_ms: f64,
+    translated_at: Instant,
+}
+
+fn seconds(sample: usize) -> f64 {
+    sample as f64 / f64::from(STT_RATE)
+}
+
+fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+pub(super) fn vad(
+    source: impl Iterator<Item = Chunk>,
+    factory: &Factory<dyn SpeechDetector>,
+    options: SegmenterOptions,
+    cancel: &CancelHandle,
+    out: SyncSender<Heard>,
+) -> Result<(), PipelineError> {
+    let mut detector = factory()?;
+    let mut vad = StreamingVad::new(detector.as_mut(), options);
+    let mut seq = 0u64;
+    let mut send = |found: Vec<HeardUtterance>| {
+        for audio in found {
+            if out.send(Heard { seq, audio, detected_at: Instant::now() }).is_err() {
+                return false;
+            }
+            seq += 1;
+        }
+        true
+    };
+    for chunk in source {
+        if cancel.is_cancelled() || !send(vad.push(chunk)?) {
+            return Ok(());
+        }
+    }
+    if !cancel.is_cancelled() {
+        send(vad.finish()?);
+    }
+    Ok(())
+}
+
+pub(super) fn stt(
+    factory: &Factory<dyn Recognizer>,
+    cancel: &CancelHandle,
+    input: Receiver<Heard>,
+    out: SyncSender<Result<Recognized, Event>>,
+) -> Result<(), PipelineError> {
+    let mut recognizer = factory()?;
+    for heard in input {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let started = Instant::now();
+        let utterance = &heard.audio.utterance;
+        let (start_s, end_s) = (seconds(utterance.speech_start), seconds(utterance.speech_end));
+        let vad_probability = Some(utterance.speech_probability);
+        let message = match recognizer.transcribe(&heard.audio.samples, vad_probability, Task::Transcribe) {
+            Ok(t) if t.verdict.is_speech() => {
+                let recognition = Recognition { evidence: t.evidence, decoding: t.decoding };
+                Ok(Recognized {
+                    heard,
+                    text: t.text,
+                    recognition,
+                    stt_ms: ms_since(started),
+                    recognized_at: Instant::now(),
+                })
+            }
+            Ok(t) => Err(Event::Dropped(DroppedSegment {
+                start_s,
+                end_s,
+                reason: t.verdict.reason(),
+                reason_code: t.verdict.code().to_string(),
+                recognition: Some(Recognition { evidence: t.evidence, decoding: t.decoding }),
+                text: t.text,
+            })),
+            Err(e) => Err(Event::Dropped(DroppedSegment {
+                start_s,
+                end_s,
+                text: String::new(),
+                reason: e.to_string(),
+                reason_code: "error".into(),
+                recognition: None,
+            })),
+        };
+        if out.send(message).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn mt(
+    factory: &Factory<dyn Translator>,
+    cancel: &CancelHandle,
+    input: Receiver<Result<Recognized, Event>>,
+    out: SyncSender<Result<Translated, Event>>,
+) -> Result<(), PipelineError> {
+    let mut translator = factory()?;
+    for message in input {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let message = message.map(|recognized| translate(translator.as_mut(), recognized, &out));
+        if out.send(message).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Translates one utterance; on failure the source text goes on, flagged, with a warning.
+fn translate(
+    translator: &mut dyn Translator,
+    recognized: Recognized,
+    out: &SyncSender<Result<Translated, Event>>,
+) -> Translated {
+    let started = Instant::now();
+    let source = SourceSegment { text: &recognized.text, audio: &recognized.heard.audio.samples };
+    let (text, mt_failed) = match translator.translate(source) {
+        Ok(text) => (text, false),
+        Err(e) => {
+            let start_s = seconds(recognized.heard.audio.utterance.speech_start);
+            let _ = out.send(Err(Event::Warning(Warning::TranslationFailed { start_s, reason: e.to_string() })));
+            (recognized.text.clone(), true)
+        }
+    };
+    Translated { recognized, text, mt_failed, mt_ms: ms_since(started), translated_at: Instant::now() }
+}
+
+pub(super) fn tts(
+    factory: &Factory<dyn Synthesizer>,
+    stream_speech: bool,
+    cancel: &CancelHandle,
+    input: Receiver<Result<Translated, Event>>,
+    out: SyncSender<Event>,
+) -> Result<(), PipelineError> {
+    let mut synthesizer = factory()?;
+    let rate = synthesizer.sample_rate();
+    if out.send(Event::Ready { speech_rate: rate }).is_err() {
+        return Ok(());
+    }
+    for message in input {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let event = match message {
+            Err(event) => event,
+            Ok(translated) => speak(synthesizer.as_mut(), translated, stream_speech, &out),
+        };
+        if out.send(event).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Synthesises one utterance, streaming its sentences or collecting them into the segment.
+fn speak(
+    synthesizer: &mut dyn Synthesizer,
+    translated: Translated,
+    stream_speech: bool,
+    out: &SyncSender<Event>,
+) -> Event {
+    let started = Instant::now();
+    let rate = synthesizer.sample_rate();
+    let Translated { recognized, text, mt_failed, mt_ms, translated_at } = translated;
+    let Recognized { heard, text: source_text, recognition, stt_ms, recognized_at } = recognized;
+    let mut marks = StageMarks {
+        speech_end_at: heard.audio.speech_end_at,
+        detected_at: heard.detected_at,
+        recognized_at,
+        translated_at,
+        synthesis_started_at: started,
+        first_speech_at: None,
+    };
+    let mut speech = Vec::new();
+    // An English voice reading another script is noise to the listener; the caption still
+    // carries the text, flagged. Numbers and Latin text are still spoken.
+    if mt_failed && !is_readable_in_english(&text) {
+        let _ = out.send(Event::Warning(Warning::NotSpoken { text: text.clone() }));
+    } else {
+        let seq = heard.seq;
+        let result = synthesizer.synthesize(&text, &mut |sentence| {
+            marks.first_speech_at.get_or_insert_with(Instant::now);
+            if stream_speech {
+                let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate });
+            } else {
+                speech.extend_from_slice(sentence);
+            }
+        });
+        if let Err(e) = result {
+            let _ = out.send(Event::Warning(Warning::SynthesisFailed { text: text.clone(), reason: e.to_string() }));
+        }
+    }
+    let utterance = &heard.audio.utterance;
+    let segment = TranslatedSegment {
+        start_s: seconds(utterance.speech_start),
+        end_s: seconds(utterance.speech_end),
+        source_text,
+        translated_text: text,
+        mt_failed,
+        timings_ms: StageTimings { stt: stt_ms, mt: mt_ms, tts: ms_since(started) },
+        speech_start_s: 0.0,
+        recognition,
+        speech,
+    };
+    Event::Translated { seq: heard.seq, segment, marks }
+}

@@ -1,0 +1,268 @@
+//! What a process loads once and every run (session) shares: the installed models resolved to
+//! files, and the heavy engines (Whisper, the voice) loaded on first use and kept.
+//!
+//! [`Runtime::pipeline_config`] turns one session's choices into a [`PipelineConfig`]; the
+//! stage factories are built here, and [`translator_factory`] is the one place that maps a
+//! translation engine to its code.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::ct2;
+use crate::models::{ModelStore, StoreError};
+use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, Translator};
+use crate::pipeline::{Factory, PipelineConfig, StageFactories};
+use crate::stt::{Recognizer, SttError, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
+use crate::tts::{PiperSynthesizer, PiperVoice, Synthesizer, TtsError};
+use crate::vad::{SegmenterOptions, SileroVad, SpeechDetector};
+
+const VAD_MODEL: &str = "silero-vad";
+const VOICE_MODEL: &str = "piper-en-us-joe-medium";
+/// Translations remembered per run.
+const TRANSLATION_CACHE: usize = 1024;
+/// ONNX Runtime threads for the voice.
+const TTS_THREADS: usize = 2;
+
+/// Which translation engine a session asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MtChoice {
+    /// Firefox-Translations when the pair's model is installed, otherwise direct.
+    Auto,
+    Direct,
+    Firefox,
+}
+
+/// The translation engine a session runs, with its model.
+#[derive(Debug, Clone)]
+pub enum MtEngine {
+    /// Whisper's translate task on the audio.
+    Direct,
+    /// A Firefox-Translations model in this directory.
+    Firefox(PathBuf),
+}
+
+/// How speech is recognised.
+#[derive(Debug, Clone)]
+pub struct RecognitionOptions {
+    /// Spoken language (ISO 639-1).
+    pub language: String,
+    /// An installed Whisper size (`base`) or a CTranslate2 Whisper directory.
+    pub whisper: String,
+    /// CPU threads for Whisper (None: all cores).
+    pub threads: Option<usize>,
+    /// Seconds recognition may spend per second of audio (Whisper's translate task gets half);
+    /// see [`WhisperOptions::transcribe_budget`].
+    pub decode_budget: f32,
+    /// Audio arrives as it is spoken, so decoding also keeps up with the clock; see
+    /// [`WhisperOptions::real_time`].
+    pub real_time: bool,
+}
+
+/// What one session asks for.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub recognition: RecognitionOptions,
+    pub mt: MtChoice,
+    pub segmenter: SegmenterOptions,
+    /// See [`PipelineConfig::stream_speech`].
+    pub stream_speech: bool,
+}
+
+/// Which models a session runs, for reports.
+#[derive(Debug, Clone)]
+pub struct ModelNames {
+    pub whisper_dir: String,
+    pub mt: String,
+    /// Why the engine is not the one the user may expect (`auto` fell back to `direct`).
+    pub note: Option<String>,
+}
+
+/// Why a session cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0} has no model.bin: not a CTranslate2 Whisper model directory")]
+    NotWhisperDir(String),
+    #[error("unknown Whisper model '{0}': give a size (tiny, base, small, medium, large-v3, large-v3-turbo) or a model directory")]
+    UnknownWhisper(String),
+    #[error("there is no Firefox-Translations model for {0}→en; use --mt direct")]
+    NoTranslationModel(String),
+    #[error("loading Whisper")]
+    LoadWhisper(#[source] SttError),
+    #[error(transparent)]
+    Stt(#[from] SttError),
+    #[error(transparent)]
+    Tts(#[from] TtsError),
+}
+
+/// A model loaded on first use and shared by every run after it.
+struct Shared<T> {
+    loaded: Mutex<Option<Arc<T>>>,
+}
+
+impl<T> Shared<T> {
+    fn new() -> Self {
+        Self { loaded: Mutex::new(None) }
+    }
+
+    /// The model, loading it now if no run has. Concurrent first uses load it once.
+    fn get_or_load<E>(&self, load: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
+        let mut slot = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(model) = slot.as_ref() {
+            return Ok(model.clone());
+        }
+        let model = Arc::new(load()?);
+        *slot = Some(model.clone());
+        Ok(model)
+    }
+}
+
+/// A loaded Whisper's settings: model directory, threads, decoding budget's bits, real time.
+type WhisperKey = (PathBuf, usize, u32, bool);
+
+/// The installed models and the engines loaded from them, for the life of the process.
+pub struct Runtime {
+    store: ModelStore,
+    onnx_runtime: PathBuf,
+    /// Loaded Whisper models by their settings.
+    whisper: Mutex<HashMap<WhisperKey, Arc<WhisperModel>>>,
+    voice: Arc<Shared<PiperVoice>>,
+}
+
+impl Runtime {
+    /// The default model store (`$LINGUASTREAM_HOME`, …).
+    pub fn open() -> Result<Self, RuntimeError> {
+        Self::new(ModelStore::open_default())
+    }
+
+    pub fn new(store: ModelStore) -> Result<Self, RuntimeError> {
+        let onnx_runtime = store.require("onnxruntime")?.join("libonnxruntime.so");
+        Ok(Self { store, onnx_runtime, whisper: Mutex::new(HashMap::new()), voice: Arc::new(Shared::new()) })
+    }
+
+    /// Resolves every model a session needs and loads Whisper (the VAD, translator and voice
+    /// are made inside their stages' threads).
+    pub fn pipeline_config(&self, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames), RuntimeError> {
+        let recognition = &options.recognition;
+        let (engine, mt, note) = self.choose_engine(&recognition.language, options.mt)?;
+        let (whisper, whisper_dir) = self.whisper(recognition)?;
+        let stages = StageFactories {
+            detector: self.detector()?,
+            recognizer: recognizer_factory(whisper.clone(), &recognition.language),
+            translator: translator_factory(&engine, whisper, &recognition.language),
+            synthesizer: self.synthesizer()?,
+        };
+        let config = PipelineConfig { stages, segmenter: options.segmenter, stream_speech: options.stream_speech };
+        Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
+    }
+
+    /// Whisper for `recognition`, loaded once per model directory and settings; fails if the
+    /// model does not know the language.
+    pub fn whisper(&self, recognition: &RecognitionOptions) -> Result<(Arc<WhisperModel>, PathBuf), RuntimeError> {
+        let dir = self.whisper_dir(&recognition.whisper)?;
+        let mut options = WhisperOptions { real_time: recognition.real_time, ..WhisperOptions::default() };
+        if let Some(threads) = recognition.threads {
+            options.threads = threads.max(1);
+        }
+        options.transcribe_budget = recognition.decode_budget;
+        options.translate_budget = recognition.decode_budget / 2.0;
+        let key = (dir.clone(), options.threads, recognition.decode_budget.to_bits(), recognition.real_time);
+        let mut loaded = self.whisper.lock().unwrap_or_else(PoisonError::into_inner);
+        let model = match loaded.get(&key) {
+            Some(model) => model.clone(),
+            None => {
+                let library = self.store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
+                let model = Arc::new(WhisperModel::load(&library, &dir, options).map_err(RuntimeError::LoadWhisper)?);
+                loaded.insert(key, model.clone());
+                model
+            }
+        };
+        model.language_token(&recognition.language)?;
+        Ok((model, dir))
+    }
+
+    /// Makes a Silero VAD (small, and it keeps per-stream state, so each run has its own).
+    pub fn detector(&self) -> Result<Factory<dyn SpeechDetector>, RuntimeError> {
+        let (library, model) = (self.onnx_runtime.clone(), self.store.require(VAD_MODEL)?.join("silero_vad.onnx"));
+        Ok(Arc::new(move || Ok(Box::new(SileroVad::try_new(&library, &model)?))))
+    }
+
+    /// The voice, loaded now if it was not yet.
+    pub fn voice(&self) -> Result<Arc<PiperVoice>, RuntimeError> {
+        let model = self.voice_model()?;
+        Ok(self.voice.get_or_load(|| PiperVoice::load(&self.onnx_runtime, &model, TTS_THREADS))?)
+    }
+
+    /// Speaks with the shared voice, loading it in the first run's synthesis thread.
+    fn synthesizer(&self) -> Result<Factory<dyn Synthesizer>, RuntimeError> {
+        let (library, model, voice) = (self.onnx_runtime.clone(), self.voice_model()?, self.voice.clone());
+        Ok(Arc::new(move || {
+            let voice = voice.get_or_load(|| PiperVoice::load(&library, &model, TTS_THREADS))?;
+            Ok(Box::new(PiperSynthesizer::new(voice)))
+        }))
+    }
+
+    fn voice_model(&self) -> Result<PathBuf, RuntimeError> {
+        Ok(self.store.require(VOICE_MODEL)?.join("voice.onnx"))
+    }
+
+    /// `whisper`: an installed size or a model directory.
+    fn whisper_dir(&self, choice: &str) -> Result<PathBuf, RuntimeError> {
+        let path = Path::new(choice);
+        if path.is_dir() {
+            if !path.join("model.bin").is_file() {
+                return Err(RuntimeError::NotWhisperDir(path.display().to_string()));
+            }
+            return Ok(path.to_path_buf());
+        }
+        let id = format!("whisper-{choice}");
+        if self.store.manifest().get(&id).is_none() {
+            return Err(RuntimeError::UnknownWhisper(choice.to_string()));
+        }
+        Ok(self.store.require(&id)?)
+    }
+
+    /// The Firefox model for the pair when asked for or installed, else direct; with the name
+    /// reports show and a note when `auto` fell back.
+    fn choose_engine(&self, from: &str, choice: MtChoice) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
+        const DIRECT: &str = "direct (Whisper translate task)";
+        let model =
+            self.store.manifest().translation_model(from, "en").map(|e| (e.id.clone(), self.store.require(&e.id)));
+        match (choice, model) {
+            (MtChoice::Direct, _) => Ok((MtEngine::Direct, DIRECT.into(), None)),
+            (MtChoice::Firefox | MtChoice::Auto, Some((id, Ok(dir)))) => {
+                Ok((MtEngine::Firefox(dir), format!("firefox ({id})"), None))
+            }
+            (MtChoice::Firefox, Some((_, Err(e)))) => Err(e.into()),
+            (MtChoice::Firefox, None) => Err(RuntimeError::NoTranslationModel(from.to_string())),
+            (MtChoice::Auto, _) => {
+                let note = format!(
+                    "no Firefox-Translations {from}→en model installed, so Whisper translates directly (weak with Whisper base); see `linguastream models list`"
+                );
+                Ok((MtEngine::Direct, DIRECT.into(), Some(note)))
+            }
+        }
+    }
+}
+
+fn recognizer_factory(whisper: Arc<WhisperModel>, language: &str) -> Factory<dyn Recognizer> {
+    let language = language.to_string();
+    Arc::new(move || Ok(Box::new(WhisperCt2Recognizer::try_new(whisper.clone(), &language)?)))
+}
+
+/// Every translation engine, by its [`MtEngine`]. A new engine is a new arm here.
+pub fn translator_factory(engine: &MtEngine, whisper: Arc<WhisperModel>, language: &str) -> Factory<dyn Translator> {
+    let cache = NonZeroUsize::new(TRANSLATION_CACHE).expect("non-zero");
+    match engine.clone() {
+        MtEngine::Direct => {
+            let language = language.to_string();
+            Arc::new(move || Ok(Box::new(DirectWhisperTranslator::new(whisper.clone(), &language))))
+        }
+        MtEngine::Firefox(dir) => {
+            Arc::new(move || Ok(Box::new(CachedTranslator::new(FirefoxTranslator::try_new(&dir)?, cache))))
+        }
+    }
+}
