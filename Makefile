@@ -14,7 +14,8 @@ demo: setup
 test: setup
 	bash scripts/with-pulse.sh cargo test --release --locked
 
-# Every fuzz target for FUZZ_SECONDS each (CI's smoke run; longer runs: `bash scripts/fuzz.sh 600`).
+# Every fuzz target for FUZZ_SECONDS each (installs cargo-fuzz when missing; not part of CI, which it
+# would outlast; longer runs: `bash scripts/fuzz.sh 600`).
 FUZZ_SECONDS ?= 30
 fuzz: setup
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)

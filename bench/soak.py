@@ -156,10 +156,11 @@ def main():
 
         rss, restarts = [], []
         kill_at = [seconds * (i + 1) / (args.restarts + 1) for i in range(args.restarts)]
-        last_rss = 0.0
+        last_rss = None
+        down_at = None  # when the server of the latest restart went down, until the mic is back
         while live.poll() is None:
             elapsed = time.time() - started
-            if elapsed - last_rss >= 5:
+            if last_rss is None or elapsed - last_rss >= 5:
                 last_rss = elapsed
                 sample = rss_mb(live.pid)
                 if sample:
@@ -170,15 +171,15 @@ def main():
                 down_at = time.time()
                 time.sleep(2.0)  # the server is away for a moment, as after a crash
                 server.start()
+                # A restart whose microphone had not come back by now keeps None.
                 restarts.append({"at_s": round(elapsed, 1), "down_s": round(time.time() - down_at, 1),
-                                 "virtual_mic_back_after_s": None, "_down_at": down_at})
-            # The microphone comes back with the next English speech written to it.
-            for restart in restarts:
-                if restart["virtual_mic_back_after_s"] is None and server.has_virtual_mic():
-                    restart["virtual_mic_back_after_s"] = round(time.time() - restart["_down_at"], 1)
+                                 "virtual_mic_back_after_s": None})
+            # The microphone comes back with the next English speech written to it, so this is
+            # watched without holding up the RSS samples or the next restart.
+            if down_at is not None and server.has_virtual_mic():
+                restarts[-1]["virtual_mic_back_after_s"] = round(time.time() - down_at, 1)
+                down_at = None
             time.sleep(1)
-        for restart in restarts:
-            del restart["_down_at"]
         reader.join(timeout=5)
         wall_s = time.time() - started
         if live.returncode != 0:
