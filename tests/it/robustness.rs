@@ -190,6 +190,12 @@ fn bad_output_locations_are_refused_before_the_models_load() {
         bin().env("LINGUASTREAM_HOME", home.path()).args(["live", "--output", "none", "--metrics-json"]).arg(&metrics),
     );
     assert!(error.contains("does not exist"), "{error}");
+    let wav = dir.path().join("gone/english.wav");
+    let error = fails_with(
+        1,
+        bin().env("LINGUASTREAM_HOME", home.path()).args(["live", "--output", "none", "--wav"]).arg(&wav),
+    );
+    assert!(error.contains("does not exist") && error.contains("--wav"), "{error}");
 }
 
 // Case 3: numeric flags are checked when parsed (clap's exit code 2), never a panic.
