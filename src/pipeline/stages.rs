@@ -3,13 +3,14 @@
 //! same channels as the utterances, so they arrive in input order.
 
 use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
 use crate::audio::{Chunk, STT_RATE};
 use crate::mt::{SourceSegment, Translator};
 use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
-use crate::stt::{Recognizer, Task};
+use crate::stt::{EncodedAudio, Recognizer, Task};
 use crate::text::is_readable_in_english;
 use crate::tts::Synthesizer;
 use crate::vad::{HeardUtterance, SegmenterOptions, SpeechDetector, StreamingVad};
@@ -23,6 +24,8 @@ pub(super) struct Heard {
 pub(super) struct Recognized {
     heard: Heard,
     text: String,
+    /// For the `direct` translator; dropped once translated.
+    encoded: Option<Arc<EncodedAudio>>,
     recognition: Recognition,
     stt_ms: f64,
     recognized_at: Instant,
@@ -95,6 +98,7 @@ pub(super) fn stt(
                 Ok(Recognized {
                     heard,
                     text: t.text,
+                    encoded: t.encoded,
                     recognition,
                     stt_ms: ms_since(started),
                     recognized_at: Instant::now(),
@@ -146,11 +150,13 @@ pub(super) fn mt(
 /// Translates one utterance; on failure the source text goes on, flagged, with a warning.
 fn translate(
     translator: &mut dyn Translator,
-    recognized: Recognized,
+    mut recognized: Recognized,
     out: &SyncSender<Result<Translated, Event>>,
 ) -> Translated {
     let started = Instant::now();
-    let source = SourceSegment { text: &recognized.text, audio: &recognized.heard.audio.samples };
+    let encoded = recognized.encoded.take();
+    let source =
+        SourceSegment { text: &recognized.text, audio: &recognized.heard.audio.samples, encoded: encoded.as_deref() };
     let (text, mt_failed) = match translator.translate(source) {
         Ok(text) => (text, false),
         Err(e) => {
@@ -199,7 +205,7 @@ fn speak(
     let started = Instant::now();
     let rate = synthesizer.sample_rate();
     let Translated { recognized, text, mt_failed, mt_ms, translated_at } = translated;
-    let Recognized { heard, text: source_text, recognition, stt_ms, recognized_at } = recognized;
+    let Recognized { heard, text: source_text, recognition, stt_ms, recognized_at, .. } = recognized;
     let mut marks = StageMarks {
         speech_end_at: heard.audio.speech_end_at,
         detected_at: heard.detected_at,

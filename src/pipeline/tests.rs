@@ -37,7 +37,7 @@ impl Recognizer for Level {
             9 => (String::new(), Verdict::Empty),
             n => (format!("u{n}"), Verdict::Speech),
         };
-        Ok(Transcript { text, verdict, evidence: Default::default(), decoding: Default::default() })
+        Ok(Transcript { text, verdict, evidence: Default::default(), decoding: Default::default(), encoded: None })
     }
 }
 
