@@ -10,15 +10,18 @@ use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
 use crate::audio::{Chunk, STT_RATE};
 use crate::mt::{SourceSegment, Translator};
 use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
-use crate::stt::{EncodedAudio, Recognizer, Task};
+use crate::stt::{EncodedAudio, Recognizer, SttError, Task, Transcript};
 use crate::text::is_readable_in_english;
 use crate::tts::Synthesizer;
-use crate::vad::{HeardUtterance, SegmenterOptions, SpeechDetector, StreamingVad};
+use crate::vad::{HeardUtterance, SegmenterOptions, SpeechDetector, StreamingVad, Utterance};
 
 pub(super) struct Heard {
     seq: u64,
     audio: HeardUtterance,
     detected_at: Instant,
+    /// Offered while its pause is still being confirmed; the same utterance follows, not
+    /// speculative, if the pause is confirmed.
+    speculative: bool,
 }
 
 pub(super) struct Recognized {
@@ -51,6 +54,7 @@ pub(super) fn vad(
     source: impl Iterator<Item = Chunk>,
     factory: &Factory<dyn SpeechDetector>,
     options: SegmenterOptions,
+    speculate: bool,
     cancel: &CancelHandle,
     out: SyncSender<Heard>,
 ) -> Result<(), PipelineError> {
@@ -59,7 +63,7 @@ pub(super) fn vad(
     let mut seq = 0u64;
     let mut send = |found: Vec<HeardUtterance>| {
         for audio in found {
-            if out.send(Heard { seq, audio, detected_at: Instant::now() }).is_err() {
+            if out.send(Heard { seq, audio, detected_at: Instant::now(), speculative: false }).is_err() {
                 return false;
             }
             seq += 1;
@@ -69,6 +73,13 @@ pub(super) fn vad(
     for chunk in source {
         if cancel.is_cancelled() || !send(vad.push(chunk)?) {
             return Ok(());
+        }
+        if let Some(audio) = vad.speculate().filter(|_| speculate) {
+            // Not numbered: only its result travels on, under the confirmed utterance's number.
+            let heard = Heard { seq: u64::MAX, audio, detected_at: Instant::now(), speculative: true };
+            if out.send(heard).is_err() {
+                return Ok(());
+            }
         }
     }
     if !cancel.is_cancelled() {
@@ -84,15 +95,33 @@ pub(super) fn stt(
     out: SyncSender<Result<Recognized, Event>>,
 ) -> Result<(), PipelineError> {
     let mut recognizer = factory()?;
-    for heard in input {
+    let mut waiting: Option<Heard> = None;
+    // A speculative result and the utterance it was made for.
+    let mut speculated: Option<(Utterance, Result<Transcript, SttError>, f64)> = None;
+    while let Some(heard) = waiting.take().or_else(|| input.recv().ok()) {
         if cancel.is_cancelled() {
             break;
         }
+        if heard.speculative {
+            // Something already queued behind it (its confirmation, more speech): the CPU is
+            // needed there, so the speculation is skipped.
+            waiting = input.try_recv().ok();
+            if waiting.is_none() {
+                let started = Instant::now();
+                let result = recognize(recognizer.as_mut(), &heard.audio);
+                speculated = Some((heard.audio.utterance, result, ms_since(started)));
+            }
+            continue;
+        }
         let started = Instant::now();
+        let (result, stt_ms) = match speculated.take() {
+            Some((utterance, result, ms)) if utterance == heard.audio.utterance => (result, ms),
+            _ => (recognize(recognizer.as_mut(), &heard.audio), 0.0),
+        };
+        let stt_ms = stt_ms + ms_since(started);
         let utterance = &heard.audio.utterance;
         let (start_s, end_s) = (seconds(utterance.speech_start), seconds(utterance.speech_end));
-        let vad_probability = Some(utterance.speech_probability);
-        let message = match recognizer.transcribe(&heard.audio.samples, vad_probability, Task::Transcribe) {
+        let message = match result {
             Ok(t) if t.verdict.is_speech() => {
                 let recognition = Recognition { evidence: t.evidence, decoding: t.decoding };
                 Ok(Recognized {
@@ -100,7 +129,7 @@ pub(super) fn stt(
                     text: t.text,
                     encoded: t.encoded,
                     recognition,
-                    stt_ms: ms_since(started),
+                    stt_ms,
                     recognized_at: Instant::now(),
                 })
             }
@@ -126,6 +155,10 @@ pub(super) fn stt(
         }
     }
     Ok(())
+}
+
+fn recognize(recognizer: &mut dyn Recognizer, audio: &HeardUtterance) -> Result<Transcript, SttError> {
+    recognizer.transcribe(&audio.samples, Some(audio.utterance.speech_probability), Task::Transcribe)
 }
 
 pub(super) fn mt(
