@@ -155,7 +155,12 @@ impl Runtime {
             translator: translator_factory(&engine, whisper, &recognition.language),
             synthesizer: self.synthesizer()?,
         };
-        let config = PipelineConfig { stages, segmenter: options.segmenter, stream_speech: options.stream_speech };
+        let config = PipelineConfig {
+            stages,
+            segmenter: options.segmenter,
+            stream_speech: options.stream_speech,
+            speculate: options.recognition.real_time,
+        };
         Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
     }
 

@@ -23,10 +23,11 @@ impl Translator for DirectWhisperTranslator {
     }
 
     fn translate(&mut self, source: SourceSegment<'_>) -> Result<String, MtError> {
-        let transcript = self
-            .model
-            .transcribe(source.audio, &self.language, Task::Translate, None)
-            .map_err(|e| MtError::Engine(e.to_string()))?;
+        let transcript = match source.encoded {
+            Some(encoded) => self.model.recognize(encoded, &self.language, Task::Translate, None),
+            None => self.model.transcribe(source.audio, &self.language, Task::Translate, None),
+        }
+        .map_err(|e| MtError::Engine(e.to_string()))?;
         // The recognition stage already judged this audio to be speech, so only degenerate and
         // non-English output is refused here.
         let acceptable = matches!(transcript.verdict, Verdict::Speech | Verdict::NoSpeech { .. });

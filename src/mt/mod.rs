@@ -5,6 +5,8 @@
 //! * [`DirectWhisperTranslator`]: Whisper's own speech-translation task on the utterance audio,
 //!   the only fa→en path whose weights ship in a package registry (poor with Whisper base).
 
+use crate::stt::EncodedAudio;
+
 mod cache;
 mod direct;
 mod firefox;
@@ -18,6 +20,8 @@ pub use firefox::FirefoxTranslator;
 pub struct SourceSegment<'a> {
     pub text: &'a str,
     pub audio: &'a [f32],
+    /// The audio after Whisper's encoder, when recognition kept it.
+    pub encoded: Option<&'a EncodedAudio>,
 }
 
 /// Why a translation failed. The pipeline then passes the source text on, flagged.

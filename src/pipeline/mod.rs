@@ -54,6 +54,10 @@ pub struct PipelineConfig {
     /// Send each sentence's speech as soon as it is synthesised ([`Event::Speech`]) instead of
     /// collecting an utterance's speech into its [`TranslatedSegment`].
     pub stream_speech: bool,
+    /// Start recognising an utterance while its pause is still being confirmed (once its
+    /// trailing padding is heard); the work is discarded if speech resumes. Worth it where audio
+    /// arrives in real time: the pause then costs less on top of recognition.
+    pub speculate: bool,
 }
 
 /// The stages, in pipeline order.
@@ -232,10 +236,10 @@ pub fn start(
         cancel.cancel();
         error
     };
-    let (factories, segmenter) = (config.stages.clone(), config.segmenter);
+    let (factories, segmenter, speculate) = (config.stages.clone(), config.segmenter, config.speculate);
     let vad = spawn(Stage::Vad, &cancel, {
         let cancel = cancel.clone();
-        move || stages::vad(source, &factories.detector, segmenter, &cancel, heard_tx)
+        move || stages::vad(source, &factories.detector, segmenter, speculate, &cancel, heard_tx)
     })
     .map_err(stop_on_error)?;
     let factories = config.stages.clone();

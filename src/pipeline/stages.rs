@@ -3,26 +3,32 @@
 //! same channels as the utterances, so they arrive in input order.
 
 use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
 use crate::audio::{Chunk, STT_RATE};
 use crate::mt::{SourceSegment, Translator};
 use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
-use crate::stt::{Recognizer, Task};
+use crate::stt::{EncodedAudio, Recognizer, SttError, Task, Transcript};
 use crate::text::is_readable_in_english;
 use crate::tts::Synthesizer;
-use crate::vad::{HeardUtterance, SegmenterOptions, SpeechDetector, StreamingVad};
+use crate::vad::{HeardUtterance, SegmenterOptions, SpeechDetector, StreamingVad, Utterance};
 
 pub(super) struct Heard {
     seq: u64,
     audio: HeardUtterance,
     detected_at: Instant,
+    /// Offered while its pause is still being confirmed; the same utterance follows, not
+    /// speculative, if the pause is confirmed.
+    speculative: bool,
 }
 
 pub(super) struct Recognized {
     heard: Heard,
     text: String,
+    /// For the `direct` translator; dropped once translated.
+    encoded: Option<Arc<EncodedAudio>>,
     recognition: Recognition,
     stt_ms: f64,
     recognized_at: Instant,
@@ -48,6 +54,7 @@ pub(super) fn vad(
     source: impl Iterator<Item = Chunk>,
     factory: &Factory<dyn SpeechDetector>,
     options: SegmenterOptions,
+    speculate: bool,
     cancel: &CancelHandle,
     out: SyncSender<Heard>,
 ) -> Result<(), PipelineError> {
@@ -56,7 +63,7 @@ pub(super) fn vad(
     let mut seq = 0u64;
     let mut send = |found: Vec<HeardUtterance>| {
         for audio in found {
-            if out.send(Heard { seq, audio, detected_at: Instant::now() }).is_err() {
+            if out.send(Heard { seq, audio, detected_at: Instant::now(), speculative: false }).is_err() {
                 return false;
             }
             seq += 1;
@@ -66,6 +73,13 @@ pub(super) fn vad(
     for chunk in source {
         if cancel.is_cancelled() || !send(vad.push(chunk)?) {
             return Ok(());
+        }
+        if let Some(audio) = vad.speculate().filter(|_| speculate) {
+            // Not numbered: only its result travels on, under the confirmed utterance's number.
+            let heard = Heard { seq: u64::MAX, audio, detected_at: Instant::now(), speculative: true };
+            if out.send(heard).is_err() {
+                return Ok(());
+            }
         }
     }
     if !cancel.is_cancelled() {
@@ -81,22 +95,41 @@ pub(super) fn stt(
     out: SyncSender<Result<Recognized, Event>>,
 ) -> Result<(), PipelineError> {
     let mut recognizer = factory()?;
-    for heard in input {
+    let mut waiting: Option<Heard> = None;
+    // A speculative result and the utterance it was made for.
+    let mut speculated: Option<(Utterance, Result<Transcript, SttError>, f64)> = None;
+    while let Some(heard) = waiting.take().or_else(|| input.recv().ok()) {
         if cancel.is_cancelled() {
             break;
         }
+        if heard.speculative {
+            // Something already queued behind it (its confirmation, more speech): the CPU is
+            // needed there, so the speculation is skipped.
+            waiting = input.try_recv().ok();
+            if waiting.is_none() {
+                let started = Instant::now();
+                let result = recognize(recognizer.as_mut(), &heard.audio);
+                speculated = Some((heard.audio.utterance, result, ms_since(started)));
+            }
+            continue;
+        }
         let started = Instant::now();
+        let (result, stt_ms) = match speculated.take() {
+            Some((utterance, result, ms)) if utterance == heard.audio.utterance => (result, ms),
+            _ => (recognize(recognizer.as_mut(), &heard.audio), 0.0),
+        };
+        let stt_ms = stt_ms + ms_since(started);
         let utterance = &heard.audio.utterance;
         let (start_s, end_s) = (seconds(utterance.speech_start), seconds(utterance.speech_end));
-        let vad_probability = Some(utterance.speech_probability);
-        let message = match recognizer.transcribe(&heard.audio.samples, vad_probability, Task::Transcribe) {
+        let message = match result {
             Ok(t) if t.verdict.is_speech() => {
                 let recognition = Recognition { evidence: t.evidence, decoding: t.decoding };
                 Ok(Recognized {
                     heard,
                     text: t.text,
+                    encoded: t.encoded,
                     recognition,
-                    stt_ms: ms_since(started),
+                    stt_ms,
                     recognized_at: Instant::now(),
                 })
             }
@@ -124,6 +157,10 @@ pub(super) fn stt(
     Ok(())
 }
 
+fn recognize(recognizer: &mut dyn Recognizer, audio: &HeardUtterance) -> Result<Transcript, SttError> {
+    recognizer.transcribe(&audio.samples, Some(audio.utterance.speech_probability), Task::Transcribe)
+}
+
 pub(super) fn mt(
     factory: &Factory<dyn Translator>,
     cancel: &CancelHandle,
@@ -146,11 +183,13 @@ pub(super) fn mt(
 /// Translates one utterance; on failure the source text goes on, flagged, with a warning.
 fn translate(
     translator: &mut dyn Translator,
-    recognized: Recognized,
+    mut recognized: Recognized,
     out: &SyncSender<Result<Translated, Event>>,
 ) -> Translated {
     let started = Instant::now();
-    let source = SourceSegment { text: &recognized.text, audio: &recognized.heard.audio.samples };
+    let encoded = recognized.encoded.take();
+    let source =
+        SourceSegment { text: &recognized.text, audio: &recognized.heard.audio.samples, encoded: encoded.as_deref() };
     let (text, mt_failed) = match translator.translate(source) {
         Ok(text) => (text, false),
         Err(e) => {
@@ -199,7 +238,7 @@ fn speak(
     let started = Instant::now();
     let rate = synthesizer.sample_rate();
     let Translated { recognized, text, mt_failed, mt_ms, translated_at } = translated;
-    let Recognized { heard, text: source_text, recognition, stt_ms, recognized_at } = recognized;
+    let Recognized { heard, text: source_text, recognition, stt_ms, recognized_at, .. } = recognized;
     let mut marks = StageMarks {
         speech_end_at: heard.audio.speech_end_at,
         detected_at: heard.detected_at,

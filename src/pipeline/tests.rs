@@ -37,7 +37,7 @@ impl Recognizer for Level {
             9 => (String::new(), Verdict::Empty),
             n => (format!("u{n}"), Verdict::Speech),
         };
-        Ok(Transcript { text, verdict, evidence: Default::default(), decoding: Default::default() })
+        Ok(Transcript { text, verdict, evidence: Default::default(), decoding: Default::default(), encoded: None })
     }
 }
 
@@ -108,6 +108,7 @@ fn config(synthesizer: Factory<dyn Synthesizer>) -> PipelineConfig {
         },
         segmenter: SegmenterOptions { pad_ms: 0, ..Default::default() },
         stream_speech: false,
+        speculate: false,
     }
 }
 
@@ -315,4 +316,90 @@ fn dropping_the_handle_stops_the_stages() {
         assert!(Instant::now() < deadline, "the source is still being read");
         last = now;
     }
+}
+
+/// [`Level`], counting its calls and announcing each on a channel.
+struct Counted {
+    calls: Arc<AtomicUsize>,
+    called: std::sync::mpsc::Sender<()>,
+}
+
+impl Recognizer for Counted {
+    fn transcribe(&mut self, samples: &[f32], vad: Option<f32>, task: Task) -> Result<Transcript, SttError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let _ = self.called.send(());
+        Level.transcribe(samples, vad, task)
+    }
+}
+
+/// A run fed by hand, 20 ms at a time, whose recognizer can be watched.
+struct Fed {
+    chunks: std::sync::mpsc::Sender<Chunk>,
+    called: Receiver<()>,
+    calls: Arc<AtomicUsize>,
+    handle: RunHandle,
+}
+
+impl Fed {
+    fn start(speculate: bool) -> Self {
+        let (calls, (called_tx, called)) = (Arc::new(AtomicUsize::new(0)), std::sync::mpsc::channel());
+        let mut config = config(beeps());
+        let (counter, called_tx) = (calls.clone(), Mutex::new(called_tx));
+        config.stages.recognizer = Arc::new(move || {
+            Ok(Box::new(Counted { calls: counter.clone(), called: called_tx.lock().unwrap().clone() }))
+        });
+        config.segmenter = SegmenterOptions { pad_ms: 100, min_pause_ms: 400, ..Default::default() };
+        config.speculate = speculate;
+        let (chunks, source) = std::sync::mpsc::channel();
+        Fed { chunks, called, calls, handle: start(source.into_iter(), &config).unwrap() }
+    }
+
+    fn feed(&self, level: f32, ms: usize) {
+        for _ in 0..ms / 20 {
+            self.chunks.send(Chunk { samples: vec![level; 320], captured_at: Instant::now() }).unwrap();
+        }
+    }
+
+    /// Silence until the recognizer is called (a speculation), at most `limit_ms`; true if it was.
+    fn silence_until_recognized(&self, limit_ms: usize) -> bool {
+        for _ in 0..limit_ms / 20 {
+            self.feed(0.0, 20);
+            if self.called.recv_timeout(Duration::from_millis(50)).is_ok() {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn finish(self) -> (Vec<String>, usize) {
+        self.feed(0.0, 1_000);
+        drop(self.chunks);
+        let events = collect(&self.handle);
+        (texts(&events), self.calls.load(Ordering::SeqCst))
+    }
+}
+
+#[test]
+fn a_confirmed_pause_uses_the_speculative_recognition() {
+    let run = Fed::start(true);
+    run.feed(0.25, 500);
+    assert!(run.silence_until_recognized(300), "no speculation during the pause");
+    assert_eq!(run.finish(), (vec!["U5".to_string()], 1), "recognised once, during the pause");
+}
+
+#[test]
+fn speculation_is_discarded_when_speech_resumes() {
+    let with_speculation = Fed::start(true);
+    with_speculation.feed(0.23, 500);
+    assert!(with_speculation.silence_until_recognized(300), "no speculation during the pause");
+    with_speculation.feed(0.25, 500);
+    let (texts, calls) = with_speculation.finish();
+    assert_eq!(calls, 2, "the speculation, then the whole utterance");
+    assert_eq!(texts, ["U5"], "one utterance, as loud as its loudest part");
+
+    let without = Fed::start(false);
+    without.feed(0.23, 500);
+    without.feed(0.0, 200);
+    without.feed(0.25, 500);
+    assert_eq!(without.finish(), (texts, 1), "speculation changed what was heard");
 }

@@ -307,6 +307,7 @@ pub fn finish(
             spent_tokens: outcome.spent,
             decode_ms: audio.encode_ms + outcome.started.elapsed().as_secs_f64() * 1000.0,
         },
+        encoded: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Speech recognition: Whisper through CTranslate2, language forced, with a hallucination gate.
 
+use std::sync::Arc;
+
 pub mod decoding;
 pub mod gate;
 mod mel;
@@ -27,6 +29,9 @@ pub struct Transcript {
     pub verdict: Verdict,
     pub evidence: Evidence,
     pub decoding: DecodingReport,
+    /// The utterance after Whisper's encoder, so that Whisper's own translation (the `direct`
+    /// engine) decodes it without encoding the audio a second time.
+    pub encoded: Option<Arc<EncodedAudio>>,
 }
 
 /// Why recognition failed (as opposed to finding no speech, which is a [`Verdict`]).

@@ -94,6 +94,12 @@ pub(super) struct Decoded {
 /// checking for a loop between calls stops it early instead of at the cap.
 const CONTINUATION_TOKENS: usize = 16;
 
+impl std::fmt::Debug for EncodedAudio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodedAudio").field("audio_s", &self.audio_s).field("encode_ms", &self.encode_ms).finish()
+    }
+}
+
 /// A loaded Whisper model. Shareable between threads (CTranslate2 serialises calls internally).
 pub struct WhisperModel {
     whisper: ct2::Whisper,
@@ -336,6 +342,8 @@ impl Recognizer for WhisperCt2Recognizer {
         vad_probability: Option<f32>,
         task: Task,
     ) -> Result<Transcript, SttError> {
-        self.model.transcribe(samples, &self.language, task, vad_probability)
+        let encoded = Arc::new(self.model.encode(samples)?);
+        let transcript = self.model.recognize(&encoded, &self.language, task, vad_probability)?;
+        Ok(Transcript { encoded: Some(encoded), ..transcript })
     }
 }

@@ -87,6 +87,22 @@ impl Segmenter {
         self.close(speech_frames).into_iter().collect()
     }
 
+    /// The utterance that ends here if the pause now under way lasts: offered once its trailing
+    /// padding has been heard, so its audio is exactly what recognition would get after the
+    /// pause. Speculative recognition starts on it while the pause is still being confirmed.
+    pub fn tentative(&self) -> Option<Utterance> {
+        let heard_padding = self.silent_run >= frames(self.options.pad_ms).max(1);
+        if self.current.is_empty() || !heard_padding || self.silent_run >= frames(self.options.min_pause_ms) {
+            return None;
+        }
+        let speech_frames = self.current.len() - self.silent_run;
+        if speech_frames < frames(self.options.min_speech_ms) {
+            return None;
+        }
+        let (start, end) = (self.start_frame, self.start_frame + speech_frames);
+        Some(self.shape(start, end, mean(&self.current[..speech_frames])))
+    }
+
     fn close(&mut self, speech_frames: usize) -> Option<Utterance> {
         let start = self.start_frame;
         self.silent_run = 0;
@@ -121,13 +137,18 @@ impl Segmenter {
     }
 
     fn utterance(&mut self, speech_start_frame: usize, speech_end_frame: usize, speech_probability: f32) -> Utterance {
+        let utterance = self.shape(speech_start_frame, speech_end_frame, speech_probability);
+        self.previous_end = utterance.end;
+        utterance
+    }
+
+    /// The padded utterance around the speech between two frames.
+    fn shape(&self, speech_start_frame: usize, speech_end_frame: usize, speech_probability: f32) -> Utterance {
         let pad = self.options.pad_ms as usize * 16;
         let speech_start = speech_start_frame * FRAME;
         let speech_end = speech_end_frame * FRAME;
         let start = speech_start.saturating_sub(pad).max(self.previous_end);
-        let end = speech_end + pad;
-        self.previous_end = end;
-        Utterance { start, end, speech_start, speech_end, speech_probability }
+        Utterance { start, end: speech_end + pad, speech_start, speech_end, speech_probability }
     }
 }
 
@@ -183,6 +204,25 @@ mod tests {
         assert!((70..=73).contains(&cut), "cut at frame {cut}");
         assert_eq!(u[1].speech_start, u[0].speech_end);
         assert_eq!(u[1].speech_end, 133 * FRAME);
+    }
+
+    #[test]
+    fn the_tentative_utterance_is_the_one_a_confirmed_pause_gives() {
+        let opts = SegmenterOptions { pad_ms: 100, min_pause_ms: 400, ..Default::default() };
+        let mut s = Segmenter::new(opts);
+        let mut p = vec![0.0; 5];
+        p.extend(vec![0.9; 20]);
+        let mut offered = Vec::new();
+        let mut closed = Vec::new();
+        for &probability in p.iter().chain(&[0.0; 20]) {
+            closed.extend(s.push(probability));
+            offered.extend(s.tentative());
+        }
+        assert!(!offered.is_empty(), "nothing offered during the pause");
+        assert_eq!(closed.len(), 1);
+        assert!(offered.iter().all(|u| *u == closed[0]), "{offered:?} vs {closed:?}");
+        // Not before the padding is heard, nor once the pause is confirmed.
+        assert_eq!(offered.len(), frames(400) - frames(100));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct StreamingVad<'d> {
     /// Utterances that ended but whose trailing padding has not all arrived yet (a pause
     /// shorter than the padding).
     pending: VecDeque<Utterance>,
+    /// The last utterance offered by [`Self::speculate`].
+    speculated: Option<Utterance>,
 }
 
 impl<'d> StreamingVad<'d> {
@@ -42,7 +44,24 @@ impl<'d> StreamingVad<'d> {
             history: History::default(),
             next_frame: 0,
             pending: VecDeque::new(),
+            speculated: None,
         }
+    }
+
+    /// The utterance that ends here if the pause under way is confirmed (see
+    /// [`super::Segmenter::tentative`]), once per utterance: recognition can start on it before
+    /// [`Self::push`] returns it. If speech resumes, a later utterance replaces it.
+    pub fn speculate(&mut self) -> Option<HeardUtterance> {
+        let utterance = self.segmenter.tentative()?;
+        if self.speculated.as_ref() == Some(&utterance) || utterance.end > self.history.end() {
+            return None;
+        }
+        self.speculated = Some(utterance.clone());
+        Some(HeardUtterance {
+            samples: self.history.range(utterance.start, utterance.end),
+            speech_end_at: self.history.captured_at(utterance.speech_end),
+            utterance,
+        })
     }
 
     /// Feeds the next chunk; returns the utterances it completed, in order.

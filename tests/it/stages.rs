@@ -75,7 +75,7 @@ fn firefox_engine_translates_portuguese() {
     let dir = store().require("firefox-pten").unwrap();
     let mut translator = FirefoxTranslator::try_new(&dir).unwrap();
     let english = translator
-        .translate(SourceSegment { text: "O tempo está bom hoje e eu quero comprar pão.", audio: &[] })
+        .translate(SourceSegment { text: "O tempo está bom hoje e eu quero comprar pão.", audio: &[], encoded: None })
         .unwrap()
         .to_lowercase();
     for word in ["weather", "today", "bread"] {
@@ -127,4 +127,30 @@ fn ctranslate2_returns_every_hypothesis_best_first_with_scores() {
     let first = whisper.generate(&encoded, &prompt, &greedy).unwrap();
     assert_eq!(first.sequences, whisper.generate(&encoded, &prompt, &greedy).unwrap().sequences, "greedy varies");
     assert!(first.scores.is_empty());
+}
+
+/// The `direct` engine reuses recognition's encoder output: the English must be what encoding
+/// the audio again would give.
+#[test]
+fn direct_translation_of_the_kept_encoding_equals_translating_the_audio() {
+    use linguastream::ct2::LIBRARY_FILE;
+    use linguastream::mt::DirectWhisperTranslator;
+    use linguastream::stt::{Recognizer, Task, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
+    use std::sync::Arc;
+
+    let store = store();
+    let library = store.model_dir("ctranslate2").join(LIBRARY_FILE);
+    let options = WhisperOptions { real_time: false, ..WhisperOptions::default() };
+    let model = Arc::new(WhisperModel::load(&library, &store.model_dir("whisper-base"), options).unwrap());
+    let audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
+    let transcript =
+        WhisperCt2Recognizer::try_new(model.clone(), "fa").unwrap().transcribe(&audio.samples, None, Task::Transcribe);
+    let transcript = transcript.unwrap();
+    let encoded = transcript.encoded.as_deref().expect("recognition keeps its encoding");
+    let mut direct = DirectWhisperTranslator::new(model, "fa");
+    let segment = SourceSegment { text: &transcript.text, audio: &audio.samples, encoded: None };
+    let from_audio = direct.translate(segment).unwrap();
+    let from_encoding = direct.translate(SourceSegment { encoded: Some(encoded), ..segment }).unwrap();
+    assert!(!from_audio.is_empty());
+    assert_eq!(from_encoding, from_audio);
 }
