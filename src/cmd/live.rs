@@ -174,11 +174,14 @@ fn print_summary(report: &LiveReport) {
         }
     }
     let e = &report.e2e_latency_s;
+    let lag = &report.output_lag_s;
     eprintln!(
-        "end of speech → English: p50 {:.2} s, p95 {:.2} s, max {:.2} s over {} utterances ({} not spoken); CPU {:.0}%, peak RSS {:.0} MB",
+        "end of speech → English: p50 {:.2} s, p95 {:.2} s, max {:.2} s; English heard to its end: p50 {:.2} s, p95 {:.2} s; over {} utterances ({} not spoken); CPU {:.0}%, peak RSS {:.0} MB",
         e.p50,
         e.p95,
         e.max,
+        lag.p50,
+        lag.p95,
         report.utterances.len(),
         report.dropped.len(),
         report.cpu_percent,

@@ -18,7 +18,7 @@ pub fn run(args: SpeakArgs) -> Result<ExitCode> {
     let runtime = Runtime::open()?;
     let mut voice = PiperSynthesizer::new(runtime.voice()?);
     let mut samples = Vec::new();
-    voice.synthesize(&args.text, &mut |sentence| samples.extend_from_slice(sentence))?;
+    voice.synthesize(&args.text, 1.0, &mut |sentence| samples.extend_from_slice(sentence))?;
     if samples.is_empty() {
         bail!("the text has nothing speakable in it");
     }

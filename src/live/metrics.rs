@@ -20,6 +20,9 @@ pub struct LatencyMs {
     pub output: f64,
     /// Speech end → first English sample written: what the listener waits.
     pub e2e: f64,
+    /// Speech end → its English heard to the end (played in real time after the English before
+    /// it): how far the voice runs behind the speaker.
+    pub output_lag: f64,
 }
 
 /// Milliseconds each stage spent working on one utterance, queueing excluded.
@@ -57,6 +60,7 @@ impl UtteranceReport {
             tts_first_audio: ms(marks.translated_at, first_speech),
             output: ms(first_speech, written),
             e2e: ms(marks.speech_end_at, written),
+            output_lag: marks.heard_until.map_or(0.0, |end| ms(marks.speech_end_at, end)),
         });
         Self {
             seq,
@@ -114,6 +118,8 @@ pub struct LiveReport {
     pub utterances: Vec<UtteranceReport>,
     pub dropped: Vec<DroppedSegment>,
     pub e2e_latency_s: Quantiles,
+    /// See [`LatencyMs::output_lag`].
+    pub output_lag_s: Quantiles,
     pub stages_ms: StageQuantiles,
     pub wall_s: f64,
     pub cpu_percent: f64,
@@ -129,8 +135,9 @@ impl LiveReport {
     pub fn summarise(&mut self) {
         let latencies: Vec<LatencyMs> = self.utterances.iter().filter_map(|u| u.latency_ms).collect();
         let pick = |f: fn(&LatencyMs) -> f64| Quantiles::of(&latencies.iter().map(f).collect::<Vec<_>>());
-        let e2e = pick(|l| l.e2e);
-        self.e2e_latency_s = Quantiles { p50: e2e.p50 / 1000.0, p95: e2e.p95 / 1000.0, max: e2e.max / 1000.0 };
+        let seconds = |q: Quantiles| Quantiles { p50: q.p50 / 1000.0, p95: q.p95 / 1000.0, max: q.max / 1000.0 };
+        self.e2e_latency_s = seconds(pick(|l| l.e2e));
+        self.output_lag_s = seconds(pick(|l| l.output_lag));
         self.stages_ms = StageQuantiles {
             vad: pick(|l| l.vad),
             stt: pick(|l| l.stt),

@@ -94,6 +94,9 @@ pub struct StageMarks {
     pub synthesis_started_at: Instant,
     /// When its first sentence of speech was ready.
     pub first_speech_at: Option<Instant>,
+    /// When streamed speech has been heard to its end, played in real time after whatever
+    /// English was still playing.
+    pub heard_until: Option<Instant>,
 }
 
 /// A recoverable problem, shown to the user while the run goes on.
@@ -108,6 +111,12 @@ pub enum Warning {
     /// Untranslated text in a script the English voice cannot read was not spoken.
     NotSpoken {
         text: String,
+    },
+    /// The English was further behind the speaker than the backlog allows, so this utterance
+    /// is captioned but not spoken.
+    TooFarBehind {
+        text: String,
+        behind_s: f64,
     },
     SynthesisFailed {
         text: String,
@@ -131,6 +140,9 @@ impl fmt::Display for Warning {
                 write!(f, "translation failed at {start_s:.1} s ({reason}); the caption keeps the source text")
             }
             Warning::NotSpoken { text } => write!(f, "not speaking untranslated text: \"{text}\""),
+            Warning::TooFarBehind { text, behind_s } => {
+                write!(f, "not speaking \"{text}\": the English is {behind_s:.1} s behind (caption only)")
+            }
             Warning::SynthesisFailed { text, reason } => write!(f, "speech synthesis failed for \"{text}\": {reason}"),
             Warning::OutputReopened { output } => write!(f, "reconnected the output to {output}"),
             Warning::OutputFailed { output, reason } => write!(f, "cannot play to {output}: {reason}"),

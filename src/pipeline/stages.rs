@@ -213,13 +213,14 @@ pub(super) fn tts(
     if out.send(Event::Ready { speech_rate: rate }).is_err() {
         return Ok(());
     }
+    let mut playback = stream_speech.then(Playback::default);
     for message in input {
         if cancel.is_cancelled() {
             break;
         }
         let event = match message {
             Err(event) => event,
-            Ok(translated) => speak(synthesizer.as_mut(), translated, stream_speech, &out),
+            Ok(translated) => speak(synthesizer.as_mut(), translated, playback.as_mut(), &out),
         };
         if out.send(event).is_err() {
             break;
@@ -228,11 +229,38 @@ pub(super) fn tts(
     Ok(())
 }
 
-/// Synthesises one utterance, streaming its sentences or collecting them into the segment.
+/// English speech still to be heard when it is streamed to a listener, who hears each sentence
+/// in real time from the moment it is ready (or once the one before has finished).
+#[derive(Default)]
+struct Playback {
+    ends_at: Option<Instant>,
+}
+
+/// Behind by more than this, the English is spoken [`CATCH_UP_SPEED`] times faster.
+const CATCH_UP_AFTER_S: f64 = 1.0;
+const CATCH_UP_SPEED: f32 = 1.15;
+/// The most English that may wait to be heard: an utterance arriving later than this behind is
+/// captioned but not spoken, so the voice never drifts minutes behind the speaker.
+pub const MAX_SPEECH_BACKLOG_S: f64 = 6.0;
+
+impl Playback {
+    fn behind_s(&self) -> f64 {
+        self.ends_at.map_or(0.0, |end| end.saturating_duration_since(Instant::now()).as_secs_f64())
+    }
+
+    fn queue(&mut self, seconds: f64) {
+        let now = Instant::now();
+        let start = self.ends_at.filter(|&end| end > now).unwrap_or(now);
+        self.ends_at = Some(start + std::time::Duration::from_secs_f64(seconds));
+    }
+}
+
+/// Synthesises one utterance, streaming its sentences (`playback`) or collecting them into the
+/// segment.
 fn speak(
     synthesizer: &mut dyn Synthesizer,
     translated: Translated,
-    stream_speech: bool,
+    mut playback: Option<&mut Playback>,
     out: &SyncSender<Event>,
 ) -> Event {
     let started = Instant::now();
@@ -246,20 +274,28 @@ fn speak(
         translated_at,
         synthesis_started_at: started,
         first_speech_at: None,
+        heard_until: None,
     };
     let mut speech = Vec::new();
+    let behind_s = playback.as_ref().map_or(0.0, |p| p.behind_s());
     // An English voice reading another script is noise to the listener; the caption still
     // carries the text, flagged. Numbers and Latin text are still spoken.
     if mt_failed && !is_readable_in_english(&text) {
         let _ = out.send(Event::Warning(Warning::NotSpoken { text: text.clone() }));
+    } else if behind_s > MAX_SPEECH_BACKLOG_S {
+        let _ = out.send(Event::Warning(Warning::TooFarBehind { text: text.clone(), behind_s }));
     } else {
         let seq = heard.seq;
-        let result = synthesizer.synthesize(&text, &mut |sentence| {
+        let speed = if behind_s > CATCH_UP_AFTER_S { CATCH_UP_SPEED } else { 1.0 };
+        let result = synthesizer.synthesize(&text, speed, &mut |sentence| {
             marks.first_speech_at.get_or_insert_with(Instant::now);
-            if stream_speech {
-                let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate });
-            } else {
-                speech.extend_from_slice(sentence);
+            match playback.as_deref_mut() {
+                Some(playback) => {
+                    playback.queue(sentence.len() as f64 / f64::from(rate));
+                    marks.heard_until = playback.ends_at;
+                    let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate });
+                }
+                None => speech.extend_from_slice(sentence),
             }
         });
         if let Err(e) = result {

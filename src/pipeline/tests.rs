@@ -68,7 +68,7 @@ impl Synthesizer for Beeps {
     fn sample_rate(&self) -> u32 {
         8_000
     }
-    fn synthesize(&mut self, text: &str, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
+    fn synthesize(&mut self, text: &str, _: f32, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
         if let Some(gate) = &self.gate {
             gate.wait();
         }
@@ -402,4 +402,45 @@ fn speculation_is_discarded_when_speech_resumes() {
     without.feed(0.0, 200);
     without.feed(0.25, 500);
     assert_eq!(without.finish(), (texts, 1), "speculation changed what was heard");
+}
+
+/// Three seconds of speech per utterance, shortened by the speed asked for, which it records.
+struct Slow {
+    speeds: Arc<Mutex<Vec<f32>>>,
+}
+
+impl Synthesizer for Slow {
+    fn sample_rate(&self) -> u32 {
+        8_000
+    }
+    fn synthesize(&mut self, _: &str, speed: f32, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
+        self.speeds.lock().unwrap().push(speed);
+        on_sentence(&vec![0.5; (24_000.0 / speed) as usize]);
+        Ok(())
+    }
+}
+
+#[test]
+fn english_that_runs_behind_speeds_up_then_is_captioned_only() {
+    let speeds = Arc::new(Mutex::new(Vec::new()));
+    let recorded = speeds.clone();
+    let mut config = config(Arc::new(move || Ok(Box::new(Slow { speeds: recorded.clone() }))));
+    config.stream_speech = true;
+    // Six utterances in six seconds of input, fed at once: 18 s of English for 6 s of speech.
+    let events = collect(&start(crate::audio::chunks_of(bursts(6)), &config).unwrap());
+    assert_eq!(texts(&events), ["U0", "U1", "U2", "U3", "U4", "U5"], "every utterance keeps its caption");
+    let speeds = speeds.lock().unwrap().clone();
+    assert_eq!(speeds[0], 1.0);
+    assert!(speeds[1..].iter().all(|&s| s > 1.0 && s <= 1.15), "{speeds:?}");
+    let skipped = events.iter().filter(|e| matches!(e, Event::Warning(Warning::TooFarBehind { .. }))).count();
+    assert_eq!(skipped, 6 - speeds.len(), "each utterance not spoken is announced");
+    assert!(skipped > 0, "the backlog limit never held: {speeds:?}");
+    for event in &events {
+        if let Event::Translated { marks, .. } = event {
+            if let (Some(first), Some(end)) = (marks.first_speech_at, marks.heard_until) {
+                let queued = end.duration_since(first).as_secs_f64();
+                assert!(queued <= stages::MAX_SPEECH_BACKLOG_S + 3.0, "English {queued:.1} s behind");
+            }
+        }
+    }
 }

@@ -20,6 +20,7 @@ pub enum TtsError {
 /// Turns text into speech, sentence by sentence so the first audio is available early.
 pub trait Synthesizer: Send {
     fn sample_rate(&self) -> u32;
-    /// Calls `on_sentence` with the audio of each sentence as soon as it is ready.
-    fn synthesize(&mut self, text: &str, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError>;
+    /// Calls `on_sentence` with the audio of each sentence as soon as it is ready. `speed` above
+    /// 1 speaks faster at the same pitch (to catch up when the English runs behind).
+    fn synthesize(&mut self, text: &str, speed: f32, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError>;
 }

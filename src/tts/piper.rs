@@ -85,6 +85,29 @@ fn split_long(sentence: &str, max: usize) -> Vec<&str> {
     pieces
 }
 
+/// A first sentence longer than this many phonemes (about 3 s of speech) is spoken from its
+/// first clause on, if it has one of at least [`MIN_CLAUSE`] phonemes.
+const FIRST_PIECE: usize = 50;
+const MIN_CLAUSE: usize = 12;
+
+/// Splits a long sentence after its first clause punctuation within [`FIRST_PIECE`] phonemes:
+/// (clause, rest), or ("", sentence).
+fn first_clause(sentence: &str) -> (&str, &str) {
+    if sentence.chars().count() <= FIRST_PIECE {
+        return ("", sentence);
+    }
+    let cut = sentence
+        .char_indices()
+        .take(FIRST_PIECE)
+        .enumerate()
+        .find(|&(n, (_, c))| n >= MIN_CLAUSE && matches!(c, ',' | ';' | ':'))
+        .map(|(_, (i, c))| i + c.len_utf8());
+    match cut {
+        Some(i) => (sentence[..i].trim(), sentence[i..].trim_start()),
+        None => ("", sentence),
+    }
+}
+
 /// A Piper voice loaded into ONNX Runtime, shareable between runs (one sentence at a time).
 pub struct PiperVoice {
     session: Mutex<Session>,
@@ -117,10 +140,11 @@ impl PiperVoice {
         self.config.audio.sample_rate
     }
 
-    fn synthesize_ids(&self, ids: Vec<i64>) -> Result<Vec<f32>, TtsError> {
+    /// `speed` divides the voice's phoneme durations (VITS keeps the pitch).
+    fn synthesize_ids(&self, ids: Vec<i64>, speed: f32) -> Result<Vec<f32>, TtsError> {
         let fail = |e: ort::Error| TtsError::Inference(e.to_string());
-        let scales =
-            vec![self.config.inference.noise_scale, self.config.inference.length_scale, self.config.inference.noise_w];
+        let inference = &self.config.inference;
+        let scales = vec![inference.noise_scale, inference.length_scale / speed.max(0.1), inference.noise_w];
         let len = ids.len();
         let mut inputs = ort::inputs! {
             "input" => Tensor::from_array(([1usize, len], ids)).map_err(fail)?,
@@ -154,11 +178,15 @@ impl Synthesizer for PiperSynthesizer {
         self.voice.sample_rate()
     }
 
-    fn synthesize(&mut self, text: &str, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
-        for sentence in phonemize(text, &self.voice.config.espeak.voice)? {
-            for piece in split_long(&sentence, MAX_PHONEMES) {
+    fn synthesize(&mut self, text: &str, speed: f32, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
+        for (n, sentence) in phonemize(text, &self.voice.config.espeak.voice)?.iter().enumerate() {
+            // The listener waits for the first piece only: a long first sentence starts with its
+            // first clause.
+            let (head, rest) = if n == 0 { first_clause(sentence) } else { ("", sentence.as_str()) };
+            let pieces = split_long(head, MAX_PHONEMES).into_iter().chain(split_long(rest, MAX_PHONEMES));
+            for piece in pieces {
                 let ids = self.voice.config.phoneme_ids(piece);
-                let audio = self.voice.synthesize_ids(ids)?;
+                let audio = self.voice.synthesize_ids(ids, speed)?;
                 on_sentence(&audio);
             }
         }
@@ -169,6 +197,17 @@ impl Synthesizer for PiperSynthesizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_first_sentence_starts_with_its_first_clause() {
+        let long = format!("ðə wˈɛðɚ, {}", "ɪz vˈɛɹi nˈaɪs tədˈeɪ ".repeat(4));
+        let (head, rest) = first_clause(&long);
+        assert_eq!(head, "");
+        assert_eq!(rest, long, "a clause under the minimum is not cut off");
+        let long = format!("ðə wˈɛðɚ ɪn tˈɛhɹɑːn, {}", "ɪz vˈɛɹi nˈaɪs tədˈeɪ ".repeat(4));
+        assert_eq!(first_clause(&long), ("ðə wˈɛðɚ ɪn tˈɛhɹɑːn,", &long[long.find(',').unwrap() + 2..]));
+        assert_eq!(first_clause("ʃˈɔːɹt, sɛntəns"), ("", "ʃˈɔːɹt, sɛntəns"));
+    }
 
     #[test]
     fn long_sentences_split_at_clauses_then_words() {

@@ -39,6 +39,7 @@ fn report_has_the_documented_fields_and_deterministic_content() {
     assert!(first["audio_s"].as_f64().unwrap() > 10.0);
     for key in ["p50", "p95", "max"] {
         assert!(first["e2e_latency_s"][key].as_f64().is_some(), "e2e {key}");
+        assert!(first["output_lag_s"][key].as_f64().is_some(), "output lag {key}");
     }
     for stage in ["vad", "stt", "mt", "tts_first_audio"] {
         for key in ["p50", "p95"] {

@@ -119,8 +119,11 @@ fn speech_from_a_device_comes_out_of_the_virtual_microphone_in_english() {
     }
     stop(&mut live, "INT");
 
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
     let heard = words(&hear_english(&heard_path));
-    assert!(heard.contains(&"weather".to_string()), "heard {heard:?} from the virtual microphone");
+    let said: Vec<&str> =
+        report["utterances"].as_array().unwrap().iter().filter_map(|u| u["translated_text"].as_str()).collect();
+    assert!(heard.contains(&"weather".to_string()), "heard {heard:?} from the virtual microphone; said {said:?}");
 
     let (_, english) = read_wav(&heard_path);
     let (_, input) = read_wav(&said_path);
@@ -131,11 +134,10 @@ fn speech_from_a_device_comes_out_of_the_virtual_microphone_in_english() {
     eprintln!("measured through PulseAudio: speech end → first English sample recorded = {measured:.2} s");
     assert!(measured > 0.0 && measured < 10.0, "implausible latency {measured:.2} s");
 
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
     let p50 = report["e2e_latency_s"]["p50"].as_f64().unwrap();
     assert!(p50 > 0.0, "{report}");
     let first = &report["utterances"][0]["latency_ms"];
-    for stage in ["vad", "stt", "mt", "tts_first_audio", "e2e"] {
+    for stage in ["vad", "stt", "mt", "tts_first_audio", "e2e", "output_lag"] {
         assert!(first[stage].as_f64().is_some(), "{stage} missing: {report}");
     }
     assert!(report["peak_rss_mb"].as_f64().unwrap() > 0.0 && report["cpu_percent"].as_f64().is_some());
