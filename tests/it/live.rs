@@ -109,7 +109,8 @@ fn speech_from_a_device_comes_out_of_the_virtual_microphone_in_english() {
     let mut recorders = [record(&heard_path, "linguastream_mic"), record(&said_path, "test_in.monitor")];
     std::thread::sleep(Duration::from_secs(2)); // let the streams settle before the clip starts
     play_into_test_sink(&clip);
-    std::thread::sleep(Duration::from_secs(6));
+    // Room for the English to finish even on a loaded machine (a cut-off recording is misheard).
+    std::thread::sleep(Duration::from_secs(10));
     // Stopped together, so the two recordings end at the same moment and can be aligned by it.
     for recorder in &mut recorders {
         Command::new("kill").args(["-INT", &recorder.id().to_string()]).status().unwrap();
