@@ -6,7 +6,7 @@ server that is killed (SIGKILL) and restarted N times on the way.
 It starts and owns its sound server (a private one, as scripts/with-pulse.sh does) because it has
 to kill and restart it. Reports: utterances detected vs spoken / refused / not spoken (every one
 accounted for), clips with no utterance at all, end-of-speech → first English sample p50/p95 in
-the first and last ten minutes (drift), RSS at the start (after the first minute) and at the end,
+the first and last ten minutes (drift), output lag (speech end → its English heard to the end) likewise, RSS at the start (after the first minute) and at the end,
 backlog max, audio lost, and how the output came back after each restart.
 
   python3 bench/soak.py ../shared/data/alifarrokh-fa-longform4/manifest.tsv \\
@@ -198,6 +198,7 @@ def main():
     silent_clips = [s for s in spans if not any(s[0] - 0.5 <= t < s[1] for t in starts)]
     window = min(args.window, seconds / 2)
     e2e = lambda us: [u["latency_ms"]["e2e"] / 1000 for u in us]
+    lag = lambda us: [u["latency_ms"]["output_lag"] / 1000 for u in us]
     first = [u for u in spoken if u["start_s"] < window]
     last = [u for u in spoken if u["start_s"] >= seconds - window]
     after_warmup = [r for t, r in rss if t >= 60] or [r for _, r in rss]
@@ -211,13 +212,19 @@ def main():
             "detected": len(utterances) + len(refused),
             "spoken": len(spoken),
             "refused_by_gate": len(refused),
-            "not_spoken_untranslatable": len(not_spoken),
+            "not_spoken": len(not_spoken),
         },
         "e2e_latency_s": {
             "whole_run": report["e2e_latency_s"],
             f"first_{int(window)}s": quantiles(e2e(first)),
             f"last_{int(window)}s": quantiles(e2e(last)),
         },
+        "output_lag_s": {
+            "whole_run": report.get("output_lag_s"),
+            f"first_{int(window)}s": quantiles(lag(first)),
+            f"last_{int(window)}s": quantiles(lag(last)),
+        },
+        "not_spoken_too_far_behind": sum("s behind (caption only)" in l for l in stderr_lines),
         "rss_mb": {
             "start_after_60s": after_warmup[0] if after_warmup else None,
             "end": after_warmup[-1] if after_warmup else None,

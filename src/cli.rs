@@ -151,7 +151,7 @@ pub struct RecognitionArgs {
     pub threads: Option<usize>,
     /// Recognition may take at most this many seconds per second of an utterance's audio
     /// (utterances under a second count as one), fallback decoding passes included; Whisper's own
-    /// translation gets half as much. It is counted in decoding work (calibrated on a 2-core
+    /// translation gets a quarter. It is counted in decoding work (calibrated on a 2-core
     /// machine) so the same audio always gets the same transcript; when audio arrives in real time
     /// (live, bench --realtime) the clock is a guard at twice that. When it runs out, the best
     /// text so far is used and the reports say so.

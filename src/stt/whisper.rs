@@ -45,7 +45,7 @@ impl Default for WhisperOptions {
             margin_samples: 16_000,
             min_window_samples: 160_000,
             transcribe_budget: 1.0,
-            translate_budget: 0.5,
+            translate_budget: 0.25,
             gate: GateOptions::default(),
             threads,
             real_time: true,
