@@ -1,5 +1,5 @@
 # The two quick-start commands: `make demo` and `make test`. Both install what is missing first.
-.PHONY: demo test setup fuzz
+.PHONY: demo test setup fuzz lint
 
 SAMPLE := samples/fa-sentence-virgool.wav
 
@@ -13,6 +13,12 @@ demo: setup
 
 test: setup
 	bash scripts/with-pulse.sh cargo test --release --locked
+
+# Formatting and lints, as CI checks them (rustfmt and clippy come with rustup's default profile).
+lint: setup
+	@cargo clippy --version >/dev/null 2>&1 && cargo fmt --version >/dev/null 2>&1 || rustup component add clippy rustfmt
+	cargo fmt --check
+	cargo clippy --release --locked --all-targets -- -D warnings
 
 # Every fuzz target for FUZZ_SECONDS each (installs cargo-fuzz when missing; not part of CI, which it
 # would outlast; longer runs: `bash scripts/fuzz.sh 600`).
