@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{bin, ok, read_wav};
+use crate::util::{bin, json, ok, sample, translate_report};
 
 /// Writes the noise corpus (`seconds` of each kind) into `dir` and returns the files.
 pub fn noise_corpus(dir: &Path, seconds: f32) -> Vec<PathBuf> {
@@ -24,15 +24,11 @@ fn noise_tones_and_babble_are_never_spoken_by_translate() {
     let corpus = noise_corpus(dir.path(), 12.0);
     assert_eq!(corpus.len(), 7, "{corpus:?}");
     for input in &corpus {
-        let json = dir.path().join("report.json");
-        let wav = dir.path().join("out.wav");
-        ok(bin().args(["translate", "-q", "--mt", "direct"]).arg(input).arg("-o").arg(&wav).arg("--json").arg(&json));
-        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let (report, speech) = translate_report(input, &["-q", "--mt", "direct"]);
         assert!(report["segments"].as_array().unwrap().is_empty(), "{input:?} was spoken: {report}");
         for dropped in report["dropped"].as_array().unwrap() {
             assert!(dropped["reason_code"].as_str().is_some_and(|c| !c.is_empty()), "{dropped}");
         }
-        let (_, speech) = read_wav(&wav);
         assert!(speech.iter().all(|&s| s == 0.0), "{input:?} produced sound");
     }
 }
@@ -48,26 +44,16 @@ fn noise_tones_and_babble_are_never_spoken_by_the_live_pipeline() {
     }
     let path = dir.path().join("noise.tsv");
     std::fs::write(&path, manifest).unwrap();
-    let json = dir.path().join("bench.json");
-    ok(bin().args(["bench", "--mt", "direct"]).arg(&path).arg("--json").arg(&json));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report_path = dir.path().join("bench.json");
+    ok(bin().args(["bench", "--mt", "direct"]).arg(&path).arg("--json").arg(&report_path));
+    let report = json(&report_path);
     assert_eq!(report["utterances_spoken"], 0, "{report}");
     assert_eq!(report["utterances_detected"], report["utterances_dropped"], "{report}");
 }
 
 #[test]
 fn a_real_word_recognised_with_low_confidence_is_spoken() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("one.json");
-    let input = crate::util::sample("fa-one-ali.wav");
-    ok(bin()
-        .args(["translate", "-q", "--mt", "direct"])
-        .arg(&input)
-        .arg("-o")
-        .arg(dir.path().join("one.wav"))
-        .arg("--json")
-        .arg(&json));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let (report, _) = translate_report(&sample("fa-one-ali.wav"), &["-q", "--mt", "direct"]);
     let segments = report["segments"].as_array().unwrap();
     assert_eq!(segments.len(), 1, "{report}");
     assert!(report["dropped"].as_array().unwrap().is_empty(), "{report}");
@@ -81,17 +67,8 @@ fn a_real_word_recognised_with_low_confidence_is_spoken() {
 /// depend on how busy the test machine is.
 #[test]
 fn a_loop_is_rescued_by_a_fallback_pass() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("digits.json");
-    let input = crate::util::sample("fa-digits-fateme.wav");
-    ok(bin()
-        .args(["translate", "-q", "--mt", "direct", "--decode-budget", "10"])
-        .arg(&input)
-        .arg("-o")
-        .arg(dir.path().join("d.wav"))
-        .arg("--json")
-        .arg(&json));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let digits = sample("fa-digits-fateme.wav");
+    let (report, _) = translate_report(&digits, &["-q", "--mt", "direct", "--decode-budget", "10"]);
     let segments = report["segments"].as_array().unwrap();
     assert_eq!(segments.len(), 1, "{report}");
     let decoding = &segments[0]["recognition"]["decoding"];
@@ -106,17 +83,8 @@ fn a_loop_is_rescued_by_a_fallback_pass() {
 /// With almost no budget, no fallback pass is started and the report says the budget ran out.
 #[test]
 fn a_decode_over_budget_starts_no_fallback_and_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("digits.json");
-    let input = crate::util::sample("fa-digits-fateme.wav");
-    ok(bin()
-        .args(["translate", "-q", "--mt", "direct", "--decode-budget", "0.01"])
-        .arg(&input)
-        .arg("-o")
-        .arg(dir.path().join("d.wav"))
-        .arg("--json")
-        .arg(&json));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let digits = sample("fa-digits-fateme.wav");
+    let (report, _) = translate_report(&digits, &["-q", "--mt", "direct", "--decode-budget", "0.01"]);
     let all: Vec<&serde_json::Value> =
         report["segments"].as_array().unwrap().iter().chain(report["dropped"].as_array().unwrap()).collect();
     assert!(!all.is_empty(), "{report}");

@@ -1,11 +1,10 @@
 //! `linguastream translate` and `transcribe` end to end.
 
-use std::path::Path;
 use std::process::Command;
 
 use linguastream::audio::Audio;
 
-use crate::util::{bin, hear_english, ok, read_wav, sample, stdout, words, write_wav_i16};
+use crate::util::{bin, hear_english, json, ok, read_wav, sample, stdout, translate_report, words, write_wav_i16};
 
 pub fn white_noise(seconds: f32, amplitude: f32, rate: u32) -> Audio {
     // A fixed-seed xorshift: the same noise every run.
@@ -19,10 +18,6 @@ pub fn white_noise(seconds: f32, amplitude: f32, rate: u32) -> Audio {
         })
         .collect();
     Audio { samples, rate }
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
@@ -88,13 +83,6 @@ fn output_rate_is_configurable_and_length_follows_the_input() {
     assert_eq!(spec.sample_rate, 16_000);
     let input_s = read_wav(&sample("fa-digits-fateme.wav")).1.len() as f64 / 16_000.0;
     assert!(samples.len() as f64 / 16_000.0 >= input_s - 0.01);
-}
-
-fn translate_report(input: &Path, extra: &[&str]) -> (serde_json::Value, Vec<f32>) {
-    let dir = tempfile::tempdir().unwrap();
-    let (wav, report) = (dir.path().join("out.wav"), dir.path().join("out.json"));
-    ok(bin().arg("translate").arg(input).args(extra).arg("-o").arg(&wav).arg("--json").arg(&report));
-    (json(&report), read_wav(&wav).1)
 }
 
 #[test]

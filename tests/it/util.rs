@@ -87,3 +87,16 @@ pub fn words(text: &str) -> Vec<String> {
 pub fn hear_english(path: &Path) -> String {
     ok(bin().args(["transcribe", "--from", "en"]).arg(path))
 }
+
+/// Reads a JSON file.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Runs `translate INPUT EXTRA… -o out.wav --json out.json`: the report and the English speech.
+pub fn translate_report(input: &Path, extra: &[&str]) -> (serde_json::Value, Vec<f32>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, report) = (dir.path().join("out.wav"), dir.path().join("out.json"));
+    ok(bin().arg("translate").arg(input).args(extra).arg("-o").arg(&wav).arg("--json").arg(&report));
+    (json(&report), read_wav(&wav).1)
+}
