@@ -14,7 +14,6 @@ backlog max, audio lost, and how the output came back after each restart.
       --duration 3600 --restarts 2 --json bench/results/soak-3600s.json
 """
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -26,19 +25,12 @@ import threading
 import time
 import wave
 
+from live_loopback import clips
+
 RATE = 16000
 PAUSE_S = 1.5  # between clips
 LONG_PAUSE_S = 8.0  # after every LONG_PAUSE_EVERY clips: a speaker thinking, or nobody talking
 LONG_PAUSE_EVERY = 7
-
-
-def clips(manifests):
-    for manifest in manifests:
-        base = os.path.dirname(os.path.abspath(manifest))
-        with open(manifest) as f:
-            for row in csv.DictReader(f, delimiter="\t"):
-                if row.get("audio"):
-                    yield row["audio"] if os.path.isabs(row["audio"]) else os.path.join(base, row["audio"])
 
 
 def build_input(paths, out, duration_s):
