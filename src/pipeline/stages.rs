@@ -74,7 +74,8 @@ pub(super) fn vad(
         if cancel.is_cancelled() || !send(vad.push(chunk)?) {
             return Ok(());
         }
-        if let Some(audio) = vad.speculate().filter(|_| speculate) {
+        // Asked only when speculating: an offer copies the utterance's audio.
+        if let Some(audio) = speculate.then(|| vad.speculate()).flatten() {
             // Not numbered: only its result travels on, under the confirmed utterance's number.
             let heard = Heard { seq: u64::MAX, audio, detected_at: Instant::now(), speculative: true };
             if out.send(heard).is_err() {
