@@ -120,11 +120,6 @@ impl<T> Shared<T> {
     }
 }
 
-/// Whisper's own translation gets the recognition budget divided by this. It runs after
-/// recognition, on the listener's time: with half the budget, its fallbacks (mostly for Persian
-/// "translated" into Persian) made the long-form set's translation p95 4.2 s in `bench --realtime`.
-const TRANSLATE_SHARE: f32 = 4.0;
-
 /// A loaded Whisper's settings: model directory, threads, decoding budget's bits, real time.
 type WhisperKey = (PathBuf, usize, u32, bool);
 
@@ -178,7 +173,6 @@ impl Runtime {
             options.threads = threads.max(1);
         }
         options.transcribe_budget = recognition.decode_budget;
-        options.translate_budget = recognition.decode_budget / TRANSLATE_SHARE;
         let key = (dir.clone(), options.threads, recognition.decode_budget.to_bits(), recognition.real_time);
         let mut loaded = self.whisper.lock().unwrap_or_else(PoisonError::into_inner);
         let model = match loaded.get(&key) {

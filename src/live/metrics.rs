@@ -118,7 +118,7 @@ pub struct LiveReport {
     pub utterances: Vec<UtteranceReport>,
     pub dropped: Vec<DroppedSegment>,
     pub e2e_latency_s: Quantiles,
-    /// See [`LatencyMs::output_lag`].
+    /// Speech end → each utterance's English heard to the end (see `LatencyMs::output_lag`).
     pub output_lag_s: Quantiles,
     pub stages_ms: StageQuantiles,
     pub wall_s: f64,
