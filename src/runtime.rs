@@ -159,7 +159,7 @@ impl Runtime {
             stages,
             segmenter: options.segmenter,
             stream_speech: options.stream_speech,
-            speculate: options.recognition.real_time,
+            real_time: options.recognition.real_time,
         };
         Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
     }

@@ -54,10 +54,12 @@ pub struct PipelineConfig {
     /// Send each sentence's speech as soon as it is synthesised ([`Event::Speech`]) instead of
     /// collecting an utterance's speech into its [`TranslatedSegment`].
     pub stream_speech: bool,
-    /// Start recognising an utterance while its pause is still being confirmed (once its
-    /// trailing padding is heard); the work is discarded if speech resumes. Worth it where audio
-    /// arrives in real time: the pause then costs less on top of recognition.
-    pub speculate: bool,
+    /// Audio arrives as it is spoken (a microphone, a paced file). Then an utterance is
+    /// recognised speculatively while its pause is still being confirmed (the work is discarded
+    /// if speech resumes), and streamed speech is paced as a listener hears it: spoken faster
+    /// when it falls behind, captioned only when too far behind. A file fed flat out has no
+    /// listener to keep up with: every utterance is spoken, in full.
+    pub real_time: bool,
 }
 
 /// The stages, in pipeline order.
@@ -248,7 +250,7 @@ pub fn start(
         cancel.cancel();
         error
     };
-    let (factories, segmenter, speculate) = (config.stages.clone(), config.segmenter, config.speculate);
+    let (factories, segmenter, speculate) = (config.stages.clone(), config.segmenter, config.real_time);
     let vad = spawn(Stage::Vad, &cancel, {
         let cancel = cancel.clone();
         move || stages::vad(source, &factories.detector, segmenter, speculate, &cancel, heard_tx)
@@ -266,10 +268,11 @@ pub fn start(
         move || stages::mt(&factories.translator, &cancel, recognized_rx, translated_tx)
     })
     .map_err(stop_on_error)?;
-    let (factories, stream_speech) = (config.stages.clone(), config.stream_speech);
+    let (factories, stream_speech, paced) = (config.stages.clone(), config.stream_speech, config.real_time);
     let tts = spawn(Stage::Tts, &cancel, {
         let (cancel, events_tx) = (cancel.clone(), events_tx.clone());
-        move || stages::tts(&factories.synthesizer, stream_speech, &cancel, translated_rx, events_tx)
+        let speech = stages::SpeechOutput { stream: stream_speech, paced };
+        move || stages::tts(&factories.synthesizer, speech, &cancel, translated_rx, events_tx)
     })
     .map_err(stop_on_error)?;
     std::thread::Builder::new()

@@ -202,9 +202,17 @@ fn translate(
     Translated { recognized, text, mt_failed, mt_ms: ms_since(started), translated_at: Instant::now() }
 }
 
+/// How the TTS stage hands over speech.
+pub(super) struct SpeechOutput {
+    /// Each sentence as an [`Event::Speech`] as soon as it is synthesised.
+    pub stream: bool,
+    /// Streamed speech is heard in real time: keep it from falling behind ([`Playback`]).
+    pub paced: bool,
+}
+
 pub(super) fn tts(
     factory: &Factory<dyn Synthesizer>,
-    stream_speech: bool,
+    speech: SpeechOutput,
     cancel: &CancelHandle,
     input: Receiver<Result<Translated, Event>>,
     out: SyncSender<Event>,
@@ -214,14 +222,14 @@ pub(super) fn tts(
     if out.send(Event::Ready { speech_rate: rate }).is_err() {
         return Ok(());
     }
-    let mut playback = stream_speech.then(Playback::default);
+    let mut playback = (speech.stream && speech.paced).then(Playback::default);
     for message in input {
         if cancel.is_cancelled() {
             break;
         }
         let event = match message {
             Err(event) => event,
-            Ok(translated) => speak(synthesizer.as_mut(), translated, playback.as_mut(), &out),
+            Ok(translated) => speak(synthesizer.as_mut(), translated, speech.stream, playback.as_mut(), &out),
         };
         if out.send(event).is_err() {
             break;
@@ -256,11 +264,12 @@ impl Playback {
     }
 }
 
-/// Synthesises one utterance, streaming its sentences (`playback`) or collecting them into the
-/// segment.
+/// Synthesises one utterance, streaming its sentences (paced by `playback` when a listener hears
+/// them as they come) or collecting them into the segment.
 fn speak(
     synthesizer: &mut dyn Synthesizer,
     translated: Translated,
+    stream: bool,
     mut playback: Option<&mut Playback>,
     out: &SyncSender<Event>,
 ) -> Event {
@@ -290,14 +299,15 @@ fn speak(
         let speed = if behind_s > CATCH_UP_AFTER_S { CATCH_UP_SPEED } else { 1.0 };
         let result = synthesizer.synthesize(&text, speed, &mut |sentence| {
             marks.first_speech_at.get_or_insert_with(Instant::now);
-            match playback.as_deref_mut() {
-                Some(playback) => {
-                    playback.queue(sentence.len() as f64 / f64::from(rate));
-                    marks.heard_until = playback.ends_at;
-                    let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate });
-                }
-                None => speech.extend_from_slice(sentence),
+            if !stream {
+                speech.extend_from_slice(sentence);
+                return;
             }
+            if let Some(playback) = playback.as_deref_mut() {
+                playback.queue(sentence.len() as f64 / f64::from(rate));
+                marks.heard_until = playback.ends_at;
+            }
+            let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate });
         });
         if let Err(e) = result {
             let _ = out.send(Event::Warning(Warning::SynthesisFailed { text: text.clone(), reason: e.to_string() }));

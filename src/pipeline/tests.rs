@@ -108,7 +108,7 @@ fn config(synthesizer: Factory<dyn Synthesizer>) -> PipelineConfig {
         },
         segmenter: SegmenterOptions { pad_ms: 0, ..Default::default() },
         stream_speech: false,
-        speculate: false,
+        real_time: false,
     }
 }
 
@@ -341,7 +341,7 @@ struct Fed {
 }
 
 impl Fed {
-    fn start(speculate: bool) -> Self {
+    fn start(real_time: bool) -> Self {
         let (calls, (called_tx, called)) = (Arc::new(AtomicUsize::new(0)), std::sync::mpsc::channel());
         let mut config = config(beeps());
         let (counter, called_tx) = (calls.clone(), Mutex::new(called_tx));
@@ -349,7 +349,7 @@ impl Fed {
             Ok(Box::new(Counted { calls: counter.clone(), called: called_tx.lock().unwrap().clone() }))
         });
         config.segmenter = SegmenterOptions { pad_ms: 100, min_pause_ms: 400, ..Default::default() };
-        config.speculate = speculate;
+        config.real_time = real_time;
         let (chunks, source) = std::sync::mpsc::channel();
         Fed { chunks, called, calls, handle: start(source.into_iter(), &config).unwrap() }
     }
@@ -420,12 +420,18 @@ impl Synthesizer for Slow {
     }
 }
 
-#[test]
-fn english_that_runs_behind_speeds_up_then_is_captioned_only() {
+fn slow_speech(real_time: bool) -> (PipelineConfig, Arc<Mutex<Vec<f32>>>) {
     let speeds = Arc::new(Mutex::new(Vec::new()));
     let recorded = speeds.clone();
     let mut config = config(Arc::new(move || Ok(Box::new(Slow { speeds: recorded.clone() }))));
     config.stream_speech = true;
+    config.real_time = real_time;
+    (config, speeds)
+}
+
+#[test]
+fn english_that_runs_behind_speeds_up_then_is_captioned_only() {
+    let (config, speeds) = slow_speech(true);
     // Six utterances in six seconds of input, fed at once: 18 s of English for 6 s of speech.
     let events = collect(&start(crate::audio::chunks_of(bursts(6)), &config).unwrap());
     assert_eq!(texts(&events), ["U0", "U1", "U2", "U3", "U4", "U5"], "every utterance keeps its caption");
@@ -443,4 +449,13 @@ fn english_that_runs_behind_speeds_up_then_is_captioned_only() {
             }
         }
     }
+}
+
+#[test]
+fn a_file_fed_flat_out_is_spoken_in_full_at_normal_speed() {
+    let (config, speeds) = slow_speech(false);
+    let events = collect(&start(crate::audio::chunks_of(bursts(6)), &config).unwrap());
+    assert_eq!(texts(&events), ["U0", "U1", "U2", "U3", "U4", "U5"]);
+    assert_eq!(*speeds.lock().unwrap(), [1.0; 6], "no listener to catch up with");
+    assert!(!events.iter().any(|e| matches!(e, Event::Warning(Warning::TooFarBehind { .. }))));
 }
