@@ -48,6 +48,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let input = Arc::new(Mutex::new(Input { reader, error: None }));
     let mut speech: Option<(WavWriter, Timeline)> = None;
     let mut segments: Vec<TranslatedSegment> = Vec::new();
+    let mut unspoken = 0;
     let mut dropped: Vec<DroppedSegment> = Vec::new();
     let mut write_error: Option<OutputError> = None;
     pipeline::run(chunks(input.clone()), &config, |event| match event {
@@ -74,6 +75,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
                     write_error.get_or_insert(e);
                 }
             }
+            unspoken += usize::from(segment.speech.is_empty());
             segment.speech = Vec::new();
             segments.push(segment);
         }
@@ -127,9 +129,9 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     if !args.quiet {
         let elapsed = started.elapsed().as_secs_f64();
         eprintln!(
-            "{} utterances translated, {} not spoken; {:.1} s of audio in {:.1} s{}; wrote {}",
-            segments.len(),
-            dropped.len(),
+            "{} utterances spoken, {} not spoken; {:.1} s of audio in {:.1} s{}; wrote {}",
+            segments.len() - unspoken,
+            dropped.len() + unspoken,
             duration_s,
             elapsed,
             real_time_factor(elapsed, duration_s),
