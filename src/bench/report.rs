@@ -83,6 +83,11 @@ fn refused(live: &LiveReport) -> BTreeMap<String, usize> {
     for dropped in &live.dropped {
         *counts.entry(dropped.reason_code.clone()).or_insert(0) += 1;
     }
+    // Translated but not spoken: an untranslatable translation, or too far behind the speaker.
+    let captioned = live.utterances.iter().filter(|u| u.latency_ms.is_none()).count();
+    if captioned > 0 {
+        counts.insert("captioned_only".into(), captioned);
+    }
     counts
 }
 
@@ -122,7 +127,8 @@ pub struct BenchReport {
     pub utterances_detected: usize,
     pub utterances_spoken: usize,
     pub utterances_dropped: usize,
-    /// Refused utterances by the gate's reason (`no_speech`, `repetition`, …).
+    /// Utterances not spoken, by reason: the gate's (`no_speech`, `repetition`, …) or
+    /// `captioned_only` (translated, but the English could not or should not be spoken).
     pub refused: BTreeMap<String, usize>,
     /// Spoken over detected.
     pub spoken_share: f64,
@@ -274,7 +280,7 @@ impl BenchReport {
             self.utterances_detected,
             self.utterances_spoken,
             self.spoken_share * 100.0,
-            self.utterances_dropped,
+            self.utterances_detected - self.utterances_spoken,
             refusal_list(&self.refused),
         );
         out.push_str("| KPI | target | LinguaStream | baseline (faster-whisper + piper-tts) |\n|---|---|---|---|\n");

@@ -150,6 +150,8 @@ pub struct GenerateOptions {
     pub max_length: usize,
     pub return_scores: bool,
     pub return_no_speech_prob: bool,
+    /// A sequence of this many tokens may occur only once (0: no limit).
+    pub no_repeat_ngram_size: usize,
 }
 
 /// What one `generate` call returns for its one prompt.

@@ -58,6 +58,7 @@ struct LsWhisperOptions {
   size_t max_length;
   bool return_scores;
   bool return_no_speech_prob;
+  size_t no_repeat_ngram_size;
 };
 
 extern "C" {
@@ -106,6 +107,7 @@ char* ls_whisper_generate(LsWhisper* whisper, const LsEncoded* encoded, const ch
     whisper_options.max_length = options->max_length;
     whisper_options.return_scores = options->return_scores;
     whisper_options.return_no_speech_prob = options->return_no_speech_prob;
+    whisper_options.no_repeat_ngram_size = options->no_repeat_ngram_size;
     std::vector<std::vector<std::string>> prompts{std::vector<std::string>(prompt, prompt + prompt_len)};
     auto futures = whisper->model.generate(encoded->output, std::move(prompts), whisper_options);
     auto* result = new LsWhisperResult{futures.at(0).get(), {}};

@@ -26,6 +26,8 @@ pub enum Strategy {
     /// minimum window: the silence padding can send Whisper base into a loop (and a tight window
     /// is what does it on single words, hence not first).
     GreedyNoTimestampsTightWindow,
+    /// Greedy that may not repeat any run of this many tokens: a loop cannot form.
+    GreedyNoRepeat(usize),
     Beam(usize),
     /// The most probable of `best_of` samples at `temperature`.
     Sample {
@@ -40,6 +42,7 @@ impl Strategy {
             Strategy::Greedy => "greedy".into(),
             Strategy::GreedyNoTimestampsTightWindow => "greedy, no timestamps, tight window".into(),
             Strategy::GreedyNoTimestamps => "greedy, no timestamps".into(),
+            Strategy::GreedyNoRepeat(n) => format!("greedy, no repeated {n}-grams"),
             Strategy::Beam(width) => format!("beam {width}"),
             Strategy::Sample { temperature, best_of } => format!("best of {best_of} at T={temperature:.1}"),
         }
@@ -59,6 +62,22 @@ const FALLBACKS: [Strategy; 8] = [
     Strategy::Sample { temperature: 0.8, best_of: 5 },
     Strategy::Sample { temperature: 1.0, best_of: 5 },
 ];
+
+/// English is decoded in word-sized tokens: four words said twice within an utterance is rare
+/// in speech and the commonest shape of Whisper's translation loops ("I was a teacher, I was a
+/// teacher, …").
+const NO_REPEAT_ENGLISH: usize = 4;
+
+/// The passes tried after greedy, in order. Whisper base's Persian→English translation loops on
+/// about one long utterance in eight, and the recognition ladder rarely mends it (every pass
+/// looped on 6 of the 7 such long-form utterances); a pass that cannot repeat itself does.
+/// Persian, in byte-level tokens, has no safe n-gram size, so recognition keeps the ladder.
+fn fallbacks(task: Task) -> Vec<Strategy> {
+    match task {
+        Task::Transcribe => FALLBACKS.to_vec(),
+        Task::Translate => [&[Strategy::GreedyNoRepeat(NO_REPEAT_ENGLISH)], &FALLBACKS[..]].concat(),
+    }
+}
 
 /// Above this, text compresses like a loop (faster-whisper's threshold).
 const COMPRESSION_RATIO_LIMIT: f32 = 2.4;
@@ -162,7 +181,10 @@ pub fn compression_ratio(text: &str) -> f32 {
 /// five sequences at once (measured 1.8–2× for the beam).
 fn relative_cost(strategy: Strategy) -> f64 {
     match strategy {
-        Strategy::Greedy | Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow => 1.0,
+        Strategy::Greedy
+        | Strategy::GreedyNoTimestamps
+        | Strategy::GreedyNoTimestampsTightWindow
+        | Strategy::GreedyNoRepeat(_) => 1.0,
         Strategy::Beam(_) => 2.0,
         Strategy::Sample { .. } => 2.5,
     }
@@ -226,7 +248,7 @@ pub fn decode_with_fallback(
     let mut outcome =
         Outcome { budget_exhausted: false, spent: greedy.tokens.len() as f64, attempts: vec![greedy], started };
     let mut last_needs_fallback = needs_fallback(&outcome.attempts[0], audio_s, task);
-    for strategy in FALLBACKS {
+    for strategy in fallbacks(task) {
         if !last_needs_fallback {
             break;
         }
@@ -410,5 +432,23 @@ mod tests {
         let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, budget).unwrap();
         assert_eq!(passes, 1);
         assert!(outcome.budget_exhausted);
+    }
+
+    #[test]
+    fn a_looping_translation_first_tries_a_pass_that_cannot_repeat_itself() {
+        let looping = "I was a teacher, ".repeat(10);
+        let mut passes = Vec::new();
+        let mut run = |s: Strategy, _max: usize| {
+            passes.push(s);
+            Ok(Some(match s {
+                Strategy::GreedyNoRepeat(_) => attempt(s, "I was a teacher, then a student", 8, -1.3, 50),
+                _ => attempt(s, &looping, 40, -0.4, 50),
+            }))
+        };
+        let far = Budget { tokens: 1000.0, wall: None };
+        let outcome = decode_with_fallback(&mut run, 6.0, Task::Translate, far).unwrap();
+        assert_eq!(passes, [Strategy::Greedy, Strategy::GreedyNoRepeat(NO_REPEAT_ENGLISH)]);
+        assert_eq!(choose(&outcome, 6.0).text, "I was a teacher, then a student");
+        assert!(!fallbacks(Task::Transcribe).iter().any(|s| matches!(s, Strategy::GreedyNoRepeat(_))));
     }
 }

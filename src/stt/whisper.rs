@@ -207,7 +207,13 @@ impl WhisperModel {
                 Strategy::Beam(_) | Strategy::Sample { .. } => {
                     self.generate(encoded, prompt, &[], strategy, max_new_tokens)?.into_decoded()
                 }
-                _ => self.greedy_until_loop(encoded, prompt, max_new_tokens.min(limits.plausible), max_new_tokens)?,
+                _ => self.greedy_until_loop(
+                    encoded,
+                    prompt,
+                    strategy,
+                    max_new_tokens.min(limits.plausible),
+                    max_new_tokens,
+                )?,
             };
             Ok(Some(Attempt::new(strategy, decoded, pass_started.elapsed(), max_new_tokens, limits)))
         };
@@ -246,14 +252,15 @@ impl WhisperModel {
         &self,
         encoded: &EncoderOutput,
         prompt: &[String],
+        strategy: Strategy,
         first_limit: usize,
         max_new_tokens: usize,
     ) -> Result<Decoded, SttError> {
         let mut limit = first_limit;
-        let mut pass = self.generate(encoded, prompt, &[], Strategy::Greedy, limit)?;
+        let mut pass = self.generate(encoded, prompt, &[], strategy, limit)?;
         while pass.tokens.len() >= limit && limit < max_new_tokens && !is_repetitive(&pass.tokens) {
             limit = (limit + CONTINUATION_TOKENS).min(max_new_tokens);
-            let more = self.generate(encoded, prompt, &pass.tokens.clone(), Strategy::Greedy, limit)?;
+            let more = self.generate(encoded, prompt, &pass.tokens.clone(), strategy, limit)?;
             pass = Generated { cum_logprob: pass.cum_logprob + more.cum_logprob, ..more };
         }
         Ok(pass.into_decoded())
@@ -270,7 +277,10 @@ impl WhisperModel {
         max_tokens: usize,
     ) -> Result<Generated, SttError> {
         let (beam_size, sampling_temperature, num_hypotheses, sampling_topk) = match strategy {
-            Strategy::Greedy | Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow => (1, 1.0, 1, 1),
+            Strategy::Greedy
+            | Strategy::GreedyNoTimestamps
+            | Strategy::GreedyNoTimestampsTightWindow
+            | Strategy::GreedyNoRepeat(_) => (1, 1.0, 1, 1),
             Strategy::Beam(width) => (width, 1.0, 1, 1),
             // Best of n samples from the full distribution, as faster-whisper's fallback.
             Strategy::Sample { temperature, best_of } => (1, temperature, best_of, 0),
@@ -284,6 +294,10 @@ impl WhisperModel {
             max_length: (2 * max_tokens).clamp(2 * prompt.len(), 448),
             return_scores: true,
             return_no_speech_prob: true,
+            no_repeat_ngram_size: match strategy {
+                Strategy::GreedyNoRepeat(n) => n,
+                _ => 0,
+            },
         };
         let input = [prompt, prefix].concat();
         let result = self.whisper.generate(encoded, &input, &options).map_err(|e| SttError::Decode(e.to_string()))?;

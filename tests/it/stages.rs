@@ -116,6 +116,7 @@ fn ctranslate2_returns_every_hypothesis_best_first_with_scores() {
         max_length: 80,
         return_scores: true,
         return_no_speech_prob: true,
+        no_repeat_ngram_size: 0,
     };
     let result = whisper.generate(&encoded, &prompt, &options).unwrap();
     assert_eq!(result.sequences.len(), 3);
