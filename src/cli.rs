@@ -47,6 +47,14 @@ pub enum Command {
     /// live pipeline back to back with 1.5 s pauses; WER/CER (Persian normalisation) appear when
     /// transcripts exist, BLEU/chrF (sacreBLEU definitions) when English references do.
     Bench(BenchArgs),
+    /// Serve the pipeline over HTTP and WebSocket, with a browser page.
+    ///
+    /// `GET /` is a page to speak into from a browser (microphone, both captions, the English
+    /// played back, latency per stage, file upload); `GET /v1/stream` is the WebSocket API
+    /// (16 kHz s16le audio in, JSON events and English PCM out); `POST /v1/translate` translates
+    /// an uploaded recording; `GET /v1/status` reports the models and sessions. See docs/api.md.
+    /// Models are loaded once and shared by every session.
+    Serve(ServeArgs),
     /// Install, list and verify models.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -117,6 +125,26 @@ pub struct LiveArgs {
     pub recognition: RecognitionArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free port, printed at start). Browsers allow
+    /// the microphone only on localhost or over HTTPS: put a TLS proxy in front for other hosts.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Require this token: `Authorization: Bearer TOKEN`, or `?token=TOKEN` (what a browser's
+    /// WebSocket can send). Default: no token (keep the default localhost address then).
+    #[arg(long, value_name = "TOKEN", env = "LINGUASTREAM_TOKEN")]
+    pub token: Option<String>,
+    /// Most live sessions at once; more are refused with 503 (each one keeps a CPU core busy).
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_sessions: u16,
+    /// Translation engine for sessions that do not choose one.
+    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
+    pub mt: MtChoice,
+    #[command(flatten)]
+    pub recognition: RecognitionArgs,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MtChoice {
     /// Firefox-Translations when the pair's model is installed, otherwise direct.
@@ -138,6 +166,9 @@ pub struct RecognitionArgs {
     #[arg(long, short = 'm', default_value = "base", value_name = "SIZE|DIR")]
     pub whisper: String,
     /// A pause this long ends an utterance (milliseconds, 100–5000; default 400, live 300).
+    ///
+    /// After 4 s of speech a 200 ms pause is enough, so a long sentence is translated clause by
+    /// clause while the speaker goes on.
     #[arg(long, value_name = "MS", value_parser = pause_ms)]
     pub pause_ms: Option<u32>,
     /// Longer speech is split at its quietest moment (seconds, 1–29: Whisper hears at most 30 s).

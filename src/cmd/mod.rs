@@ -4,6 +4,7 @@ mod bench;
 mod devices;
 mod live;
 mod models;
+mod serve;
 mod speak;
 mod transcribe;
 mod translate;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Live(args) => live::run(args),
         Command::Devices => devices::run(),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

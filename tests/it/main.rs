@@ -8,6 +8,7 @@ mod live;
 mod models;
 mod robustness;
 mod runtime;
+mod serve;
 mod stages;
 mod translate;
 mod util;

@@ -1,0 +1,158 @@
+//! One WebSocket session: a start message, then 16 kHz s16le audio in; JSON events and English
+//! PCM out, as the pipeline produces them (protocol in docs/api.md).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::{Message, WebSocket};
+use linguastream::audio::Chunk;
+use linguastream::live::UtteranceReport;
+use linguastream::pipeline::{self, Event};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::{Choices, Server, Slot};
+
+/// Audio messages waiting for the voice-activity detector: a minute of 20 ms frames. The
+/// detector keeps up easily; the queue only absorbs a client that sends faster than real time.
+const AUDIO_QUEUE: usize = 3000;
+
+/// The first message a client sends.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Control {
+    Start {
+        #[serde(flatten)]
+        choices: Choices,
+    },
+    /// No more audio: the utterance in progress is finished, its events sent, then `end`.
+    Stop,
+}
+
+pub(super) async fn run(mut socket: WebSocket, server: Arc<Server>, _slot: Slot) {
+    if let Err(message) = session(&mut socket, &server).await {
+        let _ = send_json(&mut socket, json!({ "type": "error", "message": message })).await;
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> {
+    let choices = match socket.recv().await {
+        Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
+            Ok(Control::Start { choices }) => choices,
+            Ok(Control::Stop) => return Ok(()),
+            Err(e) => return Err(format!("the first message must be {{\"type\": \"start\", …}}: {e}")),
+        },
+        Some(Ok(_)) => return Err("the first message must be the JSON start message".into()),
+        _ => return Ok(()),
+    };
+    let options = choices.apply(&server.live)?;
+    let (config, names) =
+        tokio::task::block_in_place(|| server.runtime.pipeline_config(&options)).map_err(|e| e.to_string())?;
+    let (audio_tx, mut audio_rx) = mpsc::channel::<Vec<f32>>(AUDIO_QUEUE);
+    let source = std::iter::from_fn(move || {
+        audio_rx.blocking_recv().map(|samples| Chunk { samples, captured_at: Instant::now() })
+    });
+    let handle = pipeline::start(source, &config).map_err(|e| e.to_string())?;
+    let cancel = handle.cancel_handle();
+    // The run's events come on a blocking channel: a thread hands them to this task. Unbounded,
+    // so a slow client never stalls the pipeline (and with it the audio it is still sending).
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for event in handle.events() {
+            if events_tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    let models = json!({ "whisper": names.whisper_dir, "mt": names.mt, "note": names.note });
+    let mut audio = Some(audio_tx);
+    let mut first_speech_sent: HashMap<u64, Instant> = HashMap::new();
+    loop {
+        tokio::select! {
+            message = socket.recv(), if audio.is_some() => match message {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let samples = pcm16_to_f32(&bytes)?;
+                    if let Some(sender) = &audio {
+                        if sender.send(samples).await.is_err() {
+                            audio = None;
+                        }
+                    }
+                }
+                Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
+                    Ok(Control::Stop) => audio = None,
+                    Ok(Control::Start { .. }) => return Err("the session has already started".into()),
+                    Err(e) => return Err(format!("unknown message: {e}")),
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    // The client is gone: nobody hears the rest.
+                    cancel.cancel();
+                    return Ok(());
+                }
+                Some(Ok(_)) => {}
+            },
+            event = events.recv() => match event {
+                Some(event) => {
+                    if send_event(socket, event, &models, &mut first_speech_sent).await.is_err() {
+                        cancel.cancel();
+                        return Ok(());
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    send_json(socket, json!({ "type": "end" })).await.map_err(|e| e.to_string())
+}
+
+/// Little-endian 16-bit samples to floats.
+fn pcm16_to_f32(bytes: &[u8]) -> Result<Vec<f32>, String> {
+    if bytes.len() % 2 != 0 {
+        return Err(format!("an audio message of {} bytes: 16-bit samples come in pairs of bytes", bytes.len()));
+    }
+    Ok(bytes.chunks_exact(2).map(|pair| f32::from(i16::from_le_bytes([pair[0], pair[1]])) / 32768.0).collect())
+}
+
+fn f32_to_pcm16(samples: &[f32]) -> Vec<u8> {
+    samples.iter().flat_map(|&s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect()
+}
+
+async fn send_json(socket: &mut WebSocket, value: Value) -> Result<(), axum::Error> {
+    socket.send(Message::Text(value.to_string().into())).await
+}
+
+async fn send_event(
+    socket: &mut WebSocket,
+    event: Event,
+    models: &Value,
+    first_speech_sent: &mut HashMap<u64, Instant>,
+) -> Result<(), axum::Error> {
+    match event {
+        Event::Ready { speech_rate } => {
+            send_json(socket, json!({ "type": "ready", "speech_rate": speech_rate, "models": models })).await
+        }
+        Event::Speech { seq, samples, rate } => {
+            first_speech_sent.entry(seq).or_insert_with(Instant::now);
+            send_json(socket, json!({ "type": "speech", "seq": seq, "rate": rate, "samples": samples.len() })).await?;
+            socket.send(Message::Binary(f32_to_pcm16(&samples).into())).await
+        }
+        Event::Translated { seq, segment, marks } => {
+            let report = UtteranceReport::new(seq, &segment, &marks, first_speech_sent.remove(&seq));
+            let mut value = serde_json::to_value(&report).unwrap_or_default();
+            value["type"] = json!("final");
+            value["mt_failed"] = json!(segment.mt_failed);
+            send_json(socket, value).await
+        }
+        Event::Dropped(dropped) => {
+            let mut value = serde_json::to_value(&dropped).unwrap_or_default();
+            value["type"] = json!("dropped");
+            send_json(socket, value).await
+        }
+        Event::Warning(warning) => {
+            send_json(socket, json!({ "type": "warning", "message": warning.to_string(), "warning": warning })).await
+        }
+        Event::Failed(error) => send_json(socket, json!({ "type": "error", "message": error.to_string() })).await,
+    }
+}
