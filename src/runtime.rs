@@ -52,7 +52,7 @@ pub struct RecognitionOptions {
     pub whisper: String,
     /// CPU threads for Whisper (None: all cores).
     pub threads: Option<usize>,
-    /// Seconds recognition may spend per second of audio (Whisper's translate task gets half);
+    /// Seconds recognition may spend per second of audio (Whisper's translate task a quarter);
     /// see [`WhisperOptions::transcribe_budget`].
     pub decode_budget: f32,
     /// Audio arrives as it is spoken, so decoding also keeps up with the clock; see
