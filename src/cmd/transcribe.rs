@@ -13,7 +13,7 @@ use super::{recognition_options, segmenter_options, TRANSLATE_PAUSE_MS};
 use crate::cli::TranscribeArgs;
 
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
-    let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS);
+    let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS, false);
     // Every input's header is read before the models load, so a typo costs no waiting.
     let mut failed = 0;
     let mut readers = Vec::new();
