@@ -20,8 +20,8 @@ lint: setup
 	cargo fmt --check
 	cargo clippy --release --locked --all-targets -- -D warnings
 
-# Every fuzz target for FUZZ_SECONDS each (installs cargo-fuzz when missing; not part of CI, which it
-# would outlast; longer runs: `bash scripts/fuzz.sh 600`).
+# Every fuzz target for FUZZ_SECONDS each (installs cargo-fuzz when missing; CI runs 20 s each with
+# FUZZ_SEED=1; longer runs: `make fuzz FUZZ_SECONDS=600`).
 FUZZ_SECONDS ?= 30
 fuzz: setup
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)

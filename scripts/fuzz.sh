@@ -4,6 +4,8 @@
 # cargo-fuzz is installed from crates.io when missing. The machine's toolchain is stable, so
 # RUSTC_BOOTSTRAP=1 lets it take the -Z flags cargo-fuzz passes; no sanitizer is used (the code
 # under test is safe Rust; panics, overflows and hangs are what the fuzzer looks for).
+# FUZZ_SEED=N fixes libFuzzer's random seed (CI does, so that its short run tries the same inputs
+# each time instead of failing a change for a crash found by chance).
 #   bash scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,7 @@ for target in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$target"
   log=$(mktemp)
   if ! cargo fuzz run -s none "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 ${FUZZ_SEED:+-seed=$FUZZ_SEED} >"$log" 2>&1; then
     tail -40 "$log"
     echo "fuzz: $target crashed; the input is in fuzz/artifacts/$target/" >&2
     exit 1

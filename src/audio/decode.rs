@@ -351,7 +351,9 @@ fn declared_frames(params: &CodecParameters) -> Option<u64> {
 /// Averages each frame's channels onto `out`; returns how many samples were not finite. Each
 /// of those is replaced by its channel's last finite sample (`last`, carried across calls):
 /// scattered bad samples then leave the speech almost untouched, where zeroing them would add
-/// a buzz that changes what Whisper hears.
+/// a buzz that changes what Whisper hears. Float samples beyond full scale are clipped to it, as
+/// a sound card would: near `f32::MAX` (a damaged float WAV, found by fuzzing) their sum or the
+/// resampler's would overflow to infinity.
 fn downmix_into(interleaved: &[f32], channels: usize, last: &mut Vec<f32>, out: &mut Vec<f32>) -> u64 {
     let channels = channels.max(1);
     last.resize(channels, 0.0);
@@ -360,7 +362,7 @@ fn downmix_into(interleaved: &[f32], channels: usize, last: &mut Vec<f32>, out: 
         let mut sum = 0.0;
         for (&s, held) in frame.iter().zip(last.iter_mut()) {
             if s.is_finite() {
-                *held = s;
+                *held = s.clamp(-1.0, 1.0);
             } else {
                 non_finite += 1;
             }
@@ -390,6 +392,13 @@ mod tests {
         // The last good sample carries over to the next packet, per channel.
         assert_eq!(downmix_into(&[f32::NAN, 0.25], 1, &mut last, &mut out), 1);
         assert_eq!(&out[4..], &[0.5, 0.25]);
+    }
+
+    #[test]
+    fn samples_beyond_full_scale_are_clipped_so_nothing_overflows() {
+        let mut out = Vec::new();
+        assert_eq!(downmix_into(&[f32::MAX, f32::MAX, -3.0, 0.5], 2, &mut Vec::new(), &mut out), 0);
+        assert_eq!(out, vec![1.0, -0.25]);
     }
 
     /// A mono 16-bit WAV header for `frames` frames (0xFFFFFFFF sizes when `None`).
