@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -48,6 +48,13 @@ pub(crate) struct Server {
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    if !args.listen.ip().is_loopback() && args.token.is_none() {
+        bail!(
+            "listening on {} would let anyone on the network use this machine: give --token (or \
+             LINGUASTREAM_TOKEN), or listen on 127.0.0.1",
+            args.listen
+        );
+    }
     let runtime = Runtime::open()?;
     let live = session_options(&args.recognition, LIVE_PAUSE_MS, args.mt, true, true);
     let file = session_options(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false, false);
@@ -60,6 +67,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         eprintln!("note: {note}");
     }
     let models = json!({ "whisper": names.whisper_dir, "mt": names.mt, "note": names.note });
+    let server_token = args.token.is_some();
     let server = Arc::new(Server {
         runtime,
         live,
@@ -71,7 +79,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     });
     let app = Router::new()
         .route("/", get(page))
+        .route("/healthz", get(|| async { "ok" }))
         .route("/v1/status", get(status))
+        .route("/v1/models", get(installed_models))
         .route("/v1/stream", get(stream))
         .route("/v1/translate", post(translate).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .with_state(server);
@@ -81,7 +91,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
-        eprintln!("listening on http://{address}/ (Ctrl-C stops)");
+        let access = if server_token { "a token is required" } else { "no token: this machine only" };
+        eprintln!("listening on http://{address}/ ({access}; Ctrl-C stops)");
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -158,6 +169,17 @@ async fn status(State(server): State<Arc<Server>>, headers: HeaderMap, Query(que
         "sessions": { "active": server.active.load(Ordering::SeqCst), "max": server.max_sessions },
     }))
     .into_response()
+}
+
+async fn installed_models(
+    State(server): State<Arc<Server>>,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    if let Err(denied) = server.authorize(&headers, &query) {
+        return denied.into_response();
+    }
+    Json(json!({ "models": server.models })).into_response()
 }
 
 async fn stream(

@@ -10,7 +10,7 @@ use linguastream::audio::{decode_file, Audio, STT_RATE};
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 
-use super::util::{bin, hear_english, sample, store, words};
+use super::util::{bin, fails, hear_english, sample, store, translate_report, words};
 
 /// A running server, stopped when dropped.
 struct Served {
@@ -178,6 +178,8 @@ fn a_browser_session_gets_both_captions_and_english_speech() {
 fn a_token_and_the_session_limit_are_enforced() {
     let server = Served::start(&["--token", "s3cret", "--max-sessions", "1"]);
     assert_eq!(server.get_json("/v1/status", &[]).0, 401);
+    assert_eq!(server.request("GET", "/healthz", &[], b""), (200, b"ok".to_vec()));
+    assert_eq!(server.get_json("/v1/models", &[]).0, 401);
     let (status, body) = server.get_json("/v1/status", &["Authorization: Bearer s3cret"]);
     assert_eq!(status, 200);
     assert_eq!(body["sessions"], json!({ "active": 0, "max": 1 }));
@@ -216,6 +218,19 @@ fn an_uploaded_recording_comes_back_as_captions_and_speech() {
     let segments = report["segments"].as_array().unwrap();
     assert!(!segments.is_empty() && segments.iter().all(|s| !s["translated_text"].as_str().unwrap().is_empty()));
 
+    // The same as the command line on the same file.
+    let (cli, _) = translate_report(&sample("fa-sentence-virgool.wav"), &["--mt", "direct"]);
+    let texts = |report: &Value| -> Vec<(String, String)> {
+        report["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["source_text"].as_str().unwrap().into(), s["translated_text"].as_str().unwrap().into()))
+            .collect()
+    };
+    assert_eq!(texts(&report), texts(&cli));
+    assert_eq!(report["dropped"].as_array().unwrap().len(), cli["dropped"].as_array().unwrap().len());
+
     let (status, srt) = server.request("POST", "/v1/translate?format=srt", &[], &recording);
     assert_eq!(status, 200);
     let srt = String::from_utf8(srt).unwrap();
@@ -235,4 +250,10 @@ fn an_uploaded_recording_comes_back_as_captions_and_speech() {
     assert!(!error["error"].as_str().unwrap().contains("linguastream-upload"), "a temporary path leaked: {error}");
     assert_eq!(server.request("POST", "/v1/translate?format=mp4", &[], &recording).0, 400);
     assert_eq!(server.request("POST", "/v1/translate", &[], b"").0, 422);
+}
+
+#[test]
+fn listening_beyond_this_machine_needs_a_token() {
+    let message = fails(bin().args(["serve", "--listen", "0.0.0.0:0"]));
+    assert!(message.contains("--token"), "{message}");
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
 use linguastream::audio::Chunk;
@@ -18,6 +18,8 @@ use super::{Choices, Server, Slot};
 /// Audio messages waiting for the voice-activity detector: a minute of 20 ms frames. The
 /// detector keeps up easily; the queue only absorbs a client that sends faster than real time.
 const AUDIO_QUEUE: usize = 3000;
+/// A session that sends nothing for this long is closed, so a vanished client frees its place.
+const IDLE: Duration = Duration::from_secs(60);
 
 /// The first message a client sends.
 #[derive(Debug, Deserialize)]
@@ -70,10 +72,16 @@ async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> 
     let models = json!({ "whisper": names.whisper_dir, "mt": names.mt, "note": names.note });
     let mut audio = Some(audio_tx);
     let mut first_speech_sent: HashMap<u64, Instant> = HashMap::new();
+    let mut heard_at = tokio::time::Instant::now();
     loop {
         tokio::select! {
+            () = tokio::time::sleep_until(heard_at + IDLE), if audio.is_some() => {
+                cancel.cancel();
+                return Err(format!("nothing received for {} s; closing the session", IDLE.as_secs()));
+            }
             message = socket.recv(), if audio.is_some() => match message {
                 Some(Ok(Message::Binary(bytes))) => {
+                    heard_at = tokio::time::Instant::now();
                     let samples = pcm16_to_f32(&bytes)?;
                     if let Some(sender) = &audio {
                         if sender.send(samples).await.is_err() {
