@@ -5,6 +5,7 @@
 //! between the network and those runs (the WebSocket side is in `serve/session.rs`). The API is
 //! described in `docs/api.md`.
 
+mod metrics;
 mod session;
 
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ pub(crate) struct Server {
     max_sessions: usize,
     active: AtomicUsize,
     models: serde_json::Value,
+    metrics: metrics::Metrics,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
@@ -76,6 +78,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         max_sessions: usize::from(args.max_sessions),
         active: AtomicUsize::new(0),
         models,
+        metrics: metrics::Metrics::default(),
     });
     let app = Router::new()
         .route("/", get(page))
@@ -83,6 +86,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .route("/v1/status", get(status))
         .route("/v1/models", get(installed_models))
         .route("/v1/stream", get(stream))
+        .route("/metrics", get(prometheus))
         .route("/v1/translate", post(translate).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .with_state(server);
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -169,6 +173,18 @@ async fn status(State(server): State<Arc<Server>>, headers: HeaderMap, Query(que
         "sessions": { "active": server.active.load(Ordering::SeqCst), "max": server.max_sessions },
     }))
     .into_response()
+}
+
+async fn prometheus(
+    State(server): State<Arc<Server>>,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    if let Err(denied) = server.authorize(&headers, &query) {
+        return denied.into_response();
+    }
+    let text = server.metrics.render(server.active.load(Ordering::SeqCst));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn installed_models(

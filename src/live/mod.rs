@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-pub use metrics::{LiveReport, Quantiles, UtteranceReport};
+pub use metrics::{peak_rss_mb, LatencyMs, LiveReport, Quantiles, UtteranceReport};
 
 use crate::audio::capture::Capture;
 use crate::output::{AudioSink, DroppedSegment, TranslatedSegment, Written};

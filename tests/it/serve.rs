@@ -160,6 +160,19 @@ fn a_browser_session_gets_both_captions_and_english_speech() {
     assert!(finals.iter().any(|f| f["latency_ms"]["e2e"].as_f64().is_some_and(|ms| ms > 0.0)), "{finals:?}");
     assert!(speech.len() > rate as usize / 2, "{} samples of English", speech.len());
 
+    let (status, metrics) = server.request("GET", "/metrics", &[], b"");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert_eq!(status, 200);
+    let value = |name: &str| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in\n{metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let spoken = finals.iter().filter(|f| f["latency_ms"].is_object()).count() as f64;
+    assert_eq!(value("linguastream_utterances_spoken_total"), spoken);
+    assert_eq!(value("linguastream_latency_seconds_count{stage=\"e2e\"}"), spoken);
+    let received = value("linguastream_audio_received_seconds_total");
+    assert!((received - audio.samples.len() as f64 / 16_000.0).abs() < 0.01, "{received} s received");
+
     // The PCM that came back says the caption's English.
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("heard.wav");

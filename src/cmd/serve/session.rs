@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::metrics::Metrics;
 use super::{Choices, Server, Slot};
 
 /// Audio messages waiting for the voice-activity detector: a minute of 20 ms frames. The
@@ -58,6 +59,7 @@ async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> 
         audio_rx.blocking_recv().map(|samples| Chunk { samples, captured_at: Instant::now() })
     });
     let handle = pipeline::start(source, &config).map_err(|e| e.to_string())?;
+    Metrics::count(&server.metrics.sessions, 1);
     let cancel = handle.cancel_handle();
     // The run's events come on a blocking channel: a thread hands them to this task. Unbounded,
     // so a slow client never stalls the pipeline (and with it the audio it is still sending).
@@ -83,6 +85,7 @@ async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> 
                 Some(Ok(Message::Binary(bytes))) => {
                     heard_at = tokio::time::Instant::now();
                     let samples = pcm16_to_f32(&bytes)?;
+                    Metrics::count(&server.metrics.audio_samples, samples.len() as u64);
                     if let Some(sender) = &audio {
                         if sender.send(samples).await.is_err() {
                             audio = None;
@@ -103,7 +106,7 @@ async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> 
             },
             event = events.recv() => match event {
                 Some(event) => {
-                    if send_event(socket, event, &models, &mut first_speech_sent).await.is_err() {
+                    if send_event(socket, event, &models, &server.metrics, &mut first_speech_sent).await.is_err() {
                         cancel.cancel();
                         return Ok(());
                     }
@@ -135,6 +138,7 @@ async fn send_event(
     socket: &mut WebSocket,
     event: Event,
     models: &Value,
+    metrics: &Metrics,
     first_speech_sent: &mut HashMap<u64, Instant>,
 ) -> Result<(), axum::Error> {
     match event {
@@ -148,12 +152,14 @@ async fn send_event(
         }
         Event::Translated { seq, segment, marks } => {
             let report = UtteranceReport::new(seq, &segment, &marks, first_speech_sent.remove(&seq));
+            metrics.utterance(report.latency_ms.as_ref());
             let mut value = serde_json::to_value(&report).unwrap_or_default();
             value["type"] = json!("final");
             value["mt_failed"] = json!(segment.mt_failed);
             send_json(socket, value).await
         }
         Event::Dropped(dropped) => {
+            Metrics::count(&metrics.refused, 1);
             let mut value = serde_json::to_value(&dropped).unwrap_or_default();
             value["type"] = json!("dropped");
             send_json(socket, value).await
