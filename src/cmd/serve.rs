@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Query, Request, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -80,15 +81,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         models,
         metrics: metrics::Metrics::default(),
     });
-    let app = Router::new()
-        .route("/", get(page))
-        .route("/healthz", get(|| async { "ok" }))
+    let api = Router::new()
         .route("/v1/status", get(status))
         .route("/v1/models", get(installed_models))
         .route("/v1/stream", get(stream))
         .route("/metrics", get(prometheus))
         .route("/v1/translate", post(translate).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
-        .with_state(server);
+        .route_layer(middleware::from_fn_with_state(server.clone(), require_token));
+    let app =
+        Router::new().route("/", get(page)).route("/healthz", get(|| async { "ok" })).merge(api).with_state(server);
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     tokio.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -115,6 +116,19 @@ async fn page() -> Html<&'static str> {
 #[derive(Debug, Deserialize)]
 struct TokenQuery {
     token: Option<String>,
+}
+
+/// Guards every API route: with `--token`, a request without it gets 401.
+async fn require_token(
+    State(server): State<Arc<Server>>,
+    Query(query): Query<TokenQuery>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match server.authorize(request.headers(), &query) {
+        Ok(()) => next.run(request).await,
+        Err(denied) => denied.into_response(),
+    }
 }
 
 impl Server {
@@ -163,10 +177,7 @@ impl IntoResponse for Failure {
     }
 }
 
-async fn status(State(server): State<Arc<Server>>, headers: HeaderMap, Query(query): Query<TokenQuery>) -> Response {
-    if let Err(denied) = server.authorize(&headers, &query) {
-        return denied.into_response();
-    }
+async fn status(State(server): State<Arc<Server>>) -> Response {
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "models": server.models,
@@ -175,38 +186,16 @@ async fn status(State(server): State<Arc<Server>>, headers: HeaderMap, Query(que
     .into_response()
 }
 
-async fn prometheus(
-    State(server): State<Arc<Server>>,
-    headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
-) -> Response {
-    if let Err(denied) = server.authorize(&headers, &query) {
-        return denied.into_response();
-    }
+async fn prometheus(State(server): State<Arc<Server>>) -> Response {
     let text = server.metrics.render(server.active.load(Ordering::SeqCst));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-async fn installed_models(
-    State(server): State<Arc<Server>>,
-    headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
-) -> Response {
-    if let Err(denied) = server.authorize(&headers, &query) {
-        return denied.into_response();
-    }
+async fn installed_models(State(server): State<Arc<Server>>) -> Response {
     Json(json!({ "models": server.models })).into_response()
 }
 
-async fn stream(
-    State(server): State<Arc<Server>>,
-    headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    if let Err(denied) = server.authorize(&headers, &query) {
-        return denied.into_response();
-    }
+async fn stream(State(server): State<Arc<Server>>, upgrade: WebSocketUpgrade) -> Response {
     match server.take_slot() {
         Ok(slot) => upgrade.on_upgrade(move |socket| session::run(socket, server, slot)),
         Err(busy) => busy.into_response(),
@@ -242,7 +231,6 @@ impl Choices {
 
 #[derive(Debug, Deserialize)]
 struct TranslateQuery {
-    token: Option<String>,
     format: Option<String>,
     from: Option<String>,
     mt: Option<String>,
@@ -250,15 +238,7 @@ struct TranslateQuery {
 
 /// `POST /v1/translate`: a recording in the body, its translation out as JSON (default), SRT,
 /// VTT or the English speech as WAV.
-async fn translate(
-    State(server): State<Arc<Server>>,
-    headers: HeaderMap,
-    Query(query): Query<TranslateQuery>,
-    body: Bytes,
-) -> Response {
-    if let Err(denied) = server.authorize(&headers, &TokenQuery { token: query.token.clone() }) {
-        return denied.into_response();
-    }
+async fn translate(State(server): State<Arc<Server>>, Query(query): Query<TranslateQuery>, body: Bytes) -> Response {
     let format = query.format.clone().unwrap_or_else(|| "json".into());
     if !["json", "srt", "vtt", "wav"].contains(&format.as_str()) {
         return error(StatusCode::BAD_REQUEST, &format!("unknown format '{format}' (json, srt, vtt or wav)"));
