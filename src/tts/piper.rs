@@ -162,6 +162,35 @@ impl PiperVoice {
     }
 }
 
+/// Words that open a clause, before which a speaker may pause.
+const CLAUSE_OPENERS: [&str; 11] =
+    ["and", "but", "because", "when", "while", "which", "although", "though", "until", "where", "if"];
+
+/// Where the first sentence may be cut, in characters of text: late enough that the first piece
+/// sounds like a phrase, early enough that it is quick to synthesise.
+const OPENER_AFTER: usize = 15;
+const OPENER_BEFORE: usize = 45;
+
+/// Marks a clause boundary with a comma in a long first sentence that has none early on, so that
+/// [`first_clause`] can speak its first clause while the rest is synthesised. Whisper's English
+/// often comes as one long unpunctuated sentence, whose first sound otherwise waits for all of it.
+fn mark_first_clause(text: &str) -> String {
+    let sentence_end = text.find(['.', '?', '!']).unwrap_or(text.len());
+    let first = &text[..sentence_end];
+    let early_pause = first.char_indices().any(|(i, c)| matches!(c, ',' | ';' | ':') && i <= OPENER_BEFORE);
+    if first.chars().count() <= FIRST_PIECE || early_pause {
+        return text.to_string();
+    }
+    let opener = first.match_indices(' ').map(|(i, _)| i).find(|&space| {
+        let word = first[space + 1..].split(|c: char| !c.is_alphabetic()).next().unwrap_or("");
+        (OPENER_AFTER..=OPENER_BEFORE).contains(&space) && CLAUSE_OPENERS.contains(&word.to_lowercase().as_str())
+    });
+    match opener {
+        Some(space) => format!("{},{}", &text[..space], &text[space..]),
+        None => text.to_string(),
+    }
+}
+
 /// A [`Synthesizer`] speaking with a shared [`PiperVoice`].
 pub struct PiperSynthesizer {
     voice: Arc<PiperVoice>,
@@ -179,7 +208,8 @@ impl Synthesizer for PiperSynthesizer {
     }
 
     fn synthesize(&mut self, text: &str, speed: f32, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
-        for (n, sentence) in phonemize(text, &self.voice.config.espeak.voice)?.iter().enumerate() {
+        let text = mark_first_clause(text);
+        for (n, sentence) in phonemize(&text, &self.voice.config.espeak.voice)?.iter().enumerate() {
             // The listener waits for the first piece only: a long first sentence starts with its
             // first clause.
             let (head, rest) = if n == 0 { first_clause(sentence) } else { ("", sentence.as_str()) };
@@ -207,6 +237,27 @@ mod tests {
         let long = format!("ðə wˈɛðɚ ɪn tˈɛhɹɑːn, {}", "ɪz vˈɛɹi nˈaɪs tədˈeɪ ".repeat(4));
         assert_eq!(first_clause(&long), ("ðə wˈɛðɚ ɪn tˈɛhɹɑːn,", &long[long.find(',').unwrap() + 2..]));
         assert_eq!(first_clause("ʃˈɔːɹt, sɛntəns"), ("", "ʃˈɔːɹt, sɛntəns"));
+    }
+
+    #[test]
+    fn a_long_unpunctuated_first_sentence_gets_a_pause_before_its_second_clause() {
+        let long = "I went to the old school in the village and I saw my teacher there after many years.";
+        assert_eq!(
+            mark_first_clause(long),
+            "I went to the old school in the village, and I saw my teacher there after many years."
+        );
+        let short = "I went to school and I saw him.";
+        assert_eq!(mark_first_clause(short), short, "a short sentence is spoken whole");
+        let has_pause = "After many years in the village, I went to school and I saw my teacher again.";
+        assert_eq!(mark_first_clause(has_pause), has_pause, "an early comma is already a clause break");
+        let early = "If I go and I see my teacher there after many years in the village, it is good.";
+        assert_eq!(mark_first_clause(early), early, "no cut in the first words: too short a phrase");
+        let second = "Yes. I went to the old school in the village and I saw my teacher there after many years.";
+        assert_eq!(mark_first_clause(second), second, "only the first sentence matters");
+        let phonemes = phonemize(&mark_first_clause(long), "en-us").unwrap();
+        assert!(!first_clause(&phonemes[0]).0.is_empty(), "the clause is spoken first: {phonemes:?}");
+        let handbag = "I bought a new handbag for my mother yesterday morning in the market of the city.";
+        assert_eq!(mark_first_clause(handbag), handbag, "whole words only");
     }
 
     #[test]
