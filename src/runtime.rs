@@ -120,8 +120,8 @@ impl<T> Shared<T> {
     }
 }
 
-/// A loaded Whisper's settings: model directory, threads, decoding budget's bits, real time.
-type WhisperKey = (PathBuf, usize, u32, bool);
+/// A loaded Whisper's settings: model directory and threads (decoding options are per session).
+type WhisperKey = (PathBuf, usize);
 
 /// The installed models and the engines loaded from them, for the life of the process.
 pub struct Runtime {
@@ -164,7 +164,8 @@ impl Runtime {
         Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
     }
 
-    /// Whisper for `recognition`, loaded once per model directory and settings; fails if the
+    /// Whisper for `recognition`, loaded once per model directory and thread count (sessions
+    /// with other decoding options share its weights); fails if the
     /// model does not know the language.
     pub fn whisper(&self, recognition: &RecognitionOptions) -> Result<(Arc<WhisperModel>, PathBuf), RuntimeError> {
         let dir = self.whisper_dir(&recognition.whisper)?;
@@ -173,10 +174,11 @@ impl Runtime {
             options.threads = threads.max(1);
         }
         options.transcribe_budget = recognition.decode_budget;
-        let key = (dir.clone(), options.threads, recognition.decode_budget.to_bits(), recognition.real_time);
+        let key = (dir.clone(), options.threads);
         let mut loaded = self.whisper.lock().unwrap_or_else(PoisonError::into_inner);
         let model = match loaded.get(&key) {
-            Some(model) => model.clone(),
+            Some(model) if model.options() == &options => model.clone(),
+            Some(model) => Arc::new(model.with_options(options)),
             None => {
                 let library = self.store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
                 let model = Arc::new(WhisperModel::load(&library, &dir, options).map_err(RuntimeError::LoadWhisper)?);

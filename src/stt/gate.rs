@@ -13,7 +13,7 @@
 //! −1.25 to −2.4.
 
 /// Thresholds; an utterance failing them is dropped and logged, never spoken.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GateOptions {
     /// Whisper's no-speech probability above which the utterance is refused when a second sign
     /// agrees.

@@ -16,7 +16,7 @@ use crate::audio::STT_RATE;
 use crate::ct2::{self, EncoderOutput, GenerateOptions};
 
 /// Decoding settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WhisperOptions {
     /// Silence appended to the utterance before feature extraction, in samples at 16 kHz.
     pub margin_samples: usize,
@@ -116,10 +116,15 @@ impl std::fmt::Debug for EncodedAudio {
 
 /// A loaded Whisper model. Shareable between threads (CTranslate2 serialises calls internally).
 pub struct WhisperModel {
+    weights: Arc<Weights>,
+    options: WhisperOptions,
+}
+
+/// What loading reads: shared by every [`WhisperModel`] made from it with other options.
+struct Weights {
     whisper: ct2::Whisper,
     vocabulary: HashSet<String>,
     mel: MelExtractor,
-    options: WhisperOptions,
 }
 
 impl WhisperModel {
@@ -136,7 +141,18 @@ impl WhisperModel {
             ct2::Ct2Error::Model { reason, .. } => load_error(reason),
             other => load_error(other.to_string()),
         })?;
-        Ok(Self { whisper, vocabulary, mel: MelExtractor::new(), options })
+        Ok(Self { weights: Arc::new(Weights { whisper, vocabulary, mel: MelExtractor::new() }), options })
+    }
+
+    /// The same loaded weights with other decoding options (budget, real time); `threads` keeps
+    /// the value it was loaded with.
+    pub fn with_options(&self, options: WhisperOptions) -> Self {
+        Self { weights: self.weights.clone(), options: WhisperOptions { threads: self.options.threads, ..options } }
+    }
+
+    /// Whether both were made from one load (see [`Self::with_options`]).
+    pub fn shares_weights_with(&self, other: &WhisperModel) -> bool {
+        Arc::ptr_eq(&self.weights, &other.weights)
     }
 
     pub fn options(&self) -> &WhisperOptions {
@@ -146,7 +162,7 @@ impl WhisperModel {
     /// The control token for `language`, or an error if the model does not know it.
     pub fn language_token(&self, language: &str) -> Result<String, SttError> {
         let token = format!("<|{language}|>");
-        if self.vocabulary.contains(&token) {
+        if self.weights.vocabulary.contains(&token) {
             Ok(token)
         } else {
             Err(SttError::UnknownLanguage(language.to_string()))
@@ -169,8 +185,8 @@ impl WhisperModel {
     }
 
     fn run_encoder(&self, samples: &[f32], margin: usize) -> Result<EncoderOutput, SttError> {
-        let (features, frames) = self.mel.features(samples, margin);
-        self.whisper.encode(&features, N_MELS, frames).map_err(|e| SttError::Decode(e.to_string()))
+        let (features, frames) = self.weights.mel.features(samples, margin);
+        self.weights.whisper.encode(&features, N_MELS, frames).map_err(|e| SttError::Decode(e.to_string()))
     }
 
     /// The encoder output a strategy decodes; `None` for the tight window when the utterance
@@ -312,6 +328,7 @@ impl WhisperModel {
         let translate_prompt = self.prompt(language, Task::Translate)?;
         let options = generate_options(Strategy::Greedy, limit, prompt.len());
         let mut results = self
+            .weights
             .whisper
             .generate_batch(encoded, &[prompt, &translate_prompt], &options)
             .map_err(|e| SttError::Decode(e.to_string()))?
@@ -339,7 +356,8 @@ impl WhisperModel {
     ) -> Result<Generated, SttError> {
         let options = generate_options(strategy, max_tokens, prompt.len());
         let input = [prompt, prefix].concat();
-        let result = self.whisper.generate(encoded, &input, &options).map_err(|e| SttError::Decode(e.to_string()))?;
+        let result =
+            self.weights.whisper.generate(encoded, &input, &options).map_err(|e| SttError::Decode(e.to_string()))?;
         Ok(best_hypothesis(result))
     }
 }

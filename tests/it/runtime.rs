@@ -30,6 +30,12 @@ fn heavy_models_load_once_and_concurrent_sessions_share_them() {
     let (fa, _) = runtime.whisper(&options("fa").recognition).unwrap();
     let (en, _) = runtime.whisper(&options("en").recognition).unwrap();
     assert!(Arc::ptr_eq(&fa, &en), "one Whisper model for both languages");
+    let mut live = options("fa").recognition;
+    live.real_time = true;
+    live.decode_budget = 2.0;
+    let (live, _) = runtime.whisper(&live).unwrap();
+    assert!(live.shares_weights_with(&fa), "a live session loaded Whisper again");
+    assert!(live.options().real_time && !fa.options().real_time, "the live session has its own options");
     assert!(Arc::ptr_eq(&runtime.voice().unwrap(), &runtime.voice().unwrap()), "one voice");
 
     let (config, _) = runtime.pipeline_config(&options("fa")).unwrap();
