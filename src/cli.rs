@@ -67,6 +67,10 @@ pub struct BenchArgs {
     /// Feed the clips at real-time pace, as a microphone would (default: as fast as possible).
     #[arg(long)]
     pub realtime: bool,
+    /// With --realtime: recognise each utterance under way every second, as `live
+    /// --partial-captions` does, to measure what partial captions cost the final English.
+    #[arg(long)]
+    pub partial_captions: bool,
     /// Write the report as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -118,6 +122,11 @@ pub struct LiveArgs {
     /// Write per-utterance latencies, p50/p95, CPU and memory as JSON.
     #[arg(long, value_name = "FILE")]
     pub metrics_json: Option<PathBuf>,
+    /// Show the utterance under way as partial captions, recognised again every second of new
+    /// speech (stable words, agreed on by two passes, are never taken back). Uses recognition's
+    /// idle time; the final transcript may wait for a partial pass to finish.
+    #[arg(long)]
+    pub partial_captions: bool,
     /// Translation engine.
     #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
     pub mt: MtChoice,

@@ -160,6 +160,7 @@ impl Runtime {
             segmenter: options.segmenter,
             stream_speech: options.stream_speech,
             real_time: options.recognition.real_time,
+            partial_captions: false,
         };
         Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
     }

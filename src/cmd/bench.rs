@@ -24,7 +24,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
     let runtime = Runtime::open()?;
-    let (config, names) = pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, args.realtime)?;
+    let (mut config, names) =
+        pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, args.realtime)?;
+    config.partial_captions = args.partial_captions;
     eprintln!(
         "benchmarking {} clips from {} ({})…",
         clips.len(),

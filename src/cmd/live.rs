@@ -69,7 +69,8 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         _ => None,
     };
 
-    let (config, names) = pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, true)?;
+    let (mut config, names) = pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, true)?;
+    config.partial_captions = args.partial_captions;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
     if let Some(device) = &speakers {
         sinks.push(Box::new(PulseSink::open(device, voice_rate)?));
@@ -93,6 +94,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
             backlog_s,
             colour,
         ),
+        LiveEvent::Partial { start_s, stable, unstable } => eprintln!("[{start_s:.1} s] … {stable} | {unstable}"),
         LiveEvent::Dropped(d) => eprintln!("[{:.1} s] not spoken: {}", d.start_s, d.reason),
         LiveEvent::Warning(warning) => eprintln!("warning: {warning}"),
     })?;

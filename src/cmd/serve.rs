@@ -209,6 +209,9 @@ pub(crate) struct Choices {
     /// Spoken language (ISO 639-1).
     from: Option<String>,
     mt: Option<String>,
+    /// Partial captions of the utterance under way (see `live --partial-captions`); streams only.
+    #[serde(default)]
+    pub(crate) partials: bool,
 }
 
 impl Choices {
@@ -243,7 +246,7 @@ async fn translate(State(server): State<Arc<Server>>, Query(query): Query<Transl
     if !["json", "srt", "vtt", "wav"].contains(&format.as_str()) {
         return error(StatusCode::BAD_REQUEST, &format!("unknown format '{format}' (json, srt, vtt or wav)"));
     }
-    let choices = Choices { from: query.from.clone(), mt: query.mt.clone() };
+    let choices = Choices { from: query.from.clone(), mt: query.mt.clone(), partials: false };
     let options = match choices.apply(&server.file) {
         Ok(options) => options,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),

@@ -84,7 +84,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
             dropped.push(d);
         }
         Event::Warning(warning) => warn(&progress, format!("warning: {warning}")),
-        Event::Speech { .. } | Event::Failed(_) => {}
+        Event::Speech { .. } | Event::Partial { .. } | Event::Failed(_) => {}
     })?;
     progress.finish_and_clear();
     let mut input = input.lock().unwrap_or_else(PoisonError::into_inner);

@@ -16,7 +16,17 @@ use crate::pipeline::{self, Event, PipelineConfig, PipelineError, Warning};
 /// What the live session tells its user as it goes.
 #[derive(Debug)]
 pub enum LiveEvent<'a> {
-    Caption { segment: &'a TranslatedSegment, latency: &'a UtteranceReport, backlog_s: f64 },
+    Caption {
+        segment: &'a TranslatedSegment,
+        latency: &'a UtteranceReport,
+        backlog_s: f64,
+    },
+    /// The utterance under way (see [`Event::Partial`]).
+    Partial {
+        start_s: f64,
+        stable: String,
+        unstable: String,
+    },
     Dropped(&'a DroppedSegment),
     Warning(Warning),
 }
@@ -66,6 +76,7 @@ pub fn run(
             report.dropped.push(dropped);
         }
         Event::Warning(warning) => on_event(LiveEvent::Warning(warning)),
+        Event::Partial { start_s, stable, unstable } => on_event(LiveEvent::Partial { start_s, stable, unstable }),
         Event::Ready { .. } | Event::Failed(_) => {}
     })?;
     for sink in &mut sinks {

@@ -11,6 +11,7 @@
 //! A problem with one utterance is an event ([`Event::Dropped`], [`Event::Warning`]) and the run
 //! goes on; a stage that cannot start, fails or panics ends the run with [`Event::Failed`].
 
+mod partials;
 mod stages;
 #[cfg(test)]
 mod tests;
@@ -60,6 +61,10 @@ pub struct PipelineConfig {
     /// when it falls behind, captioned only when too far behind. A file fed flat out has no
     /// listener to keep up with: every utterance is spoken, in full.
     pub real_time: bool,
+    /// Recognise the utterance under way every second of new speech and report it as
+    /// [`Event::Partial`] (only when `real_time`). It takes the recognizer's idle time, so the
+    /// final transcript can wait for a partial decode to finish.
+    pub partial_captions: bool,
 }
 
 /// The stages, in pipeline order.
@@ -166,6 +171,14 @@ pub enum Event {
         samples: Vec<f32>,
         rate: u32,
     },
+    /// The utterance under way so far (with `partial_captions`): `stable` words, agreed on by two
+    /// hypotheses, are never taken back; `unstable` ones may change. The utterance's
+    /// [`Event::Translated`] or [`Event::Dropped`] (same `start_s`) replaces it.
+    Partial {
+        start_s: f64,
+        stable: String,
+        unstable: String,
+    },
     /// An utterance is done (its speech, when not streamed, is inside).
     Translated {
         seq: u64,
@@ -250,10 +263,11 @@ pub fn start(
         cancel.cancel();
         error
     };
-    let (factories, segmenter, speculate) = (config.stages.clone(), config.segmenter, config.real_time);
+    let (factories, segmenter) = (config.stages.clone(), config.segmenter);
+    let offers = stages::Offers { speculate: config.real_time, partials: config.real_time && config.partial_captions };
     let vad = spawn(Stage::Vad, &cancel, {
         let cancel = cancel.clone();
-        move || stages::vad(source, &factories.detector, segmenter, speculate, &cancel, heard_tx)
+        move || stages::vad(source, &factories.detector, segmenter, offers, &cancel, heard_tx)
     })
     .map_err(stop_on_error)?;
     let factories = config.stages.clone();

@@ -2,10 +2,11 @@
 //! input closes or the run is cancelled. Events for the user (drops, warnings) travel down the
 //! same channels as the utterances, so they arrive in input order.
 
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::partials::{Agreement, PARTIAL_EVERY_S};
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
 use crate::audio::{Chunk, STT_RATE};
 use crate::mt::{SourceSegment, Translator};
@@ -19,9 +20,25 @@ pub(super) struct Heard {
     seq: u64,
     audio: HeardUtterance,
     detected_at: Instant,
-    /// Offered while its pause is still being confirmed; the same utterance follows, not
-    /// speculative, if the pause is confirmed.
-    speculative: bool,
+    kind: HeardKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeardKind {
+    /// An utterance that ended.
+    Whole,
+    /// Offered while its pause is still being confirmed; the same utterance follows, whole, if
+    /// the pause is confirmed.
+    Speculative,
+    /// The utterance under way so far, for a partial caption.
+    Partial,
+}
+
+/// What the VAD stage offers besides whole utterances.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Offers {
+    pub speculate: bool,
+    pub partials: bool,
 }
 
 pub(super) struct Recognized {
@@ -54,7 +71,7 @@ pub(super) fn vad(
     source: impl Iterator<Item = Chunk>,
     factory: &Factory<dyn SpeechDetector>,
     options: SegmenterOptions,
-    speculate: bool,
+    offers: Offers,
     cancel: &CancelHandle,
     out: SyncSender<Heard>,
 ) -> Result<(), PipelineError> {
@@ -63,7 +80,7 @@ pub(super) fn vad(
     let mut seq = 0u64;
     let mut send = |found: Vec<HeardUtterance>| {
         for audio in found {
-            if out.send(Heard { seq, audio, detected_at: Instant::now(), speculative: false }).is_err() {
+            if out.send(Heard { seq, audio, detected_at: Instant::now(), kind: HeardKind::Whole }).is_err() {
                 return false;
             }
             seq += 1;
@@ -74,11 +91,19 @@ pub(super) fn vad(
         if cancel.is_cancelled() || !send(vad.push(chunk)?) {
             return Ok(());
         }
-        // Asked only when speculating: an offer copies the utterance's audio.
-        if let Some(audio) = speculate.then(|| vad.speculate()).flatten() {
+        // Asked only when wanted: an offer copies the utterance's audio.
+        if let Some(audio) = offers.speculate.then(|| vad.speculate()).flatten() {
             // Not numbered: only its result travels on, under the confirmed utterance's number.
-            let heard = Heard { seq: u64::MAX, audio, detected_at: Instant::now(), speculative: true };
+            let heard = Heard { seq: u64::MAX, audio, detected_at: Instant::now(), kind: HeardKind::Speculative };
             if out.send(heard).is_err() {
+                return Ok(());
+            }
+        }
+        let every = (PARTIAL_EVERY_S * f64::from(STT_RATE)) as usize;
+        if let Some(audio) = offers.partials.then(|| vad.partial(every)).flatten() {
+            // Never waits: a partial that finds recognition busy is not needed.
+            let heard = Heard { seq: u64::MAX, audio, detected_at: Instant::now(), kind: HeardKind::Partial };
+            if let Err(TrySendError::Disconnected(_)) = out.try_send(heard) {
                 return Ok(());
             }
         }
@@ -97,20 +122,31 @@ pub(super) fn stt(
 ) -> Result<(), PipelineError> {
     let mut recognizer = factory()?;
     let mut waiting: Option<Heard> = None;
+    let mut agreement = Agreement::default();
     // A speculative result and the utterance it was made for.
     let mut speculated: Option<(Utterance, Result<Transcript, SttError>, f64)> = None;
     while let Some(heard) = waiting.take().or_else(|| input.recv().ok()) {
         if cancel.is_cancelled() {
             break;
         }
-        if heard.speculative {
+        if heard.kind != HeardKind::Whole {
             // Something already queued behind it (its confirmation, more speech): the CPU is
-            // needed there, so the speculation is skipped.
+            // needed there, so the speculation or partial is skipped.
             waiting = input.try_recv().ok();
-            if waiting.is_none() {
-                let started = Instant::now();
-                let result = recognize(recognizer.as_mut(), &heard.audio);
+            if waiting.is_some() {
+                continue;
+            }
+            let started = Instant::now();
+            let result = recognize(recognizer.as_mut(), &heard.audio);
+            if heard.kind == HeardKind::Speculative {
                 speculated = Some((heard.audio.utterance, result, ms_since(started)));
+            } else if let Some(transcript) = result.ok().filter(|t| t.verdict.is_speech()) {
+                let utterance = &heard.audio.utterance;
+                let (stable, unstable) = agreement.update(utterance.start, &transcript.text);
+                let partial = Event::Partial { start_s: seconds(utterance.speech_start), stable, unstable };
+                if out.send(Err(partial)).is_err() {
+                    break;
+                }
             }
             continue;
         }

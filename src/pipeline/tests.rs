@@ -109,6 +109,7 @@ fn config(synthesizer: Factory<dyn Synthesizer>) -> PipelineConfig {
         segmenter: SegmenterOptions { pad_ms: 0, ..Default::default() },
         stream_speech: false,
         real_time: false,
+        partial_captions: false,
     }
 }
 
@@ -342,6 +343,10 @@ struct Fed {
 
 impl Fed {
     fn start(real_time: bool) -> Self {
+        Self::with_partials(real_time, false)
+    }
+
+    fn with_partials(real_time: bool, partial_captions: bool) -> Self {
         let (calls, (called_tx, called)) = (Arc::new(AtomicUsize::new(0)), std::sync::mpsc::channel());
         let mut config = config(beeps());
         let (counter, called_tx) = (calls.clone(), Mutex::new(called_tx));
@@ -350,6 +355,7 @@ impl Fed {
         });
         config.segmenter = SegmenterOptions { pad_ms: 100, min_pause_ms: 400, ..Default::default() };
         config.real_time = real_time;
+        config.partial_captions = partial_captions;
         let (chunks, source) = std::sync::mpsc::channel();
         Fed { chunks, called, calls, handle: start(source.into_iter(), &config).unwrap() }
     }
@@ -372,10 +378,14 @@ impl Fed {
     }
 
     fn finish(self) -> (Vec<String>, usize) {
+        let (events, calls) = self.finish_events();
+        (texts(&events), calls)
+    }
+
+    fn finish_events(self) -> (Vec<Event>, usize) {
         self.feed(0.0, 1_000);
         drop(self.chunks);
-        let events = collect(&self.handle);
-        (texts(&events), self.calls.load(Ordering::SeqCst))
+        (collect(&self.handle), self.calls.load(Ordering::SeqCst))
     }
 }
 
@@ -402,6 +412,39 @@ fn speculation_is_discarded_when_speech_resumes() {
     without.feed(0.0, 200);
     without.feed(0.25, 500);
     assert_eq!(without.finish(), (texts, 1), "speculation changed what was heard");
+}
+
+#[test]
+fn long_speech_gets_partial_captions_before_its_final_one() {
+    let run = Fed::with_partials(true, true);
+    for _ in 0..3 {
+        run.feed(0.25, 1_000);
+        // Recognition is idle between the seconds of speech, as on a real microphone.
+        let _ = run.called.recv_timeout(Duration::from_millis(500));
+    }
+    let (events, _) = run.finish_events();
+    let partials: Vec<(f64, &str, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Partial { start_s, stable, unstable } => Some((*start_s, stable.as_str(), unstable.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert!(partials.len() >= 2, "{events:?}");
+    assert_eq!(partials[0], (0.0, "", "u5"), "the first pass has nothing to agree with");
+    assert_eq!(partials.last().unwrap(), &(0.0, "u5", ""), "two passes agreed");
+    let final_at = events.iter().position(|e| matches!(e, Event::Translated { .. })).expect("a final caption");
+    assert!(events[final_at..].iter().all(|e| !matches!(e, Event::Partial { .. })), "a partial after its final");
+    assert_eq!(texts(&events), ["U5"]);
+}
+
+#[test]
+fn no_partial_captions_unless_asked_for() {
+    let run = Fed::with_partials(true, false);
+    run.feed(0.25, 3_000);
+    let (events, _) = run.finish_events();
+    assert!(!events.iter().any(|e| matches!(e, Event::Partial { .. })));
+    assert_eq!(texts(&events), ["U5"]);
 }
 
 /// Three seconds of speech per utterance, shortened by the speed asked for, which it records.

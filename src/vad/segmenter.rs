@@ -118,6 +118,17 @@ impl Segmenter {
         Some(self.shape(start, end, mean(&self.current[..speech_frames])))
     }
 
+    /// The utterance under way, as far as it has been heard (its end is the latest frame plus
+    /// the padding), once it holds enough speech to count: partial captions decode it while
+    /// the speaker goes on.
+    pub fn in_progress(&self) -> Option<Utterance> {
+        let speech_frames = self.current.len() - self.silent_run.min(self.current.len());
+        if speech_frames < frames(self.options.min_speech_ms) {
+            return None;
+        }
+        Some(self.shape(self.start_frame, self.start_frame + self.current.len(), mean(&self.current)))
+    }
+
     /// The pause that ends the current utterance: shorter once it is long.
     fn pause_frames(&self) -> usize {
         let speech = self.current.len() - self.silent_run.min(self.current.len());

@@ -32,6 +32,8 @@ pub struct StreamingVad<'d> {
     pending: VecDeque<Utterance>,
     /// The last utterance offered by [`Self::speculate`].
     speculated: Option<Utterance>,
+    /// (start, end) of the audio last offered by [`Self::partial`].
+    last_partial: Option<(usize, usize)>,
 }
 
 impl<'d> StreamingVad<'d> {
@@ -45,6 +47,7 @@ impl<'d> StreamingVad<'d> {
             next_frame: 0,
             pending: VecDeque::new(),
             speculated: None,
+            last_partial: None,
         }
     }
 
@@ -59,6 +62,26 @@ impl<'d> StreamingVad<'d> {
         self.speculated = Some(utterance.clone());
         Some(HeardUtterance {
             samples: self.history.range(utterance.start, utterance.end),
+            speech_end_at: self.history.captured_at(utterance.speech_end),
+            utterance,
+        })
+    }
+
+    /// The utterance under way, from its start to the audio heard so far, once it has at least
+    /// `every` samples and `every` more than the last one offered: partial captions decode it
+    /// while the speaker goes on.
+    pub fn partial(&mut self, every: usize) -> Option<HeardUtterance> {
+        let mut utterance = self.segmenter.in_progress()?;
+        let end = self.history.end();
+        let offered_up_to = self.last_partial.filter(|&(start, _)| start == utterance.start).map_or(0, |(_, e)| e);
+        if end < utterance.start + every || end < offered_up_to + every {
+            return None;
+        }
+        self.last_partial = Some((utterance.start, end));
+        utterance.end = end;
+        utterance.speech_end = utterance.speech_end.min(end);
+        Some(HeardUtterance {
+            samples: self.history.range(utterance.start, end),
             speech_end_at: self.history.captured_at(utterance.speech_end),
             utterance,
         })
@@ -230,6 +253,24 @@ mod tests {
         let last = &found.last().expect("speech found").utterance;
         assert_eq!(last.end, samples.len());
         assert_eq!(last.speech_end, samples.len());
+    }
+
+    #[test]
+    fn partials_grow_by_the_interval_while_speech_goes_on() {
+        let mut detector = Loudness;
+        let options = SegmenterOptions { min_pause_ms: 100, ..Default::default() };
+        let mut vad = StreamingVad::new(&mut detector, options);
+        let mut partials = Vec::new();
+        for piece in input().chunks(320) {
+            let done = vad.push(chunk(piece)).unwrap();
+            partials.extend(vad.partial(8_000).map(|p| (p.utterance.start, p.samples.len(), done.len())));
+        }
+        let lengths: Vec<usize> = partials.iter().map(|&(_, len, _)| len).collect();
+        assert!(lengths.len() >= 3, "{lengths:?}");
+        let first_start = partials[0].0;
+        let first: Vec<usize> = partials.iter().filter(|p| p.0 == first_start).map(|p| p.1).collect();
+        assert!(first.windows(2).all(|w| w[1] >= w[0] + 8_000), "a partial per 8,000 new samples: {first:?}");
+        assert!(partials.iter().any(|p| p.0 != first_start), "the second utterance gets partials too");
     }
 
     #[test]

@@ -93,9 +93,16 @@ fn send_json(socket: &mut WebSocket<TcpStream>, value: Value) {
     socket.send(Message::text(value.to_string())).unwrap();
 }
 
-/// Sends a recording as 20 ms messages of 16 kHz s16le, then `stop`.
-fn send_speech(socket: &mut WebSocket<TcpStream>, audio: &Audio) {
-    for frame in audio.samples.chunks(320) {
+/// Sends a recording as 20 ms messages of 16 kHz s16le (`paced`: as it would be spoken), then
+/// `stop`.
+fn send_speech(socket: &mut WebSocket<TcpStream>, audio: &Audio, paced: bool) {
+    let started = Instant::now();
+    for (n, frame) in audio.samples.chunks(320).enumerate() {
+        if paced {
+            std::thread::sleep(
+                (started + Duration::from_millis(20 * n as u64)).saturating_duration_since(Instant::now()),
+            );
+        }
         let bytes: Vec<u8> = frame.iter().flat_map(|&s| ((s * 32767.0) as i16).to_le_bytes()).collect();
         socket.send(Message::binary(bytes)).unwrap();
     }
@@ -145,9 +152,9 @@ fn a_browser_session_gets_both_captions_and_english_speech() {
     assert!(page.contains("getUserMedia") && page.contains("AudioWorklet") && page.contains("/v1/stream"));
 
     let mut socket = server.connect("/v1/stream").unwrap();
-    send_json(&mut socket, json!({ "type": "start", "from": "fa" }));
+    send_json(&mut socket, json!({ "type": "start", "from": "fa", "partials": true }));
     let audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
-    send_speech(&mut socket, &audio);
+    send_speech(&mut socket, &audio, true);
     let (events, speech, rate) = receive_all(&mut socket);
 
     assert_eq!(events[0]["type"], "ready", "{events:?}");
@@ -159,6 +166,16 @@ fn a_browser_session_gets_both_captions_and_english_speech() {
     assert!(finals.iter().all(|f| !f["source_text"].as_str().unwrap().is_empty()));
     assert!(finals.iter().any(|f| f["latency_ms"]["e2e"].as_f64().is_some_and(|ms| ms > 0.0)), "{finals:?}");
     assert!(speech.len() > rate as usize / 2, "{} samples of English", speech.len());
+    // Partial captions of the utterance under way, each before its own final caption.
+    let partials = of_type(&events, "partial");
+    assert!(!partials.is_empty(), "no partial caption for {:.1} s of speech", audio.samples.len() as f64 / 16e3);
+    for partial in &partials {
+        let at = |e: &Value| events.iter().position(|x| x == e).unwrap();
+        let own_final = events.iter().find(|e| e["type"] != "partial" && e["start_s"] == partial["start_s"]);
+        let own_final = own_final.unwrap_or_else(|| panic!("no final caption for {partial}"));
+        assert!(at(partial) < at(own_final), "{partial} came after {own_final}");
+        assert!(!partial["unstable"].as_str().unwrap().is_empty() || !partial["stable"].as_str().unwrap().is_empty());
+    }
 
     let (status, metrics) = server.request("GET", "/metrics", &[], b"");
     let metrics = String::from_utf8(metrics).unwrap();

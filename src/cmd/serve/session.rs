@@ -52,8 +52,9 @@ async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> 
         _ => return Ok(()),
     };
     let options = choices.apply(&server.live)?;
-    let (config, names) =
+    let (mut config, names) =
         tokio::task::block_in_place(|| server.runtime.pipeline_config(&options)).map_err(|e| e.to_string())?;
+    config.partial_captions = choices.partials;
     let (audio_tx, mut audio_rx) = mpsc::channel::<Vec<f32>>(AUDIO_QUEUE);
     let source = std::iter::from_fn(move || {
         audio_rx.blocking_recv().map(|samples| Chunk { samples, captured_at: Instant::now() })
@@ -166,6 +167,10 @@ async fn send_event(
         }
         Event::Warning(warning) => {
             send_json(socket, json!({ "type": "warning", "message": warning.to_string(), "warning": warning })).await
+        }
+        Event::Partial { start_s, stable, unstable } => {
+            send_json(socket, json!({ "type": "partial", "start_s": start_s, "stable": stable, "unstable": unstable }))
+                .await
         }
         Event::Failed(error) => send_json(socket, json!({ "type": "error", "message": error.to_string() })).await,
     }
