@@ -59,8 +59,7 @@ fn main() -> ExitCode {
     for file in &files {
         let result = decode_file(file, STT_RATE).map_err(|e| e.to_string()).and_then(|audio| {
             let encoded = model.encode(&audio.samples).map_err(|e| e.to_string())?;
-            let transcript =
-                model.recognize(&encoded, "fa", Task::Transcribe, None, false).map_err(|e| e.to_string())?;
+            let transcript = model.recognize(&encoded, "fa", Task::Transcribe, None).map_err(|e| e.to_string())?;
             Ok((encoded.audio_s, encoded.encode_ms, transcript))
         });
         match result {

@@ -35,7 +35,7 @@ pub enum MtChoice {
 }
 
 /// The translation engine a session runs, with its model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum MtEngine {
     /// Whisper's translate task on the audio.
     Direct,
@@ -151,7 +151,7 @@ impl Runtime {
         let (whisper, whisper_dir) = self.whisper(recognition)?;
         let stages = StageFactories {
             detector: self.detector()?,
-            recognizer: recognizer_factory(whisper.clone(), &recognition.language, engine == MtEngine::Direct),
+            recognizer: recognizer_factory(whisper.clone(), &recognition.language),
             translator: translator_factory(&engine, whisper, &recognition.language),
             synthesizer: self.synthesizer()?,
         };
@@ -255,13 +255,9 @@ impl Runtime {
     }
 }
 
-/// `direct`: the `direct` translator follows, so the recognizer prepares its first pass.
-fn recognizer_factory(whisper: Arc<WhisperModel>, language: &str, direct: bool) -> Factory<dyn Recognizer> {
+fn recognizer_factory(whisper: Arc<WhisperModel>, language: &str) -> Factory<dyn Recognizer> {
     let language = language.to_string();
-    Arc::new(move || {
-        let recognizer = WhisperCt2Recognizer::try_new(whisper.clone(), &language)?;
-        Ok(Box::new(if direct { recognizer.preparing_translation() } else { recognizer }))
-    })
+    Arc::new(move || Ok(Box::new(WhisperCt2Recognizer::try_new(whisper.clone(), &language)?)))
 }
 
 /// Every translation engine, by its [`MtEngine`]. A new engine is a new arm here.

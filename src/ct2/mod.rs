@@ -53,8 +53,7 @@ struct Api {
     whisper_generate: unsafe extern "C" fn(
         *mut LsWhisper,
         *const LsEncoded,
-        *const *const *const c_char,
-        *const usize,
+        *const *const c_char,
         usize,
         *const GenerateOptions,
         *mut *mut LsWhisperResult,
@@ -212,53 +211,30 @@ impl Whisper {
         prompt: &[String],
         options: &GenerateOptions,
     ) -> Result<Generated, Ct2Error> {
-        let mut results = self.generate_batch(encoded, &[prompt], options)?;
-        results.pop().ok_or_else(|| Ct2Error::Run("no result".into()))
-    }
-
-    /// Decodes `encoded` after each of `prompts` in one batch (cheaper than one call each: the
-    /// decoder's weights are read once per step for all of them). CTranslate2 requires the
-    /// prompts to be of the same length.
-    pub fn generate_batch(
-        &self,
-        encoded: &EncoderOutput,
-        prompts: &[&[String]],
-        options: &GenerateOptions,
-    ) -> Result<Vec<Generated>, Ct2Error> {
-        let prompts = prompts
+        let prompt = prompt
             .iter()
-            .map(|prompt| prompt.iter().map(|token| CString::new(token.as_str())).collect::<Result<Vec<_>, _>>())
+            .map(|token| CString::new(token.as_str()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Ct2Error::Run(format!("prompt token: {e}")))?;
-        let pointers: Vec<Vec<*const c_char>> =
-            prompts.iter().map(|prompt| prompt.iter().map(|token| token.as_ptr()).collect()).collect();
-        let prompt_pointers: Vec<*const *const c_char> = pointers.iter().map(|p| p.as_ptr()).collect();
-        let lengths: Vec<usize> = pointers.iter().map(Vec::len).collect();
-        let mut raw = vec![std::ptr::null_mut(); prompts.len()];
-        // SAFETY: all pointers are valid for the call; `raw` receives one new result per prompt,
-        // all of which we own (none on error).
+        let pointers: Vec<*const c_char> = prompt.iter().map(|token| token.as_ptr()).collect();
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: all pointers are valid for the call; `raw` receives a new result we own.
         self.api
             .check(unsafe {
                 (self.api.whisper_generate)(
                     self.raw.as_ptr(),
                     encoded.raw.as_ptr(),
-                    prompt_pointers.as_ptr(),
-                    lengths.as_ptr(),
-                    prompts.len(),
+                    pointers.as_ptr(),
+                    pointers.len(),
                     options,
-                    raw.as_mut_ptr(),
+                    &mut raw,
                 )
             })
             .map_err(Ct2Error::Run)?;
-        let results = raw.into_iter().filter_map(NonNull::new).collect::<Vec<_>>();
-        let generated = results.iter().map(|&result| self.read_result(result)).collect::<Vec<_>>();
-        for result in results {
-            // SAFETY: freed once, after everything was copied out of it.
-            unsafe { (self.api.result_free)(result.as_ptr()) };
-        }
-        if generated.len() != prompts.len() {
-            return Err(Ct2Error::Run("missing results".into()));
-        }
+        let raw = NonNull::new(raw).ok_or_else(|| Ct2Error::Run("no result".into()))?;
+        let generated = self.read_result(raw);
+        // SAFETY: freed once, after everything was copied out of it.
+        unsafe { (self.api.result_free)(raw.as_ptr()) };
         Ok(generated)
     }
 

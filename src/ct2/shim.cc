@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -97,11 +96,8 @@ void ls_encoded_free(LsEncoded* encoded) {
   delete encoded;
 }
 
-// Decodes `batch` prompts (all of the same length, as CTranslate2 requires) on one encoder
-// output, repeated along the batch; out receives one result per prompt.
-char* ls_whisper_generate(LsWhisper* whisper, const LsEncoded* encoded, const char* const* const* prompts,
-                          const size_t* prompt_lens, size_t batch, const LsWhisperOptions* options,
-                          LsWhisperResult** out) {
+char* ls_whisper_generate(LsWhisper* whisper, const LsEncoded* encoded, const char* const* prompt,
+                          size_t prompt_len, const LsWhisperOptions* options, LsWhisperResult** out) {
   return guarded([&] {
     ctranslate2::models::WhisperOptions whisper_options;
     whisper_options.beam_size = options->beam_size;
@@ -112,31 +108,15 @@ char* ls_whisper_generate(LsWhisper* whisper, const LsEncoded* encoded, const ch
     whisper_options.return_scores = options->return_scores;
     whisper_options.return_no_speech_prob = options->return_no_speech_prob;
     whisper_options.no_repeat_ngram_size = options->no_repeat_ngram_size;
-    std::vector<std::vector<std::string>> batch_prompts;
-    for (size_t b = 0; b < batch; ++b)
-      batch_prompts.emplace_back(prompts[b], prompts[b] + prompt_lens[b]);
-    const ctranslate2::StorageView& single = encoded->output;
-    ctranslate2::StorageView repeated;
-    if (batch > 1) {
-      ctranslate2::Shape shape = single.shape();
-      shape[0] = static_cast<ctranslate2::dim_t>(batch);
-      repeated = ctranslate2::StorageView(shape, single.dtype(), single.device());
-      const size_t bytes = single.size() * single.item_size();
-      for (size_t b = 0; b < batch; ++b)
-        std::memcpy(static_cast<char*>(repeated.buffer()) + b * bytes, single.buffer(), bytes);
+    std::vector<std::vector<std::string>> prompts{std::vector<std::string>(prompt, prompt + prompt_len)};
+    auto futures = whisper->model.generate(encoded->output, std::move(prompts), whisper_options);
+    auto* result = new LsWhisperResult{futures.at(0).get(), {}};
+    for (const auto& sequence : result->result.sequences) {
+      auto& pointers = result->tokens.emplace_back();
+      for (const auto& token : sequence)
+        pointers.push_back(token.c_str());
     }
-    auto futures = whisper->model.generate(batch > 1 ? repeated : single, std::move(batch_prompts), whisper_options);
-    std::vector<std::unique_ptr<LsWhisperResult>> results;
-    for (size_t b = 0; b < batch; ++b) {
-      auto& result = results.emplace_back(new LsWhisperResult{futures.at(b).get(), {}});
-      for (const auto& sequence : result->result.sequences) {
-        auto& pointers = result->tokens.emplace_back();
-        for (const auto& token : sequence)
-          pointers.push_back(token.c_str());
-      }
-    }
-    for (size_t b = 0; b < batch; ++b)
-      out[b] = results[b].release();
+    *out = result;
   });
 }
 

@@ -24,7 +24,7 @@ impl Translator for DirectWhisperTranslator {
 
     fn translate(&mut self, source: SourceSegment<'_>) -> Result<String, MtError> {
         let transcript = match source.encoded {
-            Some(encoded) => self.model.recognize(encoded, &self.language, Task::Translate, None, false),
+            Some(encoded) => self.model.recognize(encoded, &self.language, Task::Translate, None),
             None => self.model.transcribe(source.audio, &self.language, Task::Translate, None),
         }
         .map_err(|e| MtError::Engine(e.to_string()))?;

@@ -82,9 +82,6 @@ pub struct EncodedAudio {
     samples: Vec<f32>,
     /// The encoding without padding to the minimum window, made when a fallback needs it.
     tight: OnceLock<EncoderOutput>,
-    /// Whisper's greedy translation, decoded in one batch with the transcript's greedy pass when
-    /// the translation will be wanted (the `direct` engine): see [`WhisperModel::recognize`].
-    translation: OnceLock<Generated>,
     /// Length of the utterance itself, without the silence margin.
     pub audio_s: f32,
     pub encode_ms: f64,
@@ -100,13 +97,6 @@ pub(super) struct Decoded {
 /// Greedy tokens decoded per extra call once a pass runs past what the audio plausibly holds:
 /// checking for a loop between calls stops it early instead of at the cap.
 const CONTINUATION_TOKENS: usize = 16;
-
-impl EncodedAudio {
-    /// Whether Whisper's greedy translation was decoded with the transcript and is kept here.
-    pub fn has_prepared_translation(&self) -> bool {
-        self.translation.get().is_some()
-    }
-}
 
 impl std::fmt::Debug for EncodedAudio {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -178,7 +168,6 @@ impl WhisperModel {
             output,
             samples: samples.to_vec(),
             tight: OnceLock::new(),
-            translation: OnceLock::new(),
             audio_s: samples.len() as f32 / STT_RATE as f32,
             encode_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
@@ -212,19 +201,12 @@ impl WhisperModel {
     /// Recognises encoded audio in `language`: greedy first, fallbacks while the result looks
     /// degenerate and the time budget allows, then the hallucination gate.
     /// `vad_probability` is the detector's mean speech probability over the utterance, if known.
-    ///
-    /// With `prepare_translation` (for [`Task::Transcribe`]), the greedy translation is decoded
-    /// in the same batch as the transcript's greedy pass and kept with `audio`, where recognising
-    /// it with [`Task::Translate`] finds it. A batch of two costs about a third more than one
-    /// pass, against two thirds more for a second pass, and it is done before the pause has been
-    /// confirmed when recognition is speculative.
     pub fn recognize(
         &self,
         audio: &EncodedAudio,
         language: &str,
         task: Task,
         vad_probability: Option<f32>,
-        prepare_translation: bool,
     ) -> Result<Transcript, SttError> {
         let prompt = self.prompt(language, task)?;
         let plain_prompt = [prompt.clone(), vec!["<|notimestamps|>".to_string()]].concat();
@@ -237,19 +219,17 @@ impl WhisperModel {
             };
             let plain = matches!(strategy, Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow);
             let prompt = if plain { &plain_prompt } else { &prompt };
-            let first_limit = max_new_tokens.min(limits.plausible);
-            let decoded = match (strategy, task) {
-                (Strategy::Beam(_) | Strategy::Sample { .. }, _) => {
+            let decoded = match strategy {
+                Strategy::Beam(_) | Strategy::Sample { .. } => {
                     self.generate(encoded, prompt, &[], strategy, max_new_tokens)?.into_decoded()
                 }
-                (Strategy::Greedy, Task::Translate) if audio.translation.get().is_some() => {
-                    audio.translation.get().cloned().expect("checked").into_decoded()
-                }
-                (Strategy::Greedy, Task::Transcribe) if prepare_translation => {
-                    let first = self.greedy_with_translation(audio, encoded, prompt, language, first_limit)?;
-                    self.continue_greedy(encoded, prompt, strategy, first, first_limit, max_new_tokens)?
-                }
-                _ => self.greedy_until_loop(encoded, prompt, strategy, first_limit, max_new_tokens)?,
+                _ => self.greedy_until_loop(
+                    encoded,
+                    prompt,
+                    strategy,
+                    max_new_tokens.min(limits.plausible),
+                    max_new_tokens,
+                )?,
             };
             Ok(Some(Attempt::new(strategy, decoded, pass_started.elapsed(), max_new_tokens, limits)))
         };
@@ -268,7 +248,7 @@ impl WhisperModel {
         vad_probability: Option<f32>,
     ) -> Result<Transcript, SttError> {
         let audio = self.encode(samples)?;
-        self.recognize(&audio, language, task, vad_probability, false)
+        self.recognize(&audio, language, task, vad_probability)
     }
 
     /// Timestamp mode (no `<|notimestamps|>`): on colloquial Persian and isolated words Whisper
@@ -292,56 +272,14 @@ impl WhisperModel {
         first_limit: usize,
         max_new_tokens: usize,
     ) -> Result<Decoded, SttError> {
-        let first = self.generate(encoded, prompt, &[], strategy, first_limit)?;
-        self.continue_greedy(encoded, prompt, strategy, first, first_limit, max_new_tokens)
-    }
-
-    /// Continues a greedy pass that stopped at `limit` tokens while it is not looping.
-    fn continue_greedy(
-        &self,
-        encoded: &EncoderOutput,
-        prompt: &[String],
-        strategy: Strategy,
-        mut pass: Generated,
-        mut limit: usize,
-        max_new_tokens: usize,
-    ) -> Result<Decoded, SttError> {
+        let mut limit = first_limit;
+        let mut pass = self.generate(encoded, prompt, &[], strategy, limit)?;
         while pass.tokens.len() >= limit && limit < max_new_tokens && !is_repetitive(&pass.tokens) {
             limit = (limit + CONTINUATION_TOKENS).min(max_new_tokens);
             let more = self.generate(encoded, prompt, &pass.tokens.clone(), strategy, limit)?;
             pass = Generated { cum_logprob: pass.cum_logprob + more.cum_logprob, ..more };
         }
         Ok(pass.into_decoded())
-    }
-
-    /// The first greedy pass of the transcript (up to `limit` tokens), decoded in one batch
-    /// with the greedy translation, which is kept with `audio` when it is what the translation's
-    /// own greedy pass would have produced (see [`translation_as_alone`]).
-    fn greedy_with_translation(
-        &self,
-        audio: &EncodedAudio,
-        encoded: &EncoderOutput,
-        prompt: &[String],
-        language: &str,
-        limit: usize,
-    ) -> Result<Generated, SttError> {
-        let translate_prompt = self.prompt(language, Task::Translate)?;
-        let options = generate_options(Strategy::Greedy, limit, prompt.len());
-        let mut results = self
-            .weights
-            .whisper
-            .generate_batch(encoded, &[prompt, &translate_prompt], &options)
-            .map_err(|e| SttError::Decode(e.to_string()))?
-            .into_iter()
-            .map(best_hypothesis);
-        let (Some(transcript), Some(translation)) = (results.next(), results.next()) else {
-            return Err(SttError::Decode("a batch of two returned fewer results".into()));
-        };
-        let translation_limit = TokenLimits::new(audio.audio_s, Task::Translate).plausible.min(limit);
-        if let Some(translation) = translation_as_alone(translation, translation_limit) {
-            let _ = audio.translation.set(translation);
-        }
-        Ok(transcript)
     }
 
     /// One `generate` call. `prefix` tokens are forced (a continuation); the result holds them
@@ -354,78 +292,52 @@ impl WhisperModel {
         strategy: Strategy,
         max_tokens: usize,
     ) -> Result<Generated, SttError> {
-        let options = generate_options(strategy, max_tokens, prompt.len());
+        let (beam_size, sampling_temperature, num_hypotheses, sampling_topk) = match strategy {
+            Strategy::Greedy
+            | Strategy::GreedyNoTimestamps
+            | Strategy::GreedyNoTimestampsTightWindow
+            | Strategy::GreedyNoRepeat(_) => (1, 1.0, 1, 1),
+            Strategy::Beam(width) => (width, 1.0, 1, 1),
+            // Best of n samples from the full distribution, as faster-whisper's fallback.
+            Strategy::Sample { temperature, best_of } => (1, temperature, best_of, 0),
+        };
+        let options = GenerateOptions {
+            beam_size,
+            sampling_temperature,
+            sampling_topk,
+            num_hypotheses,
+            // CTranslate2 stops at min(max_length / 2, max_length - prompt) tokens, prefix included.
+            max_length: (2 * max_tokens).clamp(2 * prompt.len(), 448),
+            return_scores: true,
+            return_no_speech_prob: true,
+            no_repeat_ngram_size: match strategy {
+                Strategy::GreedyNoRepeat(n) => n,
+                _ => 0,
+            },
+        };
         let input = [prompt, prefix].concat();
         let result =
             self.weights.whisper.generate(encoded, &input, &options).map_err(|e| SttError::Decode(e.to_string()))?;
-        Ok(best_hypothesis(result))
-    }
-}
-
-fn generate_options(strategy: Strategy, max_tokens: usize, prompt_len: usize) -> GenerateOptions {
-    let (beam_size, sampling_temperature, num_hypotheses, sampling_topk) = match strategy {
-        Strategy::Greedy
-        | Strategy::GreedyNoTimestamps
-        | Strategy::GreedyNoTimestampsTightWindow
-        | Strategy::GreedyNoRepeat(_) => (1, 1.0, 1, 1),
-        Strategy::Beam(width) => (width, 1.0, 1, 1),
-        // Best of n samples from the full distribution, as faster-whisper's fallback.
-        Strategy::Sample { temperature, best_of } => (1, temperature, best_of, 0),
-    };
-    GenerateOptions {
-        beam_size,
-        sampling_temperature,
-        sampling_topk,
-        num_hypotheses,
-        // CTranslate2 stops at min(max_length / 2, max_length - prompt) tokens, prefix included.
-        max_length: (2 * max_tokens).clamp(2 * prompt_len, 448),
-        return_scores: true,
-        return_no_speech_prob: true,
-        no_repeat_ngram_size: match strategy {
-            Strategy::GreedyNoRepeat(n) => n,
-            _ => 0,
-        },
-    }
-}
-
-/// The translation's own greedy pass stops at `limit` tokens and goes on only while it is not
-/// looping. A translation decoded beside the (longer) transcript is that pass if it ended within
-/// the limit, or if its first `limit` tokens loop (the pass would have stopped there; the
-/// log-probability of the cut is prorated). Otherwise the pass must run by itself: `None`.
-fn translation_as_alone(translation: Generated, limit: usize) -> Option<Generated> {
-    let len = translation.tokens.len();
-    if len < limit {
-        return Some(translation);
-    }
-    let cut = &translation.tokens[..limit];
-    is_repetitive(cut).then(|| Generated {
-        tokens: cut.to_vec(),
-        cum_logprob: translation.cum_logprob * limit as f32 / len as f32,
-        no_speech_prob: translation.no_speech_prob,
-    })
-}
-
-/// Of several samples, the most probable one (faster-whisper's best_of).
-fn best_hypothesis(result: ct2::Generated) -> Generated {
-    // CTranslate2's score is the log-probability of the tokens it added (and the end token),
-    // divided by the length of the whole hypothesis.
-    let cum_logprob =
-        |i: usize| result.scores.get(i).map_or(f32::NEG_INFINITY, |s| s * result.sequences[i].len() as f32);
-    let best = (0..result.sequences.len())
-        .max_by(|&a, &b| {
-            (cum_logprob(a) / result.sequences[a].len().max(1) as f32)
-                .total_cmp(&(cum_logprob(b) / result.sequences[b].len().max(1) as f32))
+        // CTranslate2's score is the log-probability of the tokens it added (and the end token),
+        // divided by the length of the whole hypothesis.
+        let cum_logprob =
+            |i: usize| result.scores.get(i).map_or(f32::NEG_INFINITY, |s| s * result.sequences[i].len() as f32);
+        // Of several samples, the most probable one (faster-whisper's best_of).
+        let best = (0..result.sequences.len())
+            .max_by(|&a, &b| {
+                (cum_logprob(a) / result.sequences[a].len().max(1) as f32)
+                    .total_cmp(&(cum_logprob(b) / result.sequences[b].len().max(1) as f32))
+            })
+            .unwrap_or(0);
+        Ok(Generated {
+            cum_logprob: cum_logprob(best),
+            tokens: result.sequences.get(best).cloned().unwrap_or_default(),
+            no_speech_prob: result.no_speech_prob,
         })
-        .unwrap_or(0);
-    Generated {
-        cum_logprob: cum_logprob(best),
-        tokens: result.sequences.get(best).cloned().unwrap_or_default(),
-        no_speech_prob: result.no_speech_prob,
     }
 }
 
 /// What one `generate` call returned.
-#[derive(Clone)]
 struct Generated {
     tokens: Vec<String>,
     cum_logprob: f32,
@@ -449,19 +361,12 @@ pub(super) fn text_of(tokens: &[String]) -> String {
 pub struct WhisperCt2Recognizer {
     model: Arc<WhisperModel>,
     language: String,
-    prepare_translation: bool,
 }
 
 impl WhisperCt2Recognizer {
     pub fn try_new(model: Arc<WhisperModel>, language: &str) -> Result<Self, SttError> {
         model.language_token(language)?;
-        Ok(Self { model, language: language.to_string(), prepare_translation: false })
-    }
-
-    /// Also decodes Whisper's greedy translation with each transcript, kept with the encoded
-    /// audio for the `direct` translator (see [`WhisperModel::recognize`]).
-    pub fn preparing_translation(self) -> Self {
-        Self { prepare_translation: true, ..self }
+        Ok(Self { model, language: language.to_string() })
     }
 }
 
@@ -473,8 +378,7 @@ impl Recognizer for WhisperCt2Recognizer {
         task: Task,
     ) -> Result<Transcript, SttError> {
         let encoded = Arc::new(self.model.encode(samples)?);
-        let prepare_translation = self.prepare_translation && task == Task::Transcribe;
-        let transcript = self.model.recognize(&encoded, &self.language, task, vad_probability, prepare_translation)?;
+        let transcript = self.model.recognize(&encoded, &self.language, task, vad_probability)?;
         Ok(Transcript { encoded: Some(encoded), ..transcript })
     }
 }
