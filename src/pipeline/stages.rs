@@ -78,6 +78,7 @@ pub(super) fn vad(
     let mut detector = factory()?;
     let mut vad = StreamingVad::new(detector.as_mut(), options);
     let mut seq = 0u64;
+    let partial_every = (PARTIAL_EVERY_S * f64::from(STT_RATE)) as usize;
     let mut send = |found: Vec<HeardUtterance>| {
         for audio in found {
             if out.send(Heard { seq, audio, detected_at: Instant::now(), kind: HeardKind::Whole }).is_err() {
@@ -99,8 +100,7 @@ pub(super) fn vad(
                 return Ok(());
             }
         }
-        let every = (PARTIAL_EVERY_S * f64::from(STT_RATE)) as usize;
-        if let Some(audio) = offers.partials.then(|| vad.partial(every)).flatten() {
+        if let Some(audio) = offers.partials.then(|| vad.partial(partial_every)).flatten() {
             // Never waits: a partial that finds recognition busy is not needed.
             let heard = Heard { seq: u64::MAX, audio, detected_at: Instant::now(), kind: HeardKind::Partial };
             if let Err(TrySendError::Disconnected(_)) = out.try_send(heard) {

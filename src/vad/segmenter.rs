@@ -88,7 +88,7 @@ impl Segmenter {
             self.silent_run = 0;
         }
         if self.silent_run >= self.pause_frames() {
-            let speech_frames = self.current.len() - self.silent_run;
+            let speech_frames = self.speech_frames();
             done.extend(self.close(speech_frames));
         } else if self.current.len() >= frames(self.options.max_utterance_ms) {
             done.extend(self.split_at_quietest());
@@ -98,7 +98,7 @@ impl Segmenter {
 
     /// Ends the stream: the utterance in progress, if any, is returned.
     pub fn finish(&mut self) -> Vec<Utterance> {
-        let speech_frames = self.current.len() - self.silent_run.min(self.current.len());
+        let speech_frames = self.speech_frames();
         self.close(speech_frames).into_iter().collect()
     }
 
@@ -110,7 +110,7 @@ impl Segmenter {
         if self.current.is_empty() || !heard_padding || self.silent_run >= self.pause_frames() {
             return None;
         }
-        let speech_frames = self.current.len() - self.silent_run;
+        let speech_frames = self.speech_frames();
         if speech_frames < frames(self.options.min_speech_ms) {
             return None;
         }
@@ -122,17 +122,21 @@ impl Segmenter {
     /// the padding), once it holds enough speech to count: partial captions decode it while
     /// the speaker goes on.
     pub fn in_progress(&self) -> Option<Utterance> {
-        let speech_frames = self.current.len() - self.silent_run.min(self.current.len());
+        let speech_frames = self.speech_frames();
         if speech_frames < frames(self.options.min_speech_ms) {
             return None;
         }
         Some(self.shape(self.start_frame, self.start_frame + self.current.len(), mean(&self.current)))
     }
 
+    /// Frames of the current utterance up to its trailing silence.
+    fn speech_frames(&self) -> usize {
+        self.current.len() - self.silent_run.min(self.current.len())
+    }
+
     /// The pause that ends the current utterance: shorter once it is long.
     fn pause_frames(&self) -> usize {
-        let speech = self.current.len() - self.silent_run.min(self.current.len());
-        if speech >= frames(self.options.long_speech_ms) {
+        if self.speech_frames() >= frames(self.options.long_speech_ms) {
             frames(self.options.long_speech_pause_ms.min(self.options.min_pause_ms))
         } else {
             frames(self.options.min_pause_ms)
