@@ -161,6 +161,7 @@ impl Runtime {
             stream_speech: options.stream_speech,
             real_time: options.recognition.real_time,
             partial_captions: false,
+            english_first: matches!(engine, MtEngine::Direct),
         };
         Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
     }

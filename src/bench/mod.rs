@@ -8,6 +8,7 @@
 pub mod metrics;
 mod report;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ pub use report::BenchReport;
 
 use crate::audio::capture::capture_file;
 use crate::audio::{decode_file, Audio, DecodeError, STT_RATE};
-use crate::live::{self, LiveReport};
+use crate::live::{self, LiveEvent, LiveReport};
 use crate::pipeline::{PipelineConfig, PipelineError};
 use metrics::{corpus_bleu, corpus_chrf, ErrorRate};
 
@@ -106,8 +107,15 @@ pub fn run(clips: &[Clip], config: &PipelineConfig, realtime: bool) -> Result<Be
     let audio_s = spans.iter().map(|s| s.end_s - s.start_s).sum();
     let fed_s = audio.duration_s();
     let capture = capture_file(audio, Arc::new(AtomicBool::new(false)), realtime);
-    let live = live::run(capture, Vec::new(), config, |_| {})?;
-    Ok(BenchReport::new(clips, &accuracy(clips, &spans, &live), live, audio_s, fed_s, realtime))
+    let mut warnings = BTreeMap::new();
+    let live = live::run(capture, Vec::new(), config, |event| {
+        if let LiveEvent::Warning(warning) = event {
+            *warnings.entry(warning.code().to_string()).or_insert(0) += 1;
+        }
+    })?;
+    let mut report = BenchReport::new(clips, &accuracy(clips, &spans, &live), live, audio_s, fed_s, realtime);
+    report.warnings = warnings;
+    Ok(report)
 }
 
 /// What each clip's utterances said, compared with its references.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Accuracy, Clip};
-use crate::live::{LiveReport, Quantiles, UtteranceReport};
+use crate::live::{LatencyMs, LiveReport, Quantiles, UtteranceReport};
 use crate::output::Recognition;
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -130,6 +130,8 @@ pub struct BenchReport {
     /// Utterances not spoken, by reason: the gate's (`no_speech`, `repetition`, …) or
     /// `captioned_only` (translated, but the English could not or should not be spoken).
     pub refused: BTreeMap<String, usize>,
+    /// Warnings of the run by kind (`translation_failed`, `too_far_behind`, …).
+    pub warnings: BTreeMap<String, usize>,
     /// Spoken over detected.
     pub spoken_share: f64,
     pub recognition: RecognitionSummary,
@@ -153,6 +155,9 @@ pub struct BenchReport {
     pub machine: Machine,
     pub models: serde_json::Value,
     pub results: Vec<ClipResult>,
+    /// Every spoken or captioned utterance with its own stage times, so a tail can be traced to
+    /// the stage that made it.
+    pub utterances: Vec<UtteranceReport>,
 }
 
 impl BenchReport {
@@ -167,6 +172,7 @@ impl BenchReport {
         realtime: bool,
     ) -> Self {
         let spoken = live.utterances.iter().filter(|u| u.latency_ms.is_some()).count();
+        let stages_ms = StageSpreads::of(&live);
         Self {
             clips: clips.len(),
             audio_s,
@@ -175,11 +181,12 @@ impl BenchReport {
             utterances_spoken: spoken,
             utterances_dropped: live.dropped.len(),
             refused: refused(&live),
+            warnings: BTreeMap::new(),
             spoken_share: spoken as f64 / (live.utterances.len() + live.dropped.len()).max(1) as f64,
             recognition: RecognitionSummary::of(&live),
             e2e_latency_s: live.e2e_latency_s,
             output_lag_s: live.output_lag_s,
-            stages_ms: StageSpreads::of(&live),
+            stages_ms,
             rtf: live.wall_s / fed_s.max(1e-9),
             wall_s: live.wall_s,
             peak_rss_mb: live.peak_rss_mb,
@@ -199,6 +206,7 @@ impl BenchReport {
                     english: english.clone(),
                 })
                 .collect(),
+            utterances: live.utterances,
         }
     }
 
@@ -283,10 +291,15 @@ impl BenchReport {
             self.utterances_detected - self.utterances_spoken,
             refusal_list(&self.refused),
         );
+        if !self.warnings.is_empty() {
+            let counts: Vec<String> = self.warnings.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+            let _ = writeln!(out, "Warnings by kind: {}.\n", counts.join(", "));
+        }
         out.push_str("| KPI | target | LinguaStream | baseline (faster-whisper + piper-tts) |\n|---|---|---|---|\n");
         for row in rows {
             let _ = writeln!(out, "| {} | {} | {} | {} |", row.name, row.target, row.ours, row.baseline);
         }
+        self.write_slowest(&mut out, 5);
         if let Some(b) = baseline {
             for (label, key) in [("speech recognition, whole set", "stt_s"), ("speech synthesis, whole set", "tts_s")] {
                 if let (Some(ours), Some(them)) = (b["ours"][key].as_f64(), b["theirs"][key].as_f64()) {
@@ -295,6 +308,42 @@ impl BenchReport {
             }
         }
         out
+    }
+}
+
+impl BenchReport {
+    /// The `count` slowest spoken utterances with the time each step took: where a p95 comes from.
+    fn write_slowest(&self, out: &mut String, count: usize) {
+        if !self.realtime {
+            return;
+        }
+        let mut spoken: Vec<(&UtteranceReport, LatencyMs)> =
+            self.utterances.iter().filter_map(|u| u.latency_ms.map(|l| (u, l))).collect();
+        if spoken.is_empty() {
+            return;
+        }
+        spoken.sort_by(|a, b| b.1.e2e.total_cmp(&a.1.e2e));
+        out.push_str(
+            "\nSlowest utterances (ms from the end of speech; STT, MT and TTS include their wait in the queue):\n\n\
+             | at | length | e2e | VAD | STT | MT | TTS first | output | STT working | fallbacks |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for (u, l) in spoken.into_iter().take(count) {
+            let _ = writeln!(
+                out,
+                "| {:.1} s | {:.1} s | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} |",
+                u.start_s,
+                u.end_s - u.start_s,
+                l.e2e,
+                l.vad,
+                l.stt,
+                l.mt,
+                l.tts_first_audio,
+                l.output,
+                u.processing_ms.stt,
+                u.recognition.decoding.fallbacks
+            );
+        }
     }
 }
 

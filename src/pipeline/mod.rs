@@ -65,6 +65,9 @@ pub struct PipelineConfig {
     /// [`Event::Partial`] (only when `real_time`). It takes the recognizer's idle time, so the
     /// final transcript can wait for a partial decode to finish.
     pub partial_captions: bool,
+    /// The translator is Whisper's own speech translation (`direct`): decode the English first,
+    /// so the listener does not wait for the transcript, which follows it.
+    pub english_first: bool,
 }
 
 /// The stages, in pipeline order.
@@ -129,6 +132,12 @@ pub enum Warning {
         text: String,
         reason: String,
     },
+    /// With `english_first`: the English was spoken as clear speech, but the transcript that
+    /// followed it was refused by the gate or failed; the caption keeps what there is.
+    TranscriptRefused {
+        start_s: f64,
+        reason: String,
+    },
     /// An audio output broke and was reopened (the sound server restarted, say).
     OutputReopened {
         output: String,
@@ -138,6 +147,21 @@ pub enum Warning {
         output: String,
         reason: String,
     },
+}
+
+impl Warning {
+    /// A short stable name for counts, the `kind` of its JSON.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Warning::TranslationFailed { .. } => "translation_failed",
+            Warning::NotSpoken { .. } => "not_spoken",
+            Warning::TooFarBehind { .. } => "too_far_behind",
+            Warning::SynthesisFailed { .. } => "synthesis_failed",
+            Warning::TranscriptRefused { .. } => "transcript_refused",
+            Warning::OutputReopened { .. } => "output_reopened",
+            Warning::OutputFailed { .. } => "output_failed",
+        }
+    }
 }
 
 impl fmt::Display for Warning {
@@ -151,6 +175,9 @@ impl fmt::Display for Warning {
                 write!(f, "not speaking \"{text}\": the English is {behind_s:.1} s behind (caption only)")
             }
             Warning::SynthesisFailed { text, reason } => write!(f, "speech synthesis failed for \"{text}\": {reason}"),
+            Warning::TranscriptRefused { start_s, reason } => {
+                write!(f, "the transcript at {start_s:.1} s was refused after its English was spoken ({reason})")
+            }
             Warning::OutputReopened { output } => write!(f, "reconnected the output to {output}"),
             Warning::OutputFailed { output, reason } => write!(f, "cannot play to {output}: {reason}"),
         }
@@ -270,10 +297,10 @@ pub fn start(
         move || stages::vad(source, &factories.detector, segmenter, offers, &cancel, heard_tx)
     })
     .map_err(stop_on_error)?;
-    let factories = config.stages.clone();
+    let (factories, english_first) = (config.stages.clone(), config.english_first);
     let stt = spawn(Stage::Stt, &cancel, {
         let cancel = cancel.clone();
-        move || stages::stt(&factories.recognizer, &cancel, heard_rx, recognized_tx)
+        move || stages::stt(&factories.recognizer, english_first, &cancel, heard_rx, recognized_tx)
     })
     .map_err(stop_on_error)?;
     let factories = config.stages.clone();

@@ -2,16 +2,16 @@
 //! input closes or the run is cancelled. Events for the user (drops, warnings) travel down the
 //! same channels as the utterances, so they arrive in input order.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::partials::{Agreement, PARTIAL_EVERY_S};
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
 use crate::audio::{Chunk, STT_RATE};
 use crate::mt::{SourceSegment, Translator};
 use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
-use crate::stt::{EncodedAudio, Recognizer, SttError, Task, Transcript};
+use crate::stt::{EncodedAudio, Recognizer, SttError, Task, Transcript, Verdict};
 use crate::text::is_readable_in_english;
 use crate::tts::Synthesizer;
 use crate::vad::{HeardUtterance, SegmenterOptions, SpeechDetector, StreamingVad, Utterance};
@@ -44,12 +44,31 @@ pub(super) struct Offers {
 pub(super) struct Recognized {
     heard: Heard,
     text: String,
+    /// With `english_first`: Whisper's own English, or why it was rejected. The translator is
+    /// not asked then.
+    english: Option<Result<String, String>>,
+    /// With `english_first`, when the English went ahead alone: the transcript follows through
+    /// here (`text` is empty until it comes).
+    caption: Option<Caption>,
     /// For the `direct` translator; dropped once translated.
     encoded: Option<Arc<EncodedAudio>>,
     recognition: Recognition,
     stt_ms: f64,
     recognized_at: Instant,
 }
+
+/// The link between an utterance whose English went ahead and the recognition stage decoding its
+/// transcript.
+pub(super) struct Caption {
+    transcript: Receiver<Result<Transcript, SttError>>,
+    /// Closed when the English's first sentence is ready (or will not come): the transcript waits
+    /// for it, so that the voice has the CPU while the listener waits.
+    first_speech: SyncSender<()>,
+}
+
+/// The longest the transcript waits for the English's first sentence: the synthesiser may still
+/// be busy with the utterance before.
+const CAPTION_WAITS_AT_MOST: Duration = Duration::from_millis(1500);
 
 pub(super) struct Translated {
     recognized: Recognized,
@@ -114,13 +133,17 @@ pub(super) fn vad(
     Ok(())
 }
 
+/// `english_first`: the translator is Whisper's own (`direct`), so the English is decoded first and
+/// the transcript after it (see [`after_english`]).
 pub(super) fn stt(
     factory: &Factory<dyn Recognizer>,
+    english_first: bool,
     cancel: &CancelHandle,
     input: Receiver<Heard>,
     out: SyncSender<Result<Recognized, Event>>,
 ) -> Result<(), PipelineError> {
     let mut recognizer = factory()?;
+    let first_task = if english_first { Task::Translate } else { Task::Transcribe };
     let mut waiting: Option<Heard> = None;
     let mut agreement = Agreement::default();
     // A speculative result and the utterance it was made for.
@@ -137,7 +160,8 @@ pub(super) fn stt(
                 continue;
             }
             let started = Instant::now();
-            let result = recognize(recognizer.as_mut(), &heard.audio);
+            let task = if heard.kind == HeardKind::Speculative { first_task } else { Task::Transcribe };
+            let result = recognize(recognizer.as_mut(), &heard.audio, task);
             if heard.kind == HeardKind::Speculative {
                 speculated = Some((heard.audio.utterance, result, ms_since(started)));
             } else if let Some(transcript) = result.ok().filter(|t| t.verdict.is_speech()) {
@@ -153,49 +177,118 @@ pub(super) fn stt(
         let started = Instant::now();
         let (result, stt_ms) = match speculated.take() {
             Some((utterance, result, ms)) if utterance == heard.audio.utterance => (result, ms),
-            _ => (recognize(recognizer.as_mut(), &heard.audio), 0.0),
+            _ => (recognize(recognizer.as_mut(), &heard.audio, first_task), 0.0),
         };
         let stt_ms = stt_ms + ms_since(started);
-        let utterance = &heard.audio.utterance;
-        let (start_s, end_s) = (seconds(utterance.speech_start), seconds(utterance.speech_end));
-        let message = match result {
-            Ok(t) if t.verdict.is_speech() => {
-                let recognition = Recognition { evidence: t.evidence, decoding: t.decoding };
-                Ok(Recognized {
-                    heard,
-                    text: t.text,
-                    encoded: t.encoded,
-                    recognition,
-                    stt_ms,
-                    recognized_at: Instant::now(),
-                })
-            }
-            Ok(t) => Err(Event::Dropped(DroppedSegment {
-                start_s,
-                end_s,
-                reason: t.verdict.reason(),
-                reason_code: t.verdict.code().to_string(),
-                recognition: Some(Recognition { evidence: t.evidence, decoding: t.decoding }),
-                text: t.text,
-            })),
-            Err(e) => Err(Event::Dropped(DroppedSegment {
-                start_s,
-                end_s,
-                text: String::new(),
-                reason: e.to_string(),
-                reason_code: "error".into(),
-                recognition: None,
-            })),
+        let delivered = match result {
+            Ok(english) if english_first => after_english(recognizer.as_mut(), heard, english, stt_ms, &out),
+            result => out.send(judged(heard, result, None, stt_ms)).is_ok(),
         };
-        if out.send(message).is_err() {
+        if !delivered {
             break;
         }
     }
     Ok(())
 }
 
-fn recognize(recognizer: &mut dyn Recognizer, audio: &HeardUtterance) -> Result<Transcript, SttError> {
-    recognizer.transcribe(&audio.samples, Some(audio.utterance.speech_probability), Task::Transcribe)
+fn recognize(recognizer: &mut dyn Recognizer, audio: &HeardUtterance, task: Task) -> Result<Transcript, SttError> {
+    recognizer.transcribe(&audio.samples, Some(audio.utterance.speech_probability), task)
+}
+
+/// The utterance with its transcript when the gate took it for speech, else why it was dropped.
+// The message the next stage's channel carries, not an error travelling up.
+#[allow(clippy::result_large_err)]
+fn judged(
+    heard: Heard,
+    result: Result<Transcript, SttError>,
+    english: Option<Result<String, String>>,
+    stt_ms: f64,
+) -> Result<Recognized, Event> {
+    let utterance = &heard.audio.utterance;
+    let (start_s, end_s) = (seconds(utterance.speech_start), seconds(utterance.speech_end));
+    match result {
+        Ok(t) if t.verdict.is_speech() => {
+            let recognition = Recognition { evidence: t.evidence, decoding: t.decoding };
+            Ok(Recognized {
+                heard,
+                text: t.text,
+                english,
+                caption: None,
+                encoded: t.encoded,
+                recognition,
+                stt_ms,
+                recognized_at: Instant::now(),
+            })
+        }
+        Ok(t) => Err(Event::Dropped(DroppedSegment {
+            start_s,
+            end_s,
+            reason: t.verdict.reason(),
+            reason_code: t.verdict.code().to_string(),
+            recognition: Some(Recognition { evidence: t.evidence, decoding: t.decoding }),
+            text: t.text,
+        })),
+        Err(e) => Err(Event::Dropped(DroppedSegment {
+            start_s,
+            end_s,
+            text: String::new(),
+            reason: e.to_string(),
+            reason_code: "error".into(),
+            recognition: None,
+        })),
+    }
+}
+
+/// With the `direct` engine the listener waits for the English, not the transcript, so the
+/// English is decoded first. Clear speech ([`Transcript::clear`]) goes on to be spoken at once and
+/// its transcript is decoded behind it, on the same encoder output; anything less waits for the
+/// transcript's verdict, exactly as when the transcript comes first. False when the next stage
+/// has gone.
+fn after_english(
+    recognizer: &mut dyn Recognizer,
+    heard: Heard,
+    english: Transcript,
+    stt_ms: f64,
+    out: &SyncSender<Result<Recognized, Event>>,
+) -> bool {
+    let vad_probability = Some(heard.audio.utterance.speech_probability);
+    let encoded = english.encoded.clone();
+    if english.clear {
+        let samples = heard.audio.samples.clone();
+        let (transcript_tx, transcript) = sync_channel(1);
+        let (first_speech, first_speech_rx) = sync_channel::<()>(0);
+        let recognized = Recognized {
+            heard,
+            text: String::new(),
+            english: Some(Ok(english.text)),
+            caption: Some(Caption { transcript, first_speech }),
+            encoded: None,
+            recognition: Recognition { evidence: english.evidence, decoding: english.decoding },
+            stt_ms,
+            recognized_at: Instant::now(),
+        };
+        if out.send(Ok(recognized)).is_err() {
+            return false;
+        }
+        let _ = first_speech_rx.recv_timeout(CAPTION_WAITS_AT_MOST);
+        let _ = transcript_tx.send(recognizer.transcribe_encoded(
+            encoded.as_deref(),
+            &samples,
+            vad_probability,
+            Task::Transcribe,
+        ));
+        return true;
+    }
+    let started = Instant::now();
+    let transcript =
+        recognizer.transcribe_encoded(encoded.as_deref(), &heard.audio.samples, vad_probability, Task::Transcribe);
+    // The transcript's verdict says it is speech: English that is merely unsure is spoken, as the
+    // `direct` translator would; degenerate or non-English output is not.
+    let english = match english.verdict {
+        Verdict::Speech | Verdict::NoSpeech { .. } => Ok(english.text),
+        verdict => Err(format!("Whisper's translation was rejected: {}", verdict.reason())),
+    };
+    out.send(judged(heard, transcript, Some(english), stt_ms + ms_since(started))).is_ok()
 }
 
 pub(super) fn mt(
@@ -227,11 +320,15 @@ fn translate(
     let encoded = recognized.encoded.take();
     let source =
         SourceSegment { text: &recognized.text, audio: &recognized.heard.audio.samples, encoded: encoded.as_deref() };
-    let (text, mt_failed) = match translator.translate(source) {
+    let translated = match recognized.english.take() {
+        Some(english) => english,
+        None => translator.translate(source).map_err(|e| e.to_string()),
+    };
+    let (text, mt_failed) = match translated {
         Ok(text) => (text, false),
-        Err(e) => {
+        Err(reason) => {
             let start_s = seconds(recognized.heard.audio.utterance.speech_start);
-            let _ = out.send(Err(Event::Warning(Warning::TranslationFailed { start_s, reason: e.to_string() })));
+            let _ = out.send(Err(Event::Warning(Warning::TranslationFailed { start_s, reason })));
             (recognized.text.clone(), true)
         }
     };
@@ -312,7 +409,12 @@ fn speak(
     let started = Instant::now();
     let rate = synthesizer.sample_rate();
     let Translated { recognized, text, mt_failed, mt_ms, translated_at } = translated;
-    let Recognized { heard, text: source_text, recognition, stt_ms, recognized_at, .. } = recognized;
+    let Recognized { heard, text: source_text, caption, recognition, stt_ms, recognized_at, .. } = recognized;
+    // Dropped at the first sentence, or when none comes: the transcript's decoding may start.
+    let (caption, mut first_speech) = match caption {
+        Some(Caption { transcript, first_speech }) => (Some(transcript), Some(first_speech)),
+        None => (None, None),
+    };
     let mut marks = StageMarks {
         speech_end_at: heard.audio.speech_end_at,
         detected_at: heard.detected_at,
@@ -335,6 +437,7 @@ fn speak(
         let speed = if behind_s > CATCH_UP_AFTER_S { CATCH_UP_SPEED } else { 1.0 };
         let result = synthesizer.synthesize(&text, speed, &mut |sentence| {
             marks.first_speech_at.get_or_insert_with(Instant::now);
+            first_speech.take();
             if !stream {
                 speech.extend_from_slice(sentence);
                 return;
@@ -349,7 +452,12 @@ fn speak(
             let _ = out.send(Event::Warning(Warning::SynthesisFailed { text: text.clone(), reason: e.to_string() }));
         }
     }
+    drop(first_speech);
     let utterance = &heard.audio.utterance;
+    let (source_text, recognition) = match caption {
+        Some(caption) => transcript_behind(caption, seconds(utterance.speech_start), recognition, out),
+        None => (source_text, recognition),
+    };
     let segment = TranslatedSegment {
         start_s: seconds(utterance.speech_start),
         end_s: seconds(utterance.speech_end),
@@ -362,4 +470,30 @@ fn speak(
         speech,
     };
     Event::Translated { seq: heard.seq, segment, marks }
+}
+
+/// The transcript of an utterance whose English went ahead of it, and its recognition report
+/// (the English's when the transcript failed). A transcript the gate refuses still captions what
+/// was spoken, with a warning.
+fn transcript_behind(
+    caption: Receiver<Result<Transcript, SttError>>,
+    start_s: f64,
+    english: Recognition,
+    out: &SyncSender<Event>,
+) -> (String, Recognition) {
+    match caption.recv() {
+        Ok(Ok(t)) => {
+            if !t.verdict.is_speech() {
+                let reason = t.verdict.reason();
+                let _ = out.send(Event::Warning(Warning::TranscriptRefused { start_s, reason }));
+            }
+            (t.text, Recognition { evidence: t.evidence, decoding: t.decoding })
+        }
+        Ok(Err(e)) => {
+            let _ = out.send(Event::Warning(Warning::TranscriptRefused { start_s, reason: e.to_string() }));
+            (String::new(), english)
+        }
+        // The recognition stage stopped (the run is ending).
+        Err(_) => (String::new(), english),
+    }
 }

@@ -37,7 +37,14 @@ impl Recognizer for Level {
             9 => (String::new(), Verdict::Empty),
             n => (format!("u{n}"), Verdict::Speech),
         };
-        Ok(Transcript { text, verdict, evidence: Default::default(), decoding: Default::default(), encoded: None })
+        Ok(Transcript {
+            text,
+            verdict,
+            evidence: Default::default(),
+            decoding: Default::default(),
+            encoded: None,
+            clear: true,
+        })
     }
 }
 
@@ -110,6 +117,7 @@ fn config(synthesizer: Factory<dyn Synthesizer>) -> PipelineConfig {
         stream_speech: false,
         real_time: false,
         partial_captions: false,
+        english_first: false,
     }
 }
 
@@ -501,4 +509,97 @@ fn a_file_fed_flat_out_is_spoken_in_full_at_normal_speed() {
     assert_eq!(texts(&events), ["U0", "U1", "U2", "U3", "U4", "U5"]);
     assert_eq!(*speeds.lock().unwrap(), [1.0; 6], "no listener to catch up with");
     assert!(!events.iter().any(|e| matches!(e, Event::Warning(Warning::TooFarBehind { .. }))));
+}
+
+/// Whisper with the `direct` engine, as far as the pipeline sees it: English for the translate
+/// task, a transcript for the other, each with its own verdict. By index (see [`burst`]): 1, clear
+/// English; 2, unsure English whose transcript is speech; 3, unsure English whose transcript is
+/// refused; 4, English in the wrong script over a Persian transcript that is speech; 5, clear English
+/// whose transcript is then refused.
+struct Bilingual;
+
+impl Recognizer for Bilingual {
+    fn transcribe(&mut self, samples: &[f32], _: Option<f32>, task: Task) -> Result<Transcript, SttError> {
+        let level = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        let index = ((level - 0.2) * 100.0).round() as u32;
+        let (text, verdict, clear) = match (task, index) {
+            (Task::Translate, 4) => ("سلام".to_string(), Verdict::WrongLanguage, false),
+            (Task::Translate, n) => (format!("en{n}"), Verdict::Speech, n == 1 || n == 5),
+            (Task::Transcribe, 3) => (String::new(), Verdict::Empty, false),
+            (Task::Transcribe, 4) => ("سلام".to_string(), Verdict::Speech, true),
+            (Task::Transcribe, 5) => ("fa5 fa5 fa5".to_string(), Verdict::Repetitive, false),
+            (Task::Transcribe, n) => (format!("fa{n}"), Verdict::Speech, true),
+        };
+        Ok(Transcript {
+            text,
+            verdict,
+            evidence: Default::default(),
+            decoding: Default::default(),
+            encoded: None,
+            clear,
+        })
+    }
+}
+
+#[test]
+fn english_first_speaks_clear_english_without_the_translator_and_captions_its_transcript() {
+    let mut config = config(beeps());
+    config.english_first = true;
+    config.stages.recognizer = Arc::new(|| Ok(Box::new(Bilingual)));
+    let handle = start(crate::audio::chunks_of((1..=5).flat_map(burst).collect()), &config).unwrap();
+    let events = collect(&handle);
+    let captions: Vec<(String, String, bool, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Translated { segment, .. } => Some((
+                segment.source_text.clone(),
+                segment.translated_text.clone(),
+                segment.mt_failed,
+                segment.speech.len(),
+            )),
+            _ => None,
+        })
+        .collect();
+    // The English is Whisper's own (not upper-cased by the translator); unsure English waits for
+    // the transcript's verdict; English in another script is captioned, not spoken.
+    assert_eq!(
+        captions,
+        [
+            ("fa1".to_string(), "en1".to_string(), false, 4),
+            ("fa2".to_string(), "en2".to_string(), false, 4),
+            ("سلام".to_string(), "سلام".to_string(), true, 0),
+            ("fa5 fa5 fa5".to_string(), "en5".to_string(), false, 4),
+        ],
+        "{events:?}"
+    );
+    let dropped: Vec<&DroppedSegment> =
+        events.iter().filter_map(|e| if let Event::Dropped(d) = e { Some(d) } else { None }).collect();
+    assert_eq!(dropped.len(), 1, "{events:?}");
+    assert!((dropped[0].start_s - 2.0).abs() < 0.05 && dropped[0].reason == "empty transcript", "{dropped:?}");
+    let warnings: Vec<&Warning> =
+        events.iter().filter_map(|e| if let Event::Warning(w) = e { Some(w) } else { None }).collect();
+    assert!(
+        matches!(warnings[0], Warning::TranslationFailed { reason, .. } if reason.contains("not in English")),
+        "{warnings:?}"
+    );
+    assert!(
+        matches!(warnings.last(), Some(Warning::TranscriptRefused { start_s, reason }) if (*start_s - 4.0).abs() < 0.05 && reason == "repetition loop"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_warnings_code_is_the_kind_its_json_carries() {
+    let warnings = [
+        Warning::TranslationFailed { start_s: 0.0, reason: String::new() },
+        Warning::NotSpoken { text: String::new() },
+        Warning::TooFarBehind { text: String::new(), behind_s: 0.0 },
+        Warning::SynthesisFailed { text: String::new(), reason: String::new() },
+        Warning::TranscriptRefused { start_s: 0.0, reason: String::new() },
+        Warning::OutputReopened { output: String::new() },
+        Warning::OutputFailed { output: String::new(), reason: String::new() },
+    ];
+    for warning in warnings {
+        assert_eq!(serde_json::to_value(&warning).unwrap()["kind"], warning.code());
+    }
 }

@@ -315,6 +315,7 @@ pub fn finish(
         Verdict::Speech if task == Task::Translate && !is_readable_in_english(&text) => Verdict::WrongLanguage,
         other => other,
     };
+    let clear = verdict.is_speech() && gate::is_clear(&evidence, options);
     Transcript {
         text,
         verdict,
@@ -330,6 +331,7 @@ pub fn finish(
             decode_ms: audio.encode_ms + outcome.started.elapsed().as_secs_f64() * 1000.0,
         },
         encoded: None,
+        clear,
     }
 }
 

@@ -108,6 +108,13 @@ pub fn judge(text: &str, evidence: &Evidence, options: &GateOptions) -> Verdict 
     Verdict::Speech
 }
 
+/// No sign of non-speech at all: Whisper's no-speech probability at or below the threshold and
+/// the voice-activity detector sure. Stricter than [`judge`], which needs two signs to refuse.
+pub fn is_clear(evidence: &Evidence, options: &GateOptions) -> bool {
+    evidence.no_speech_prob <= options.no_speech_threshold
+        && !evidence.vad_probability.is_some_and(|p| p < options.vad_threshold)
+}
+
 /// Subtitle boilerplate from Whisper's training data that it emits for silence and noise.
 const KNOWN_HALLUCINATIONS: &[&str] = &[
     "subscribe",

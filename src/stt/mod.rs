@@ -32,6 +32,9 @@ pub struct Transcript {
     /// The utterance after Whisper's encoder, so that Whisper's own translation (the `direct`
     /// engine) decodes it without encoding the audio a second time.
     pub encoded: Option<Arc<EncodedAudio>>,
+    /// Speech with no sign of non-speech at all ([`gate::is_clear`]): safe to speak on this
+    /// decode alone, before any other pass over the same audio has been judged.
+    pub clear: bool,
 }
 
 /// Why recognition failed (as opposed to finding no speech, which is a [`Verdict`]).
@@ -50,4 +53,17 @@ pub enum SttError {
 pub trait Recognizer: Send {
     fn transcribe(&mut self, samples: &[f32], vad_probability: Option<f32>, task: Task)
         -> Result<Transcript, SttError>;
+
+    /// Decodes `samples` for another task, reusing `encoded` (a [`Transcript::encoded`] this
+    /// recognizer made from the same samples) where the engine can.
+    fn transcribe_encoded(
+        &mut self,
+        encoded: Option<&EncodedAudio>,
+        samples: &[f32],
+        vad_probability: Option<f32>,
+        task: Task,
+    ) -> Result<Transcript, SttError> {
+        let _ = encoded;
+        self.transcribe(samples, vad_probability, task)
+    }
 }

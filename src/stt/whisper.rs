@@ -381,4 +381,17 @@ impl Recognizer for WhisperCt2Recognizer {
         let transcript = self.model.recognize(&encoded, &self.language, task, vad_probability)?;
         Ok(Transcript { encoded: Some(encoded), ..transcript })
     }
+
+    fn transcribe_encoded(
+        &mut self,
+        encoded: Option<&EncodedAudio>,
+        samples: &[f32],
+        vad_probability: Option<f32>,
+        task: Task,
+    ) -> Result<Transcript, SttError> {
+        match encoded {
+            Some(encoded) => self.model.recognize(encoded, &self.language, task, vad_probability),
+            None => self.transcribe(samples, vad_probability, task),
+        }
+    }
 }
