@@ -113,7 +113,7 @@ fn config(synthesizer: Factory<dyn Synthesizer>) -> PipelineConfig {
             translator: Arc::new(|| Ok(Box::new(Upper))),
             synthesizer,
         },
-        segmenter: SegmenterOptions { pad_ms: 0, ..Default::default() },
+        segmenter: SegmenterOptions { pad_ms: 0, trailing_pad_ms: 0, ..Default::default() },
         stream_speech: false,
         real_time: false,
         partial_captions: false,
@@ -361,7 +361,8 @@ impl Fed {
         config.stages.recognizer = Arc::new(move || {
             Ok(Box::new(Counted { calls: counter.clone(), called: called_tx.lock().unwrap().clone() }))
         });
-        config.segmenter = SegmenterOptions { pad_ms: 100, min_pause_ms: 400, ..Default::default() };
+        config.segmenter =
+            SegmenterOptions { pad_ms: 100, trailing_pad_ms: 100, min_pause_ms: 400, ..Default::default() };
         config.real_time = real_time;
         config.partial_captions = partial_captions;
         let (chunks, source) = std::sync::mpsc::channel();

@@ -20,8 +20,13 @@ pub struct SegmenterOptions {
     pub min_speech_ms: u32,
     /// Longer speech is split at its quietest frame, so recognition never waits too long.
     pub max_utterance_ms: u32,
-    /// Audio kept before and after the detected speech.
+    /// Audio kept before the detected speech.
     pub pad_ms: u32,
+    /// Audio kept after it. Speculative recognition starts once it has been heard, so it is
+    /// shorter than `pad_ms`: 100 instead of 200 ms starts it 100 ms sooner, for a CER cost of
+    /// at most 0.01 (digits 0.487 → 0.496, long-form 0.388 → 0.395, colloquial 0.317 unchanged;
+    /// the padding before the speech matters far more: 100 ms there took the digits to 0.65).
+    pub trailing_pad_ms: u32,
 }
 
 impl Default for SegmenterOptions {
@@ -34,6 +39,7 @@ impl Default for SegmenterOptions {
             min_speech_ms: 250,
             max_utterance_ms: 15_000,
             pad_ms: 200,
+            trailing_pad_ms: 100,
         }
     }
 }
@@ -106,7 +112,7 @@ impl Segmenter {
     /// padding has been heard, so its audio is exactly what recognition would get after the
     /// pause. Speculative recognition starts on it while the pause is still being confirmed.
     pub fn tentative(&self) -> Option<Utterance> {
-        let heard_padding = self.silent_run >= frames(self.options.pad_ms).max(1);
+        let heard_padding = self.silent_run >= frames(self.options.trailing_pad_ms).max(1);
         if self.current.is_empty() || !heard_padding || self.silent_run >= self.pause_frames() {
             return None;
         }
@@ -184,11 +190,11 @@ impl Segmenter {
 
     /// The padded utterance around the speech between two frames.
     fn shape(&self, speech_start_frame: usize, speech_end_frame: usize, speech_probability: f32) -> Utterance {
-        let pad = self.options.pad_ms as usize * 16;
+        let (pad, trailing_pad) = (self.options.pad_ms as usize * 16, self.options.trailing_pad_ms as usize * 16);
         let speech_start = speech_start_frame * FRAME;
         let speech_end = speech_end_frame * FRAME;
         let start = speech_start.saturating_sub(pad).max(self.previous_end);
-        Utterance { start, end: speech_end + pad, speech_start, speech_end, speech_probability }
+        Utterance { start, end: speech_end + trailing_pad, speech_start, speech_end, speech_probability }
     }
 }
 
@@ -208,7 +214,7 @@ mod tests {
     }
 
     fn options() -> SegmenterOptions {
-        SegmenterOptions { pad_ms: 0, ..Default::default() }
+        SegmenterOptions { pad_ms: 0, trailing_pad_ms: 0, ..Default::default() }
     }
 
     #[test]
@@ -263,7 +269,7 @@ mod tests {
 
     #[test]
     fn the_tentative_utterance_is_the_one_a_confirmed_pause_gives() {
-        let opts = SegmenterOptions { pad_ms: 100, min_pause_ms: 400, ..Default::default() };
+        let opts = SegmenterOptions { pad_ms: 200, trailing_pad_ms: 100, min_pause_ms: 400, ..Default::default() };
         let mut s = Segmenter::new(opts);
         let mut p = vec![0.0; 5];
         p.extend(vec![0.9; 20]);
@@ -282,7 +288,7 @@ mod tests {
 
     #[test]
     fn padding_never_overlaps_the_previous_utterance() {
-        let opts = SegmenterOptions { pad_ms: 500, ..Default::default() };
+        let opts = SegmenterOptions { pad_ms: 500, trailing_pad_ms: 500, ..Default::default() };
         let mut p = vec![0.9; 20];
         p.extend(vec![0.0; 14]);
         p.extend(vec![0.9; 20]);

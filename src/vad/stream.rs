@@ -229,7 +229,7 @@ mod tests {
     fn chunking_does_not_change_the_utterances_or_their_audio() {
         // A pause (100 ms) shorter than the padding (300 ms): utterances must wait for their
         // trailing padding rather than be cut short when audio arrives in small pieces.
-        let options = SegmenterOptions { min_pause_ms: 100, pad_ms: 300, ..Default::default() };
+        let options = SegmenterOptions { min_pause_ms: 100, pad_ms: 300, trailing_pad_ms: 300, ..Default::default() };
         let samples = input();
         let whole = stream(&samples, samples.len(), options);
         assert_eq!(whole.len(), 2, "{:?}", whole.iter().map(|h| &h.utterance).collect::<Vec<_>>());
