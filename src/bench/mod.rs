@@ -113,9 +113,8 @@ pub fn run(clips: &[Clip], config: &PipelineConfig, realtime: bool) -> Result<Be
             *warnings.entry(warning.code().to_string()).or_insert(0) += 1;
         }
     })?;
-    let mut report = BenchReport::new(clips, &accuracy(clips, &spans, &live), live, audio_s, fed_s, realtime);
-    report.warnings = warnings;
-    Ok(report)
+    let accuracy = accuracy(clips, &spans, &live);
+    Ok(BenchReport::new(clips, &accuracy, live, warnings, audio_s, fed_s, realtime))
 }
 
 /// What each clip's utterances said, compared with its references.

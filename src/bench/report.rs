@@ -167,6 +167,7 @@ impl BenchReport {
         clips: &[Clip],
         accuracy: &Accuracy,
         live: LiveReport,
+        warnings: BTreeMap<String, usize>,
         audio_s: f64,
         fed_s: f64,
         realtime: bool,
@@ -181,7 +182,7 @@ impl BenchReport {
             utterances_spoken: spoken,
             utterances_dropped: live.dropped.len(),
             refused: refused(&live),
-            warnings: BTreeMap::new(),
+            warnings,
             spoken_share: spoken as f64 / (live.utterances.len() + live.dropped.len()).max(1) as f64,
             recognition: RecognitionSummary::of(&live),
             e2e_latency_s: live.e2e_latency_s,
@@ -309,9 +310,7 @@ impl BenchReport {
         }
         out
     }
-}
 
-impl BenchReport {
     /// The `count` slowest spoken utterances with the time each step took: where a p95 comes from.
     fn write_slowest(&self, out: &mut String, count: usize) {
         if !self.realtime {

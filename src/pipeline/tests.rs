@@ -30,21 +30,28 @@ struct Level;
 
 impl Recognizer for Level {
     fn transcribe(&mut self, samples: &[f32], _: Option<f32>, _: Task) -> Result<Transcript, SttError> {
-        let level = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
-        let index = ((level - 0.2) * 100.0).round() as u32;
-        let (text, verdict) = match index {
-            7 => ("سلام".to_string(), Verdict::Speech),
-            9 => (String::new(), Verdict::Empty),
-            n => (format!("u{n}"), Verdict::Speech),
-        };
-        Ok(Transcript {
-            text,
-            verdict,
-            evidence: Default::default(),
-            decoding: Default::default(),
-            encoded: None,
-            clear: true,
+        Ok(match burst_index(samples) {
+            7 => transcript("سلام", Verdict::Speech, true),
+            9 => transcript("", Verdict::Empty, true),
+            n => transcript(&format!("u{n}"), Verdict::Speech, true),
         })
+    }
+}
+
+/// The index a [`burst`] encodes in its loudness.
+fn burst_index(samples: &[f32]) -> u32 {
+    let level = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    ((level - 0.2) * 100.0).round() as u32
+}
+
+fn transcript(text: &str, verdict: Verdict, clear: bool) -> Transcript {
+    Transcript {
+        text: text.to_string(),
+        verdict,
+        evidence: Default::default(),
+        decoding: Default::default(),
+        encoded: None,
+        clear,
     }
 }
 
@@ -521,23 +528,13 @@ struct Bilingual;
 
 impl Recognizer for Bilingual {
     fn transcribe(&mut self, samples: &[f32], _: Option<f32>, task: Task) -> Result<Transcript, SttError> {
-        let level = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
-        let index = ((level - 0.2) * 100.0).round() as u32;
-        let (text, verdict, clear) = match (task, index) {
-            (Task::Translate, 4) => ("سلام".to_string(), Verdict::WrongLanguage, false),
-            (Task::Translate, n) => (format!("en{n}"), Verdict::Speech, n == 1 || n == 5),
-            (Task::Transcribe, 3) => (String::new(), Verdict::Empty, false),
-            (Task::Transcribe, 4) => ("سلام".to_string(), Verdict::Speech, true),
-            (Task::Transcribe, 5) => ("fa5 fa5 fa5".to_string(), Verdict::Repetitive, false),
-            (Task::Transcribe, n) => (format!("fa{n}"), Verdict::Speech, true),
-        };
-        Ok(Transcript {
-            text,
-            verdict,
-            evidence: Default::default(),
-            decoding: Default::default(),
-            encoded: None,
-            clear,
+        Ok(match (task, burst_index(samples)) {
+            (Task::Translate, 4) => transcript("سلام", Verdict::WrongLanguage, false),
+            (Task::Translate, n) => transcript(&format!("en{n}"), Verdict::Speech, n == 1 || n == 5),
+            (Task::Transcribe, 3) => transcript("", Verdict::Empty, false),
+            (Task::Transcribe, 4) => transcript("سلام", Verdict::Speech, true),
+            (Task::Transcribe, 5) => transcript("fa5 fa5 fa5", Verdict::Repetitive, false),
+            (Task::Transcribe, n) => transcript(&format!("fa{n}"), Verdict::Speech, true),
         })
     }
 }
