@@ -14,6 +14,7 @@ pub mod audio;
 pub mod bench;
 pub mod ct2;
 pub mod live;
+pub mod memory;
 pub mod models;
 pub mod mt;
 pub mod onnx;

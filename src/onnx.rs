@@ -52,6 +52,11 @@ pub fn session(library: &Path, model: &Path, threads: usize) -> Result<Session, 
         .map_err(|e| model_error(e.to_string()))?
         .with_intra_threads(threads)
         .map_err(|e| model_error(e.to_string()))?
+        // Its own arena grows to the largest sentence seen and never gives memory back: the voice
+        // held 292 MB over 600 sentences with it, 150–190 MB without, at the same speed (150
+        // sentences, alternating runs: 72 and 90 s with the arena, 90 and 80 s without).
+        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+        .map_err(|e| model_error(e.to_string()))?
         .commit_from_file(model)
         .map_err(|e| model_error(e.to_string()))
 }

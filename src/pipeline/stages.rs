@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::partials::{Agreement, PARTIAL_EVERY_S};
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
 use crate::audio::{Chunk, STT_RATE};
+use crate::memory;
 use crate::mt::{SourceSegment, Translator};
 use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
 use crate::stt::{EncodedAudio, Recognizer, SttError, Task, Transcript, Verdict};
@@ -343,6 +344,11 @@ pub(super) struct SpeechOutput {
     pub paced: bool,
 }
 
+/// How often the heap's free pages go back to the system, between two utterances. After each one,
+/// a 15-minute live session rested at 350 MB instead of 464, but used 8 % more CPU to fault the
+/// pages back in; the heap grows by a few MB a minute, so now and then is enough.
+const RETURN_MEMORY_EVERY: Duration = Duration::from_secs(30);
+
 pub(super) fn tts(
     factory: &Factory<dyn Synthesizer>,
     speech: SpeechOutput,
@@ -356,13 +362,21 @@ pub(super) fn tts(
         return Ok(());
     }
     let mut playback = (speech.stream && speech.paced).then(Playback::default);
+    let mut memory_returned = Instant::now();
     for message in input {
         if cancel.is_cancelled() {
             break;
         }
         let event = match message {
             Err(event) => event,
-            Ok(translated) => speak(synthesizer.as_mut(), translated, speech.stream, playback.as_mut(), &out),
+            Ok(translated) => {
+                let spoken = speak(synthesizer.as_mut(), translated, speech.stream, playback.as_mut(), &out);
+                if memory_returned.elapsed() >= RETURN_MEMORY_EVERY {
+                    memory::return_freed_memory();
+                    memory_returned = Instant::now();
+                }
+                spoken
+            }
         };
         if out.send(event).is_err() {
             break;
