@@ -6,6 +6,7 @@ mod bench;
 mod hallucination;
 mod live;
 mod models;
+mod page;
 mod robustness;
 mod runtime;
 mod serve;

@@ -13,13 +13,13 @@ use tungstenite::{Message, WebSocket};
 use super::util::{bin, fails, hear_english, sample, store, translate_report, words};
 
 /// A running server, stopped when dropped.
-struct Served {
+pub struct Served {
     child: Child,
-    address: SocketAddr,
+    pub address: SocketAddr,
 }
 
 impl Served {
-    fn start(extra: &[&str]) -> Self {
+    pub fn start(extra: &[&str]) -> Self {
         store();
         let mut child = bin()
             .args(["serve", "--listen", "127.0.0.1:0", "--mt", "direct"])

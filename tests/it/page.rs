@@ -1,0 +1,175 @@
+//! The page `serve` ships, in a real browser: headless Chromium with a fake microphone that plays
+//! a Persian recording, driven over the DevTools protocol as a person would use it (open the page,
+//! press the button, read the captions).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use linguastream::audio::{decode_file, STT_RATE};
+use serde_json::{json, Value};
+use tungstenite::{Message, WebSocket};
+
+use super::serve::Served;
+use super::util::sample;
+
+/// A headless Chromium and the one page it shows, killed when dropped.
+struct Browser {
+    child: Child,
+    page: WebSocket<TcpStream>,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts Chromium with `microphone` (a WAV file, played in a loop) as its only microphone,
+    /// allowed without asking.
+    fn start(microphone: &Path) -> Self {
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new("chromium")
+            .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--mute-audio"])
+            .args(["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+            .arg(format!("--use-file-for-fake-audio-capture={}", microphone.display()))
+            .arg("--autoplay-policy=no-user-gesture-required")
+            .arg("--remote-debugging-port=0")
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("Chromium runs (`make setup` installs Debian's `chromium` package)");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let port: u16 = loop {
+            let line = lines.next().expect("Chromium said where DevTools listen").unwrap();
+            if let Some(rest) = line.strip_prefix("DevTools listening on ws://127.0.0.1:") {
+                break rest.split('/').next().unwrap().parse().unwrap();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        let list = ureq::get(&format!("http://127.0.0.1:{port}/json/list")).call().expect("DevTools targets");
+        let targets: Value = serde_json::from_str(&list.into_string().unwrap()).unwrap();
+        let page_url = targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "page")
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_string();
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (page, _) = tungstenite::client(page_url, stream).expect("DevTools WebSocket");
+        Browser { child, page, next_id: 0, _profile: profile }
+    }
+
+    /// One DevTools command; its result (events that arrive meanwhile are skipped).
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.page.send(Message::text(json!({ "id": id, "method": method, "params": params }).to_string())).unwrap();
+        loop {
+            if let Message::Text(text) = self.page.read().expect("DevTools answers") {
+                let reply: Value = serde_json::from_str(&text).unwrap();
+                if reply["id"] == id {
+                    assert!(reply["error"].is_null(), "{method}: {reply}");
+                    return reply["result"].clone();
+                }
+            }
+        }
+    }
+
+    /// Evaluates a JavaScript expression in the page; its value.
+    fn eval(&mut self, expression: &str) -> Value {
+        let result = self.call("Runtime.evaluate", json!({ "expression": expression, "returnByValue": true }));
+        assert!(result["exceptionDetails"].is_null(), "{expression}: {result}");
+        result["result"]["value"].clone()
+    }
+
+    /// Polls `expression` until it is truthy; its value, or None after `limit`.
+    fn wait_for(&mut self, expression: &str, limit: Duration) -> Option<Value> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let value = self.eval(expression);
+            if !value.is_null() && value != false && value != "" {
+                return Some(value);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        None
+    }
+
+    fn screenshot(&mut self, path: &Path) {
+        let shot = self.call("Page.captureScreenshot", json!({ "format": "png" }));
+        let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A sample sentence followed by two seconds of silence, so the looping fake microphone leaves the
+/// pause that ends each utterance.
+fn sentence_then_silence(dir: &Path) -> PathBuf {
+    let audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
+    let path = dir.join("microphone.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: STT_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    for s in audio.samples.iter().copied().chain(std::iter::repeat_n(0.0, 2 * STT_RATE as usize)) {
+        writer.write_sample((s * 32767.0) as i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    path
+}
+
+/// Where the screenshot is kept for a person to look at after the run.
+fn artefact(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artefacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn the_page_captions_speech_from_the_microphone() {
+    let server = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut browser = Browser::start(&sentence_then_silence(dir.path()));
+    browser.call("Page.enable", json!({}));
+    browser.call("Page.navigate", json!({ "url": format!("http://{}/", server.address) }));
+    let status = "document.getElementById('status') && document.getElementById('status').textContent";
+    let loaded =
+        browser.wait_for(&format!("({status} || '').startsWith('models:') && {status}"), Duration::from_secs(30));
+    assert!(loaded.is_some(), "the page did not load its status: {:?}", browser.eval(status));
+
+    browser.eval("document.getElementById('mic').click()");
+    let english = "[...document.querySelectorAll('#captions .line:not(.dropped):not(.warning)')]\
+                   .map((l) => l.lastChild.textContent).filter((t) => /[a-z]/i.test(t)).join(' | ')";
+    let caption = browser.wait_for(english, Duration::from_secs(120));
+    let shot = artefact("page-caption.png");
+    browser.screenshot(&shot);
+    let caption = caption.unwrap_or_else(|| {
+        panic!("no English caption within 120 s; status {:?}; screenshot {}", browser.eval(status), shot.display())
+    });
+    eprintln!("English caption on the page: {caption}; screenshot {}", shot.display());
+    assert_eq!(browser.eval("document.getElementById('mic').textContent"), "Stop", "the button shows it is listening");
+    let persian =
+        browser.eval("[...document.querySelectorAll('#captions .line .fa')].map((d) => d.textContent).join(' ')");
+    assert!(
+        persian.as_str().unwrap().chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)),
+        "Persian caption: {persian}"
+    );
+    let rows = browser.eval("document.getElementById('latency').rows.length");
+    assert!(rows.as_u64().unwrap() >= 2, "a latency row per spoken utterance");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot of the page");
+}
