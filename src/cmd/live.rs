@@ -9,20 +9,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use linguastream::audio::capture::{capture_file, capture_pulse, Capture};
-use linguastream::audio::pulse::{PulseError, PulseServer};
+use linguastream::audio::pulse::PulseServer;
 use linguastream::audio::{decode_file, STT_RATE};
 use linguastream::live::{self, LiveEvent, LiveReport};
 use linguastream::outfile;
 use linguastream::output::sink::PulseSink;
-use linguastream::output::virtual_mic::{is_own_output, MIC, MIC_DESCRIPTION};
+use linguastream::output::virtual_mic::{MIC, MIC_DESCRIPTION};
 use linguastream::output::{AudioSink, WavFileSink};
 use linguastream::runtime::Runtime;
 
 use super::{check_outputs, pipeline_config, LIVE_PAUSE_MS};
 use crate::cli::{LiveArgs, LiveOutput};
-
-/// How long a vanished input device or restarted server is waited for.
-const RECONNECT_FOR: Duration = Duration::from_secs(10);
 
 pub fn run(args: LiveArgs) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -119,27 +116,8 @@ fn open_input(
         return Ok(capture_file(decode_file(file, STT_RATE)?, stop, true));
     }
     let server = server.expect("a device input needs the sound server");
-    let source = resolve_source(server, args.input.as_deref())?;
-    if is_own_output(&source) || speakers.is_some_and(|sink| source == format!("{sink}.monitor")) {
-        bail!(
-            "refusing to capture from '{source}': it carries LinguaStream's own English speech, and translating it would feed back in a loop; pick your microphone with --input (see `linguastream devices`)"
-        );
-    }
-    Ok(capture_pulse(source, stop, RECONNECT_FOR)?)
-}
-
-/// A source name from `--input` (its name or description), or the server's default source.
-fn resolve_source(server: &mut PulseServer, input: Option<&str>) -> Result<String> {
-    let sources = server.sources()?;
-    let Some(wanted) = input else {
-        return Ok(server.defaults()?.source);
-    };
-    sources
-        .iter()
-        .find(|d| d.name == wanted)
-        .or_else(|| sources.iter().find(|d| d.description.eq_ignore_ascii_case(wanted)))
-        .map(|d| d.name.clone())
-        .ok_or_else(|| PulseError::NoSuchSource(wanted.to_string()).into())
+    let source = live::microphone_source(server, args.input.as_deref(), speakers)?;
+    Ok(capture_pulse(source, stop, live::RECONNECT_FOR)?)
 }
 
 fn stop_after(stop: Arc<AtomicBool>, duration: Duration) {

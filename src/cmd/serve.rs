@@ -5,6 +5,7 @@
 //! between the network and those runs (the WebSocket side is in `serve/session.rs`). The API is
 //! described in `docs/api.md`.
 
+mod desktop;
 mod metrics;
 mod session;
 
@@ -48,6 +49,7 @@ pub(crate) struct Server {
     active: AtomicUsize,
     models: serde_json::Value,
     metrics: metrics::Metrics,
+    desktop: desktop::Desktop,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
@@ -80,16 +82,23 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         active: AtomicUsize::new(0),
         models,
         metrics: metrics::Metrics::default(),
+        desktop: desktop::Desktop::default(),
     });
     let api = Router::new()
         .route("/v1/status", get(status))
         .route("/v1/models", get(installed_models))
         .route("/v1/stream", get(stream))
+        .route("/v1/live", get(desktop::status))
+        .route("/v1/live/start", post(desktop::start))
+        .route("/v1/live/stop", post(desktop::stop))
         .route("/metrics", get(prometheus))
         .route("/v1/translate", post(translate).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .route_layer(middleware::from_fn_with_state(server.clone(), require_token));
-    let app =
-        Router::new().route("/", get(page)).route("/healthz", get(|| async { "ok" })).merge(api).with_state(server);
+    let app = Router::new()
+        .route("/", get(page))
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(api)
+        .with_state(server.clone());
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     tokio.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -105,6 +114,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             .await
             .context("serving")
     })?;
+    // The virtual microphone goes with the server (its session holds a reference to it).
+    server.desktop.stop();
     Ok(ExitCode::SUCCESS)
 }
 

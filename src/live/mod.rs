@@ -1,12 +1,14 @@
 //! Live translation: a capture source through the pipeline into audio sinks, with every
 //! utterance's latency measured from the moment its speech ended.
 
+mod desktop;
 mod metrics;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+pub use desktop::{microphone_source, InputError, VirtualMicSession, RECONNECT_FOR};
 pub use metrics::{peak_rss_mb, LatencyMs, LiveReport, Quantiles, UtteranceReport};
 
 use crate::audio::capture::Capture;

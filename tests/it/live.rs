@@ -11,6 +11,7 @@ use linguastream::audio::{decode_file, resample, Audio};
 use linguastream::output::sink::PulseSink;
 use linguastream::output::{AudioSink, Written};
 
+use crate::serve::Served;
 use crate::translate::white_noise;
 use crate::util::{bin, fails, hear_english, ok, read_wav, sample, store, words, write_wav_i16};
 
@@ -290,4 +291,61 @@ fn a_killed_session_leaves_a_microphone_the_next_one_adopts_and_removes() {
     let error = short_session();
     assert!(error.contains(&format!("adopted the virtual microphone left by process {pid}")), "{error}");
     assert!(no_linguastream_modules(), "modules left: {}", pactl(&["list", "short", "modules"]));
+}
+
+#[test]
+fn the_server_feeds_the_virtual_microphone_from_the_input_the_page_chose() {
+    let _server = server();
+    let served = Served::start(&[]);
+    let json_body = ["Content-Type: application/json"];
+    let (status, live) = served.get_json("/v1/live", &[]);
+    assert_eq!(status, 200, "{live}");
+    assert_eq!(live["running"], false);
+    let inputs: Vec<&str> = live["inputs"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert!(inputs.contains(&"test_in.monitor"), "{inputs:?}");
+    assert!(!inputs.iter().any(|name| name.starts_with("linguastream")), "its own output offered: {inputs:?}");
+
+    for own in ["linguastream_out.monitor", "linguastream_mic"] {
+        let body = format!(r#"{{"input":"{own}"}}"#);
+        let (status, reply) = served.request("POST", "/v1/live/start", &json_body, body.as_bytes());
+        let reply = String::from_utf8_lossy(&reply).to_string();
+        assert_eq!(status, 400, "{own}: {reply}");
+        assert!(reply.contains("refusing to capture"), "{reply}");
+    }
+    assert!(no_linguastream_modules(), "a refused start left modules behind");
+
+    let start = br#"{"input":"test_in.monitor","from":"pt","mt":"firefox"}"#;
+    let (status, reply) = served.request("POST", "/v1/live/start", &json_body, start);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    assert!(virtual_mic_exists(), "no virtual microphone while running");
+    let (status, _) = served.request("POST", "/v1/live/start", &json_body, start);
+    assert_eq!(status, 409, "a second session on the one microphone");
+
+    let dir = tempfile::tempdir().unwrap();
+    play_into_test_sink(&portuguese_clip(dir.path()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let english = loop {
+        let (_, live) = served.get_json("/v1/live", &[]);
+        assert_eq!(live["running"], true, "{live}");
+        assert_eq!(live["input"], "test_in.monitor");
+        let caption =
+            live["captions"].as_array().unwrap().iter().find_map(|c| c["translated_text"].as_str().map(String::from));
+        if let Some(english) = caption.filter(|t| !t.is_empty()) {
+            break english;
+        }
+        assert!(Instant::now() < deadline, "no caption within 60 s: {live}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(
+        words(&english).iter().any(|w| ["weather", "time", "good", "today", "very"].contains(&w.as_str())),
+        "{english}"
+    );
+
+    let (status, reply) = served.request("POST", "/v1/live/stop", &[], b"");
+    let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["utterances"].as_u64().unwrap() >= 1, "{reply}");
+    wait_for("the virtual microphone to go", no_linguastream_modules);
+    let (status, _) = served.request("POST", "/v1/live/stop", &[], b"");
+    assert_eq!(status, 409, "stopping what is not running");
 }

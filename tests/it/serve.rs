@@ -40,7 +40,7 @@ impl Served {
     }
 
     /// One HTTP/1.1 request; the status code and the body.
-    fn request(&self, method: &str, path: &str, headers: &[&str], body: &[u8]) -> (u16, Vec<u8>) {
+    pub fn request(&self, method: &str, path: &str, headers: &[&str], body: &[u8]) -> (u16, Vec<u8>) {
         let mut stream = TcpStream::connect(self.address).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
         let mut head = format!(
@@ -63,7 +63,7 @@ impl Served {
         (status, response[split + 4..].to_vec())
     }
 
-    fn get_json(&self, path: &str, headers: &[&str]) -> (u16, Value) {
+    pub fn get_json(&self, path: &str, headers: &[&str]) -> (u16, Value) {
         let (status, body) = self.request("GET", path, headers, b"");
         (status, serde_json::from_slice(&body).unwrap())
     }
