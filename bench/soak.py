@@ -6,7 +6,7 @@ server that is killed (SIGKILL) and restarted N times on the way.
 It starts and owns its sound server (a private one, as scripts/with-pulse.sh does) because it has
 to kill and restart it. Reports: utterances detected vs spoken / refused / not spoken (every one
 accounted for), clips with no utterance at all, end-of-speech → first English sample p50/p95 in
-the first and last ten minutes (drift), output lag (speech end → its English heard to the end) likewise, RSS at the start (after the first minute) and at the end,
+the first and last ten minutes (drift), output lag (speech end → its English heard to the end) likewise, RSS at the start (after the first minute) and at the end, and the median RSS of the first and last windows,
 backlog max, audio lost, and how the output came back after each restart.
 
   python3 bench/soak.py ../shared/data/alifarrokh-fa-longform4/manifest.tsv \\
@@ -109,6 +109,16 @@ def rss_mb(pid):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None
+
+
+def window_median(rss, start_s, end_s):
+    values = [r for t, r in rss if start_s <= t < end_s]
+    return round(statistics.median(values), 1) if values else None
+
+
+def median_growth(rss, window, seconds):
+    first, last = window_median(rss, 60, 60 + window), window_median(rss, seconds - window, float("inf"))
+    return round((last / first - 1) * 100, 1) if first and last else None
 
 
 def quantiles(values):
@@ -222,6 +232,12 @@ def main():
             "end": after_warmup[-1] if after_warmup else None,
             "max": max(after_warmup) if after_warmup else None,
             "growth_percent": round((after_warmup[-1] / after_warmup[0] - 1) * 100, 1) if after_warmup else None,
+            # RSS swings by ~100 MB within an utterance (the heap's free pages go back between
+            # them), so single samples at the ends say little: the medians of the first and last
+            # windows (after the first minute) show drift.
+            f"median_first_{int(window)}s": window_median(rss, 60, 60 + window),
+            f"median_last_{int(window)}s": window_median(rss, seconds - window, float("inf")),
+            "median_growth_percent": median_growth(rss, window, seconds),
             # One sample every five minutes: a plateau and a steady climb look alike end to end.
             "every_300s": [r for i, (t, r) in enumerate(rss) if i == 0 or int(t // 300) > int(rss[i - 1][0] // 300)],
         },
