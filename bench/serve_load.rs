@@ -15,6 +15,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use linguastream::audio::{decode_file, STT_RATE};
+use linguastream::memory::resident_mb;
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 
@@ -137,13 +138,6 @@ fn session(mut socket: WebSocket<TcpStream>, frames: &[Vec<u8>]) -> Session {
     seen
 }
 
-/// The server's resident memory, in MB.
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = status.lines().find_map(|line| line.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next());
-    kb.and_then(|kb| kb.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
-}
-
 /// The most memory the server held while `work` ran.
 fn peak_rss_during<T>(pid: u32, work: impl FnOnce() -> T) -> (T, f64) {
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -151,7 +145,7 @@ fn peak_rss_during<T>(pid: u32, work: impl FnOnce() -> T) -> (T, f64) {
     let sampler = std::thread::spawn(move || {
         let mut peak = 0.0f64;
         while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-            peak = peak.max(rss_mb(pid));
+            peak = peak.max(resident_mb(Some(pid)));
             std::thread::sleep(Duration::from_millis(200));
         }
         peak
@@ -198,7 +192,7 @@ fn main() -> ExitCode {
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
     for &n in &o.sessions {
-        let idle_rss = rss_mb(server.id());
+        let idle_rss = resident_mb(Some(server.id()));
         let (seen, peak_rss) = peak_rss_during(server.id(), || {
             let sockets: Vec<Option<WebSocket<TcpStream>>> = (0..n).map(|_| connect(address)).collect();
             let threads: Vec<_> = sockets

@@ -116,11 +116,6 @@ def window_median(rss, start_s, end_s):
     return round(statistics.median(values), 1) if values else None
 
 
-def median_growth(rss, window, seconds):
-    first, last = window_median(rss, 60, 60 + window), window_median(rss, seconds - window, float("inf"))
-    return round((last / first - 1) * 100, 1) if first and last else None
-
-
 def quantiles(values):
     if not values:
         return None
@@ -204,6 +199,7 @@ def main():
     first = [u for u in spoken if u["start_s"] < window]
     last = [u for u in spoken if u["start_s"] >= seconds - window]
     after_warmup = [r for t, r in rss if t >= 60] or [r for _, r in rss]
+    rss_first, rss_last = window_median(rss, 60, 60 + window), window_median(rss, seconds - window, float("inf"))
     result = {
         "manifests": args.manifests,
         "audio_s": round(seconds, 1),
@@ -235,9 +231,9 @@ def main():
             # RSS swings by ~100 MB within an utterance (the heap's free pages go back between
             # them), so single samples at the ends say little: the medians of the first and last
             # windows (after the first minute) show drift.
-            f"median_first_{int(window)}s": window_median(rss, 60, 60 + window),
-            f"median_last_{int(window)}s": window_median(rss, seconds - window, float("inf")),
-            "median_growth_percent": median_growth(rss, window, seconds),
+            f"median_first_{int(window)}s": rss_first,
+            f"median_last_{int(window)}s": rss_last,
+            "median_growth_percent": round((rss_last / rss_first - 1) * 100, 1) if rss_first and rss_last else None,
             # One sample every five minutes: a plateau and a steady climb look alike end to end.
             "every_300s": [r for i, (t, r) in enumerate(rss) if i == 0 or int(t // 300) > int(rss[i - 1][0] // 300)],
         },

@@ -18,12 +18,6 @@ const WORDS: [&str; 20] = [
     "friends", "teacher", "school", "because", "however",
 ];
 
-fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = status.lines().find_map(|line| line.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next());
-    kb.and_then(|kb| kb.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
-}
-
 /// A sentence of 2–31 words from a linear congruential generator: lengths vary like real output.
 fn sentence(seed: &mut u64, n: usize) -> String {
     *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -56,7 +50,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         if n % 50 == 0 || n + 1 == count {
-            println!("{}\t{:.1}\t{:.1}", n + 1, rss_mb(), started.elapsed().as_secs_f64());
+            println!(
+                "{}\t{:.1}\t{:.1}",
+                n + 1,
+                linguastream::memory::resident_mb(None),
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     ExitCode::SUCCESS

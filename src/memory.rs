@@ -23,3 +23,11 @@ pub fn return_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// Resident memory of a process (this one when `pid` is None), in MB; 0 where it cannot be read.
+pub fn resident_mb(pid: Option<u32>) -> f64 {
+    let process = pid.map_or("self".to_string(), |pid| pid.to_string());
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
+    let kb = status.lines().find_map(|line| line.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next());
+    kb.and_then(|kb| kb.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+}

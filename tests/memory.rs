@@ -1,11 +1,7 @@
 //! Memory the heap has freed goes back to the system. A binary of its own: RSS belongs to the
 //! whole process, and other tests loading models beside this one would move it.
 
-fn rss_mb() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: f64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("resident pages");
-    pages * 4096.0 / 1_048_576.0
-}
+use linguastream::memory::{resident_mb, return_freed_memory};
 
 #[test]
 fn freed_heap_memory_is_returned() {
@@ -15,9 +11,9 @@ fn freed_heap_memory_is_returned() {
     let mut blocks: Vec<Vec<u8>> = (0..2_000).map(|i| vec![(i % 255) as u8 + 1; 100 * 1024]).collect();
     let in_use = blocks.pop();
     drop(blocks);
-    let before = rss_mb();
-    linguastream::memory::return_freed_memory();
-    let after = rss_mb();
+    let before = resident_mb(None);
+    return_freed_memory();
+    let after = resident_mb(None);
     assert!(before - after > 100.0, "RSS {before:.0} MB → {after:.0} MB: the ~195 MB freed stayed resident");
     drop(in_use);
 }

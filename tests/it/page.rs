@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 
 use super::serve::Served;
-use super::util::sample;
+use super::util::{sample, write_wav_i16};
 
 /// A headless Chromium and the one page it shows, killed when dropped.
 struct Browser {
@@ -117,19 +117,10 @@ impl Drop for Browser {
 /// A sample sentence followed by two seconds of silence, so the looping fake microphone leaves the
 /// pause that ends each utterance.
 fn sentence_then_silence(dir: &Path) -> PathBuf {
-    let audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
+    let mut audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
+    audio.samples.extend(std::iter::repeat_n(0.0, 2 * STT_RATE as usize));
     let path = dir.join("microphone.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: STT_RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
-    for s in audio.samples.iter().copied().chain(std::iter::repeat_n(0.0, 2 * STT_RATE as usize)) {
-        writer.write_sample((s * 32767.0) as i16).unwrap();
-    }
-    writer.finalize().unwrap();
+    write_wav_i16(&path, &audio, 1);
     path
 }
 
