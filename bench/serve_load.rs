@@ -14,8 +14,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use linguastream::audio::{decode_file, STT_RATE};
-use linguastream::memory::resident_mb;
+use linguastream_core::audio::{decode_file, STT_RATE};
+use linguastream_core::memory::resident_mb;
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 

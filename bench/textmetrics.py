@@ -1,4 +1,4 @@
-"""Persian normalisation and WER/CER shared by the benchmark scripts (same rules as src/text.rs:
+"""Persian normalisation and WER/CER shared by the benchmark scripts (same rules as crates/core/src/text.rs:
 Arabic yeh/kaf → Persian, ZWNJ → space, Persian/Arabic digits → ASCII, punctuation removed)."""
 import unicodedata
 

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use linguastream::models::ModelStore;
-use linguastream::tts::{PiperSynthesizer, PiperVoice, Synthesizer};
+use linguastream_core::models::ModelStore;
+use linguastream_core::tts::{PiperSynthesizer, PiperVoice, Synthesizer};
 
 const WORDS: [&str; 20] = [
     "the", "weather", "is", "very", "nice", "today", "and", "I", "would", "like", "to", "go", "out", "with", "my",
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
             println!(
                 "{}\t{:.1}\t{:.1}",
                 n + 1,
-                linguastream::memory::resident_mb(None),
+                linguastream_core::memory::resident_mb(None),
                 started.elapsed().as_secs_f64()
             );
         }

@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use linguastream::audio::{decode_file, STT_RATE};
-use linguastream::ct2;
-use linguastream::models::ModelStore;
-use linguastream::stt::{Task, WhisperModel, WhisperOptions};
+use linguastream_core::audio::{decode_file, STT_RATE};
+use linguastream_core::ct2;
+use linguastream_core::models::ModelStore;
+use linguastream_core::stt::{Task, WhisperModel, WhisperOptions};
 
 /// A (start, length) in samples from a linear congruential generator: lengths vary like speech.
 fn cut(seed: &mut u64, total: usize) -> (usize, usize) {
@@ -65,7 +65,7 @@ fn main() -> ExitCode {
             println!(
                 "{}\t{:.1}\t{:.1}",
                 n + 1,
-                linguastream::memory::resident_mb(None),
+                linguastream_core::memory::resident_mb(None),
                 started.elapsed().as_secs_f64()
             );
         }

@@ -11,10 +11,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use linguastream::audio::{decode_file, STT_RATE};
-use linguastream::ct2;
-use linguastream::models::ModelStore;
-use linguastream::stt::{Task, WhisperModel, WhisperOptions};
+use linguastream_core::audio::{decode_file, STT_RATE};
+use linguastream_core::ct2;
+use linguastream_core::models::ModelStore;
+use linguastream_core::stt::{Task, WhisperModel, WhisperOptions};
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    linguastream::memory::limit_malloc_arenas();
+    linguastream_core::memory::limit_malloc_arenas();
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => code,

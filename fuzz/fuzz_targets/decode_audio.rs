@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linguastream::audio::AudioReader;
+use linguastream_core::audio::AudioReader;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mut reader) = AudioReader::from_bytes(data.to_vec(), "fuzz input", 16_000) else {

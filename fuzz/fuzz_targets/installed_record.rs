@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linguastream::models::store::{InstalledModel, INSTALLED_FILE};
-use linguastream::models::ModelStore;
+use linguastream_core::models::store::{InstalledModel, INSTALLED_FILE};
+use linguastream_core::models::ModelStore;
 
 fuzz_target!(|data: &[u8]| {
     let json = String::from_utf8_lossy(data);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linguastream::audio::{AudioReader, WavWriter};
+use linguastream_core::audio::{AudioReader, WavWriter};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 4 {

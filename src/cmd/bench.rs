@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use linguastream::bench::{self, read_manifest, Clip};
-use linguastream::outfile;
-use linguastream::runtime::Runtime;
+use linguastream_core::bench::{self, read_manifest, Clip};
+use linguastream_core::outfile;
+use linguastream_core::runtime::Runtime;
 
 use super::{check_outputs, pipeline_config, LIVE_PAUSE_MS};
 use crate::cli::BenchArgs;

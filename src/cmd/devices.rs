@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use linguastream::audio::pulse::PulseServer;
-use linguastream::output::virtual_mic::is_own_output;
+use linguastream_core::audio::pulse::PulseServer;
+use linguastream_core::output::virtual_mic::is_own_output;
 
 pub fn run() -> Result<ExitCode> {
     let mut server = PulseServer::connect()?;

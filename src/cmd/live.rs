@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use linguastream::audio::capture::{capture_file, capture_pulse, Capture};
-use linguastream::audio::pulse::PulseServer;
-use linguastream::audio::{decode_file, STT_RATE};
-use linguastream::live::{self, LiveEvent, LiveReport};
-use linguastream::outfile;
-use linguastream::output::sink::PulseSink;
-use linguastream::output::virtual_mic::{MIC, MIC_DESCRIPTION};
-use linguastream::output::{AudioSink, WavFileSink};
-use linguastream::runtime::Runtime;
+use linguastream_core::audio::capture::{capture_file, capture_pulse, Capture};
+use linguastream_core::audio::pulse::PulseServer;
+use linguastream_core::audio::{decode_file, STT_RATE};
+use linguastream_core::live::{self, LiveEvent, LiveReport};
+use linguastream_core::outfile;
+use linguastream_core::output::sink::PulseSink;
+use linguastream_core::output::virtual_mic::{MIC, MIC_DESCRIPTION};
+use linguastream_core::output::{AudioSink, WavFileSink};
+use linguastream_core::runtime::Runtime;
 
 use super::{check_outputs, pipeline_config, LIVE_PAUSE_MS};
 use crate::cli::{LiveArgs, LiveOutput};

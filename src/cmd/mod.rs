@@ -13,10 +13,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use linguastream::outfile;
-use linguastream::pipeline::PipelineConfig;
-use linguastream::runtime::{self, ModelNames, RecognitionOptions, Runtime, SessionOptions};
-use linguastream::vad::SegmenterOptions;
+use linguastream_core::outfile;
+use linguastream_core::pipeline::PipelineConfig;
+use linguastream_core::runtime::{self, ModelNames, RecognitionOptions, Runtime, SessionOptions};
+use linguastream_core::vad::SegmenterOptions;
 
 use crate::cli::{Cli, Command, MtChoice, RecognitionArgs};
 

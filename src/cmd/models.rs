@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use linguastream::models::fetch::{fetch, import};
-use linguastream::models::{ModelStore, StoreError};
+use linguastream_core::models::fetch::{fetch, import};
+use linguastream_core::models::{ModelStore, StoreError};
 
 use crate::cli::ModelsCommand;
 

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use linguastream::audio::{resample, write_wav, Audio};
-use linguastream::runtime::Runtime;
-use linguastream::tts::{PiperSynthesizer, Synthesizer};
+use linguastream_core::audio::{resample, write_wav, Audio};
+use linguastream_core::runtime::Runtime;
+use linguastream_core::tts::{PiperSynthesizer, Synthesizer};
 
 use super::check_outputs;
 use crate::cli::SpeakArgs;

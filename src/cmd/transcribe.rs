@@ -4,10 +4,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use linguastream::audio::{AudioReader, DecodeError, STT_RATE};
-use linguastream::runtime::Runtime;
-use linguastream::stt::{Recognizer, Task, WhisperCt2Recognizer};
-use linguastream::vad::detect;
+use linguastream_core::audio::{AudioReader, DecodeError, STT_RATE};
+use linguastream_core::runtime::Runtime;
+use linguastream_core::stt::{Recognizer, Task, WhisperCt2Recognizer};
+use linguastream_core::vad::detect;
 
 use super::{recognition_options, segmenter_options, TRANSLATE_PAUSE_MS};
 use crate::cli::TranscribeArgs;

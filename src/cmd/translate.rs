@@ -8,11 +8,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use linguastream::audio::{AudioReader, Chunk, DecodeError, WavWriter, STT_RATE};
-use linguastream::outfile::{self, OutFile, OutputError};
-use linguastream::output::{json, srt, vtt, DroppedSegment, RunReport, Timeline, TranslatedSegment};
-use linguastream::pipeline::{self, Event};
-use linguastream::runtime::Runtime;
+use linguastream_core::audio::{AudioReader, Chunk, DecodeError, WavWriter, STT_RATE};
+use linguastream_core::outfile::{self, OutFile, OutputError};
+use linguastream_core::output::{json, srt, vtt, DroppedSegment, RunReport, Timeline, TranslatedSegment};
+use linguastream_core::pipeline::{self, Event};
+use linguastream_core::runtime::Runtime;
 
 use super::{check_outputs, pipeline_config, TRANSLATE_PAUSE_MS};
 use crate::cli::TranslateArgs;

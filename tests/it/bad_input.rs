@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use linguastream::audio::{decode_file, resample};
+use linguastream_core::audio::{decode_file, resample};
 
 use crate::util::{bin, fails, ok, read_wav, sample, store, write_wav_i16};
 

@@ -7,9 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use linguastream::audio::{decode_file, resample, Audio};
-use linguastream::output::sink::PulseSink;
-use linguastream::output::{AudioSink, Written};
+use linguastream_core::audio::{decode_file, resample, Audio};
+use linguastream_core::output::sink::PulseSink;
+use linguastream_core::output::{AudioSink, Written};
 
 use crate::serve::Served;
 use crate::translate::white_noise;

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use linguastream::audio::{decode_file, STT_RATE};
+use linguastream_core::audio::{decode_file, STT_RATE};
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 

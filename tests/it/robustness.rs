@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use linguastream::audio::{decode_file, Audio, AudioReader};
+use linguastream_core::audio::{decode_file, Audio, AudioReader};
 
 use crate::util::{bin, ok, run, sample, stderr, store, write_wav_i16};
 

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use linguastream::audio::{chunks_of, decode_file, STT_RATE};
-use linguastream::pipeline::{self, Event};
-use linguastream::runtime::{MtChoice, RecognitionOptions, Runtime, SessionOptions};
-use linguastream::vad::SegmenterOptions;
+use linguastream_core::audio::{chunks_of, decode_file, STT_RATE};
+use linguastream_core::pipeline::{self, Event};
+use linguastream_core::runtime::{MtChoice, RecognitionOptions, Runtime, SessionOptions};
+use linguastream_core::vad::SegmenterOptions;
 
 use crate::util::{sample, store};
 

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use linguastream::audio::{decode_file, Audio, STT_RATE};
+use linguastream_core::audio::{decode_file, Audio, STT_RATE};
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 

@@ -1,8 +1,8 @@
 //! Each stage on its real engine with real weights.
 
-use linguastream::audio::{decode_file, Audio, STT_RATE};
-use linguastream::mt::{FirefoxTranslator, SourceSegment, Translator};
-use linguastream::vad::{detect, SegmenterOptions, SileroVad};
+use linguastream_core::audio::{decode_file, Audio, STT_RATE};
+use linguastream_core::mt::{FirefoxTranslator, SourceSegment, Translator};
+use linguastream_core::vad::{detect, SegmenterOptions, SileroVad};
 
 use crate::util::{bin, hear_english, ok, sample, store, words};
 
@@ -35,7 +35,7 @@ fn energy_bounds(audio: &[f32]) -> (usize, usize) {
     (loud[0] * frame, (loud[loud.len() - 1] + 1) * frame)
 }
 
-fn silero(store: &linguastream::models::ModelStore) -> SileroVad {
+fn silero(store: &linguastream_core::models::ModelStore) -> SileroVad {
     let onnx = store.require("onnxruntime").unwrap().join("libonnxruntime.so");
     let model = store.require("silero-vad").unwrap().join("silero_vad.onnx");
     SileroVad::try_new(&onnx, &model).unwrap()
@@ -96,8 +96,8 @@ fn decoding_resamples_any_rate_to_16_khz() {
 
 #[test]
 fn ctranslate2_returns_every_hypothesis_best_first_with_scores() {
-    use linguastream::ct2::{GenerateOptions, Whisper, LIBRARY_FILE};
-    use linguastream::stt::MelExtractor;
+    use linguastream_core::ct2::{GenerateOptions, Whisper, LIBRARY_FILE};
+    use linguastream_core::stt::MelExtractor;
 
     let store = store();
     let library = store.model_dir("ctranslate2").join(LIBRARY_FILE);
@@ -134,9 +134,9 @@ fn ctranslate2_returns_every_hypothesis_best_first_with_scores() {
 /// the audio again would give.
 #[test]
 fn direct_translation_of_the_kept_encoding_equals_translating_the_audio() {
-    use linguastream::ct2::LIBRARY_FILE;
-    use linguastream::mt::DirectWhisperTranslator;
-    use linguastream::stt::{Recognizer, Task, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
+    use linguastream_core::ct2::LIBRARY_FILE;
+    use linguastream_core::mt::DirectWhisperTranslator;
+    use linguastream_core::stt::{Recognizer, Task, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
     use std::sync::Arc;
 
     let store = store();

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use linguastream::audio::Audio;
+use linguastream_core::audio::Audio;
 
 use crate::util::{bin, hear_english, json, ok, read_wav, sample, stdout, translate_report, words, write_wav_i16};
 

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use linguastream::audio::Audio;
-use linguastream::models::ModelStore;
+use linguastream_core::audio::Audio;
+use linguastream_core::models::ModelStore;
 
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_linguastream"))

@@ -1,7 +1,7 @@
 //! Memory the heap has freed goes back to the system. A binary of its own: RSS belongs to the
 //! whole process, and other tests loading models beside this one would move it.
 
-use linguastream::memory::{resident_mb, return_freed_memory};
+use linguastream_core::memory::{resident_mb, return_freed_memory};
 
 #[test]
 fn freed_heap_memory_is_returned() {

@@ -8,9 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use linguastream::audio::pulse::{PulseError, PulseServer};
-use linguastream::live::{InputError, LiveEvent, VirtualMicSession};
-use linguastream::output::virtual_mic::{is_own_output, MIC_DESCRIPTION};
+use linguastream_core::audio::pulse::{PulseError, PulseServer};
+use linguastream_core::live::{InputError, LiveEvent, VirtualMicSession};
+use linguastream_core::output::virtual_mic::{is_own_output, MIC_DESCRIPTION};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
-use linguastream::audio::Chunk;
-use linguastream::live::UtteranceReport;
-use linguastream::pipeline::{self, Event};
+use linguastream_core::audio::Chunk;
+use linguastream_core::live::UtteranceReport;
+use linguastream_core::pipeline::{self, Event};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;

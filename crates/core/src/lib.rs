@@ -1,4 +1,6 @@
-//! LinguaStream: offline speech-to-speech translation (Persian → English by default).
+//! LinguaStream's pipeline as a library: offline speech-to-speech translation (Persian → English
+//! by default). Synchronous threads and channels, no async runtime: the `linguastream` command and
+//! the server (`linguastream-server`) are front ends over it.
 //!
 //! The modules follow the pipeline, in order:
 //! [`audio`] (decode, resample, write) → [`vad`] (Silero, utterances) → [`stt`] (Whisper) →

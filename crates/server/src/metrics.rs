@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use linguastream::live::{peak_rss_mb, LatencyMs};
+use linguastream_core::live::{peak_rss_mb, LatencyMs};
 
 /// Upper bounds (seconds) of the latency buckets: the targets (0.8 s, 1.2 s) fall on edges.
 const BUCKETS: [f64; 9] = [0.1, 0.2, 0.4, 0.6, 0.8, 1.2, 2.0, 5.0, 10.0];
