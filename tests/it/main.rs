@@ -3,8 +3,10 @@
 
 mod bad_input;
 mod bench;
+mod downloads;
 mod hallucination;
 mod live;
+mod model_servers;
 mod models;
 mod page;
 mod robustness;

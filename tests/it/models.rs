@@ -66,12 +66,13 @@ fn unreachable_hugging_face_fails_fast_and_installs_nothing() {
 fn unreachable_remote_settings_is_a_clear_error_for_the_persian_model() {
     let home = tempfile::tempdir().unwrap();
     let error = fails(
-        bin()
-            .env("LINGUASTREAM_HOME", home.path())
-            .env("FXTRANSLATE_RECORDS_URL", "http://127.0.0.1:9/records")
-            .args(["models", "fetch", "firefox-faen"]),
+        bin().env("LINGUASTREAM_HOME", home.path()).env("LINGUASTREAM_REMOTE_SETTINGS", "http://127.0.0.1:9").args([
+            "models",
+            "fetch",
+            "firefox-faen",
+        ]),
     );
-    assert!(error.contains("Firefox-Translations model list"), "{error}");
+    assert!(error.contains("Firefox-Translations model list from http://127.0.0.1:9/"), "{error}");
 }
 
 #[test]

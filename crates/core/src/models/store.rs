@@ -93,7 +93,7 @@ impl ModelStore {
     }
 
     pub fn open(root: PathBuf) -> Self {
-        Self { root, manifest: Manifest::builtin() }
+        Self { manifest: Manifest::with_local(&root), root }
     }
 
     pub fn open_default() -> Self {
