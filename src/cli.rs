@@ -296,6 +296,15 @@ pub enum ModelsCommand {
     },
     /// Print the directory models are installed in.
     Path,
+    /// Time every installed Whisper size with every installed translation engine on this
+    /// machine (a bundled Persian clip, each combination in its own process) and recommend the
+    /// most accurate combination within the live latency target (0.8 s from speech end to
+    /// English), or, if none is, the most accurate one that keeps up with speech.
+    Recommend {
+        /// A Persian recording to time instead of the bundled clip.
+        #[arg(long, value_name = "FILE")]
+        clip: Option<PathBuf>,
+    },
 }
 
 // Numeric flags are checked when parsed, so a bad value fails at once with its range instead of

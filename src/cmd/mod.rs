@@ -4,6 +4,7 @@ mod bench;
 mod devices;
 mod live;
 mod models;
+mod recommend;
 mod serve;
 mod speak;
 mod transcribe;
@@ -94,6 +95,9 @@ fn pipeline_config(
     let (config, names) = runtime.pipeline_config(&options)?;
     if let Some(note) = &names.note {
         eprintln!("note: {note}");
+    }
+    if let Some(hint) = recommend::hint(runtime.store(), &args.whisper) {
+        eprintln!("hint: {hint}");
     }
     Ok((config, names))
 }

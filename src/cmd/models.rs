@@ -20,6 +20,7 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
             println!("installed {id} from {}", folder.display());
             Ok(ExitCode::SUCCESS)
         }
+        ModelsCommand::Recommend { clip } => super::recommend::run(&store, clip.as_deref()),
         ModelsCommand::Path => {
             println!("{}", store.models_dir().display());
             Ok(ExitCode::SUCCESS)

@@ -92,3 +92,12 @@ fn import_checks_files_against_the_pinned_hashes() {
     assert!(error.contains("checksum mismatch for model.faen.intgemm.alphas.bin"), "{error}");
     assert!(!home.path().join("models/firefox-faen").exists());
 }
+
+#[test]
+fn recommend_times_every_installed_whisper_on_this_machine() {
+    let out = ok(bin().args(["models", "recommend"]));
+    let row = out.lines().find(|l| l.starts_with("base ") && l.contains("direct")).unwrap_or_else(|| panic!("{out}"));
+    let numbers: Vec<f64> = row.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert!(numbers.len() >= 5 && numbers[0] > 0.0, "no measured figures in {row:?}");
+    assert!(out.contains("recommended: --whisper base --mt direct"), "{out}");
+}

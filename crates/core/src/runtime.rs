@@ -143,6 +143,11 @@ impl Runtime {
         Ok(Self { store, onnx_runtime, whisper: Mutex::new(HashMap::new()), voice: Arc::new(Shared::new()) })
     }
 
+    /// The installed models.
+    pub fn store(&self) -> &ModelStore {
+        &self.store
+    }
+
     /// Resolves every model a session needs and loads Whisper (the VAD, translator and voice
     /// are made inside their stages' threads).
     pub fn pipeline_config(&self, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames), RuntimeError> {

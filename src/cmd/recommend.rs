@@ -1,0 +1,303 @@
+//! `linguastream models recommend`: every installed Whisper size with every usable translation
+//! engine on the bundled clip, each in its own process (so memory is its own), then the table
+//! and the most accurate combination that keeps the latency target.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use linguastream_core::models::ModelStore;
+
+/// The live target: speech end → first English sample. Recognition starts while the pause
+/// that ends an utterance is still being confirmed, so what the pipeline adds around recognition
+/// and translation is mostly the first synthesised audio; taking it off the target gives the
+/// budget for those two stages.
+const TARGET_E2E_MS: f64 = 800.0;
+const FIRST_AUDIO_MS: f64 = 250.0;
+
+/// One combination, as measured.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub whisper: String,
+    pub mt: String,
+    pub stt_ms: f64,
+    pub mt_ms: f64,
+    pub rtf: f64,
+    pub peak_rss_mb: f64,
+    pub english: String,
+    /// Higher is more accurate, from the measurements quoted in `accuracy`.
+    pub rank: u32,
+    pub accuracy: &'static str,
+}
+
+impl Row {
+    fn latency_ms(&self) -> f64 {
+        self.stt_ms + self.mt_ms
+    }
+}
+
+/// Accuracy of each part where it was measured, here or upstream (README "How well it works").
+fn whisper_accuracy(size: &str) -> (u32, &'static str) {
+    match size {
+        "tiny" => (0, "Persian CER worse than base (smaller model)"),
+        "base" => (1, "Persian CER 0.39 read, 0.32 colloquial (README)"),
+        "small" => (2, "Persian WER ≈ 0.35–0.37 fine-tuned (upstream reports)"),
+        "medium" | "large-v3-turbo" => (3, "better than small (upstream)"),
+        "large-v3" => (4, "FLEURS fa WER 0.29 (upstream)"),
+        _ => (1, "not measured"),
+    }
+}
+
+fn mt_accuracy(engine: &str) -> (u32, &'static str) {
+    match engine {
+        "firefox" => (3, "FLORES fa→en BLEU 32.0 (Mozilla)"),
+        _ => (1, "Whisper's own translation: fluent, often invented English (README)"),
+    }
+}
+
+/// Ten Persian digits from the PSDR set (samples/README.md), carried in the binary so the
+/// command works wherever it is installed.
+const BUNDLED_CLIP: &[u8] = include_bytes!("../../samples/fa-digits-fateme.wav");
+
+pub fn run(store: &ModelStore, clip: Option<&Path>) -> Result<ExitCode> {
+    let bundled = std::env::temp_dir().join(format!("linguastream-clip-{}.wav", std::process::id()));
+    let clip = match clip {
+        Some(clip) if !clip.is_file() => bail!("{} does not exist", clip.display()),
+        Some(clip) => clip.to_path_buf(),
+        None => {
+            std::fs::write(&bundled, BUNDLED_CLIP).with_context(|| format!("writing {}", bundled.display()))?;
+            bundled.clone()
+        }
+    };
+    let result = measure_all(store, &clip);
+    let _ = std::fs::remove_file(&bundled);
+    result
+}
+
+fn measure_all(store: &ModelStore, clip: &Path) -> Result<ExitCode> {
+    let whispers: Vec<String> = store
+        .manifest()
+        .models
+        .iter()
+        .filter(|m| m.role == "stt" && store.require(&m.id).is_ok())
+        .filter_map(|m| m.id.strip_prefix("whisper-").map(str::to_string))
+        .collect();
+    if whispers.is_empty() {
+        bail!("no Whisper model is installed; run `linguastream models fetch`");
+    }
+    let mut engines = vec!["direct".to_string()];
+    if store.manifest().translation_model("fa", "en").is_some_and(|m| store.require(&m.id).is_ok()) {
+        engines.push("firefox".into());
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    eprintln!(
+        "timing {} Whisper size(s) × {} translation engine(s) on {} ({threads} CPU threads)…",
+        whispers.len(),
+        engines.len(),
+        clip.display()
+    );
+    let mut rows = Vec::new();
+    for whisper in &whispers {
+        for engine in &engines {
+            match measure(clip, whisper, engine) {
+                Ok(row) => rows.push(row),
+                Err(e) => eprintln!("  {whisper} + {engine}: {e:#}"),
+            }
+        }
+    }
+    print_table(&rows);
+    match recommend(&rows) {
+        Some((best, meets_target)) => {
+            let why = if meets_target {
+                format!("the most accurate combination within the {TARGET_E2E_MS:.0} ms latency target")
+            } else {
+                format!(
+                    "nothing here keeps the {TARGET_E2E_MS:.0} ms target (recognition + translation would need ≤ {:.0} ms); this is the most accurate combination that keeps up with speech",
+                    TARGET_E2E_MS - FIRST_AUDIO_MS
+                )
+            };
+            println!("\nrecommended: --whisper {} --mt {} ({why})", best.whisper, best.mt);
+        }
+        None => println!("\nno combination keeps up with speech on this machine"),
+    }
+    let missing: Vec<&str> =
+        ["whisper-small", "firefox-faen"].into_iter().filter(|id| store.require(id).is_err()).collect();
+    if !missing.is_empty() {
+        println!("not installed (`linguastream models fetch ID`): {}", missing.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whisper sizes from least to most accurate on Persian.
+const SIZES: [&str; 6] = ["tiny", "base", "small", "medium", "large-v3-turbo", "large-v3"];
+
+/// A one-line hint when a clearly more accurate Whisper than `chosen` is installed.
+pub fn hint(store: &ModelStore, chosen: &str) -> Option<String> {
+    let rank = SIZES.iter().position(|s| *s == chosen)?;
+    let better = SIZES[rank + 1..].iter().rev().find(|size| store.require(&format!("whisper-{size}")).is_ok())?;
+    Some(format!(
+        "whisper-{better} is installed and recognises Persian better than {chosen} (`--whisper {better}`; `models recommend` times them here)"
+    ))
+}
+
+/// Runs `translate` on the clip in a child process; its JSON report gives the stage times.
+fn measure(clip: &Path, whisper: &str, engine: &str) -> Result<Row> {
+    let dir = tempfile_dir()?;
+    let report_path = dir.join("report.json");
+    let started = Instant::now();
+    let child = Command::new(std::env::current_exe()?)
+        .args(["translate", "--quiet", "--whisper", whisper, "--mt", engine, "--json"])
+        .arg(&report_path)
+        .arg("-o")
+        .arg(dir.join("out.wav"))
+        .arg(clip)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting translate")?;
+    let (status, peak_rss_mb, stderr) = wait_with_peak_rss(child)?;
+    let elapsed_s = started.elapsed().as_secs_f64();
+    if !status {
+        let _ = std::fs::remove_dir_all(&dir);
+        bail!("translate failed: {}", stderr.lines().last().unwrap_or(""));
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap_or_default()).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let segments = report["segments"].as_array().cloned().unwrap_or_default();
+    if segments.is_empty() {
+        bail!("no utterance was translated");
+    }
+    let median = |stage: &str| {
+        let mut values: Vec<f64> = segments.iter().filter_map(|s| s["timings_ms"][stage].as_f64()).collect();
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(0.0)
+    };
+    let duration_s = report["input"]["duration_s"].as_f64().unwrap_or(1.0);
+    let english: Vec<&str> = segments.iter().filter_map(|s| s["translated_text"].as_str()).collect();
+    let (whisper_rank, whisper_note) = whisper_accuracy(whisper);
+    let (mt_rank, mt_note) = mt_accuracy(engine);
+    Ok(Row {
+        whisper: whisper.into(),
+        mt: engine.into(),
+        stt_ms: median("stt"),
+        mt_ms: median("mt"),
+        rtf: elapsed_s / duration_s,
+        peak_rss_mb,
+        english: english.join(" "),
+        rank: whisper_rank * 10 + mt_rank,
+        accuracy: if mt_rank > 1 { mt_note } else { whisper_note },
+    })
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("linguastream-recommend-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Waits for the child and reads its own peak resident memory from the kernel.
+fn wait_with_peak_rss(mut child: std::process::Child) -> Result<(bool, f64, String)> {
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: wait4 writes only into the status and rusage we pass; the child is ours.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::wait4(pid, &mut status, 0, &mut usage) < 0 {
+            bail!("waiting for translate: {}", std::io::Error::last_os_error());
+        }
+        usage
+    };
+    let success = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Ok((success, usage.ru_maxrss as f64 / 1024.0, stderr))
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "\n{:<15} {:<8} {:>9} {:>8} {:>9} {:>6} {:>9}  accuracy (where measured)",
+        "whisper", "mt", "stt ms", "mt ms", "stt+mt", "RTF", "RSS MB"
+    );
+    for r in rows {
+        println!(
+            "{:<15} {:<8} {:>9.0} {:>8.0} {:>9.0} {:>6.2} {:>9.0}  {}",
+            r.whisper,
+            r.mt,
+            r.stt_ms,
+            r.mt_ms,
+            r.latency_ms(),
+            r.rtf,
+            r.peak_rss_mb,
+            r.accuracy
+        );
+    }
+    println!("(median per utterance; RTF = whole run incl. loading ÷ audio length; RSS = the run's peak)");
+    for r in rows {
+        println!("  {} + {}: \"{}\"", r.whisper, r.mt, r.english);
+    }
+}
+
+/// The most accurate row within the latency budget; else the most accurate that keeps up with
+/// speech (RTF < 1). The flag says whether the budget was met.
+pub fn recommend(rows: &[Row]) -> Option<(&Row, bool)> {
+    let budget = TARGET_E2E_MS - FIRST_AUDIO_MS;
+    if let Some(row) = most_accurate(rows.iter().filter(|r| r.latency_ms() <= budget)) {
+        return Some((row, true));
+    }
+    most_accurate(rows.iter().filter(|r| r.rtf < 1.0)).map(|row| (row, false))
+}
+
+/// Highest rank; among equals, the faster.
+fn most_accurate<'a>(rows: impl Iterator<Item = &'a Row>) -> Option<&'a Row> {
+    rows.max_by(|a, b| a.rank.cmp(&b.rank).then(b.latency_ms().total_cmp(&a.latency_ms())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(whisper: &str, mt: &str, stt_ms: f64, mt_ms: f64, rtf: f64) -> Row {
+        let rank = whisper_accuracy(whisper).0 * 10 + mt_accuracy(mt).0;
+        Row {
+            whisper: whisper.into(),
+            mt: mt.into(),
+            stt_ms,
+            mt_ms,
+            rtf,
+            peak_rss_mb: 300.0,
+            english: String::new(),
+            rank,
+            accuracy: "",
+        }
+    }
+
+    #[test]
+    fn the_most_accurate_combination_within_the_budget_wins() {
+        let rows = vec![
+            row("base", "direct", 300.0, 90.0, 0.3),
+            row("base", "firefox", 300.0, 500.0, 0.4),
+            row("small", "direct", 350.0, 40.0, 0.5),
+        ];
+        let (best, met) = recommend(&rows).unwrap();
+        assert!(met);
+        assert_eq!((best.whisper.as_str(), best.mt.as_str()), ("small", "direct"));
+    }
+
+    #[test]
+    fn without_a_combination_in_budget_the_most_accurate_that_keeps_up_is_chosen() {
+        let rows = vec![
+            row("base", "direct", 500.0, 300.0, 0.5),
+            row("base", "firefox", 500.0, 700.0, 0.7),
+            row("large-v3", "firefox", 3000.0, 700.0, 1.6),
+        ];
+        let (best, met) = recommend(&rows).unwrap();
+        assert!(!met);
+        assert_eq!(best.mt, "firefox");
+        assert!(recommend(&[row("large-v3", "direct", 3000.0, 2000.0, 2.0)]).is_none());
+    }
+}
