@@ -11,7 +11,10 @@ demo: setup
 	./target/release/linguastream translate $(SAMPLE) -o out/fa-sentence-virgool.en.wav \
 		--srt out/fa-sentence-virgool.srt --vtt out/fa-sentence-virgool.vtt --json out/fa-sentence-virgool.json
 
+# The tests also run the `llm` translator on Gemma 3 270M, which is not in the default set
+# (installing it means accepting the Gemma terms, printed when it is fetched).
 test: setup
+	./target/release/linguastream models fetch gemma3-270m
 	bash scripts/with-pulse.sh cargo test --release --locked
 
 # Formatting and lints, as CI checks them (rustfmt and clippy come with rustup's default profile).

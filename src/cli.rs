@@ -80,6 +80,13 @@ pub struct BenchArgs {
     /// Fill the table's baseline column from `bench/compare.py`'s JSON.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Translate the `fa_transcript` text alone (no audio): BLEU/chrF against `en_reference`
+    /// and the time per sentence, for text engines (`--mt firefox` or `llm`).
+    #[arg(long)]
+    pub text: bool,
+    /// Use only N rows of the manifest, spread evenly over it (sets are often sorted).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
     /// Translation engine.
     #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
     pub mt: MtChoice,
@@ -162,6 +169,9 @@ pub enum MtChoice {
     Direct,
     /// A Firefox-Translations model for the pair (fa→en: `models fetch firefox-faen`).
     Firefox,
+    /// A local LLM (GGUF, llama.cpp) given the conversation so far: `models fetch gemma3-270m`
+    /// (Gemma 3 270M, small and weak; Gemma terms apply).
+    Llm,
 }
 
 /// Where `models fetch` downloads from.

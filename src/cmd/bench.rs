@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use linguastream_core::bench::{self, read_manifest, Clip};
+use linguastream_core::bench::{self, read_manifest, read_text_pairs, Clip};
 use linguastream_core::outfile;
 use linguastream_core::runtime::Runtime;
 
-use super::{check_outputs, pipeline_config, LIVE_PAUSE_MS};
+use super::{check_outputs, mt_choice, pipeline_config, LIVE_PAUSE_MS};
 use crate::cli::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -15,7 +15,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     outputs.extend(args.json.as_deref().map(|p| ("the JSON report (--json)", p)));
     outputs.extend(args.markdown.as_deref().map(|p| ("the Markdown table (--markdown)", p)));
     check_outputs(Some(&args.manifest), &outputs)?;
-    let clips = read_manifest(&args.manifest)?;
+    let limit = args.limit.map(|n| n as usize);
+    if args.text {
+        return run_text(&args, limit);
+    }
+    let clips = bench::spread(read_manifest(&args.manifest)?, limit);
     warn_about_missing_references(&clips);
     let baseline: Option<serde_json::Value> = match &args.baseline {
         Some(path) => Some(serde_json::from_str(
@@ -51,6 +55,29 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     for file in ready {
         file.commit()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Text translation alone: BLEU/chrF and time per sentence.
+fn run_text(args: &BenchArgs, limit: Option<usize>) -> Result<ExitCode> {
+    let pairs = read_text_pairs(&args.manifest, limit)?;
+    let runtime = Runtime::open()?;
+    let (factory, engine) = runtime.text_translator(&args.recognition.from, mt_choice(args.mt))?;
+    let mut translator = factory()?;
+    eprintln!("translating {} sentences from {} with {engine}…", pairs.len(), args.manifest.display());
+    let report = bench::run_text(&pairs, translator.as_mut());
+    println!(
+        "{} sentences, {} failed: BLEU {:.1}, chrF {:.1}; per sentence p50 {:.0} ms, p95 {:.0} ms ({engine})",
+        report.sentences,
+        report.failed,
+        report.bleu,
+        report.chrf,
+        report.ms_per_sentence.p50,
+        report.ms_per_sentence.p95,
+    );
+    if let Some(path) = &args.json {
+        outfile::prepare(path, serde_json::to_string_pretty(&report)?.as_bytes())?.commit()?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -68,16 +68,20 @@ fn session_options(
     stream_speech: bool,
     real_time: bool,
 ) -> SessionOptions {
-    let mt = match mt {
+    SessionOptions {
+        recognition: recognition_options(args, real_time),
+        mt: mt_choice(mt),
+        segmenter: segmenter_options(args, default_pause_ms, real_time),
+        stream_speech,
+    }
+}
+
+fn mt_choice(mt: MtChoice) -> runtime::MtChoice {
+    match mt {
         MtChoice::Auto => runtime::MtChoice::Auto,
         MtChoice::Direct => runtime::MtChoice::Direct,
         MtChoice::Firefox => runtime::MtChoice::Firefox,
-    };
-    SessionOptions {
-        recognition: recognition_options(args, real_time),
-        mt,
-        segmenter: segmenter_options(args, default_pause_ms, real_time),
-        stream_speech,
+        MtChoice::Llm => runtime::MtChoice::Llm,
     }
 }
 

@@ -79,11 +79,16 @@ fn fetch_models(store: &ModelStore, ids: &[String], source: Option<Source>, forc
     let mut failures = 0;
     for entry in entries {
         match fetch(store, entry, source, force) {
-            Ok(true) => eprintln!(
-                "installed {} ({})",
-                entry.id,
-                store.installed_bytes(&entry.id).map(megabytes).unwrap_or_default()
-            ),
+            Ok(true) => {
+                eprintln!(
+                    "installed {} ({})",
+                    entry.id,
+                    store.installed_bytes(&entry.id).map(megabytes).unwrap_or_default()
+                );
+                if let Some(notice) = &entry.notice {
+                    eprintln!("  {notice}");
+                }
+            }
             Ok(false) => eprintln!("{} is already installed and intact", entry.id),
             Err(e) => {
                 failures += 1;

@@ -6,6 +6,7 @@ mod bench;
 mod downloads;
 mod hallucination;
 mod live;
+mod llm;
 mod model_servers;
 mod models;
 mod page;

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ct2;
 use crate::models::{ModelStore, StoreError};
-use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, Translator};
+use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, MtError, Translator};
+#[cfg(feature = "llm")]
+use crate::mt::{LlmOptions, LlmTranslator};
 use crate::pipeline::{Factory, PipelineConfig, StageFactories};
 use crate::stt::{Recognizer, SttError, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
 use crate::tts::{PiperSynthesizer, PiperVoice, Synthesizer, TtsError};
@@ -32,6 +34,8 @@ pub enum MtChoice {
     Auto,
     Direct,
     Firefox,
+    /// The installed GGUF language model (llama.cpp).
+    Llm,
 }
 
 /// The translation engine a session runs, with its model.
@@ -41,6 +45,8 @@ pub enum MtEngine {
     Direct,
     /// A Firefox-Translations model in this directory.
     Firefox(PathBuf),
+    /// A GGUF language model (llama.cpp) in this file.
+    Llm(PathBuf),
 }
 
 /// How speech is recognised.
@@ -90,6 +96,12 @@ pub enum RuntimeError {
     UnknownWhisper(String),
     #[error("there is no Firefox-Translations model for {0}→en; use --mt direct")]
     NoTranslationModel(String),
+    #[error("--mt llm translates Persian (its prompt is Persian → English); use --mt firefox or direct for {0}")]
+    LlmLanguage(String),
+    #[error("the direct engine translates audio, not text: choose --mt firefox or --mt llm")]
+    DirectNeedsAudio,
+    #[error("no local LLM is in the model list")]
+    NoLlm,
     #[error("loading Whisper")]
     LoadWhisper(#[source] SttError),
     #[error(transparent)]
@@ -246,6 +258,7 @@ impl Runtime {
             self.store.manifest().translation_model(from, "en").map(|e| (e.id.clone(), self.store.require(&e.id)));
         match (choice, model) {
             (MtChoice::Direct, _) => Ok((MtEngine::Direct, DIRECT.into(), None)),
+            (MtChoice::Llm, _) => self.llm_engine(from),
             (MtChoice::Firefox | MtChoice::Auto, Some((id, Ok(dir)))) => {
                 Ok((MtEngine::Firefox(dir), format!("firefox ({id})"), None))
             }
@@ -261,21 +274,64 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// A translator of text alone (`bench --text`), with its name.
+    pub fn text_translator(
+        &self,
+        from: &str,
+        choice: MtChoice,
+    ) -> Result<(Factory<dyn Translator>, String), RuntimeError> {
+        let (engine, name, _) = self.choose_engine(from, choice)?;
+        if matches!(engine, MtEngine::Direct) {
+            return Err(RuntimeError::DirectNeedsAudio);
+        }
+        Ok((text_translator_factory(engine), name))
+    }
+
+    /// The first installed GGUF model (built in or from the local model list); its prompt is
+    /// written for Persian → English.
+    fn llm_engine(&self, from: &str) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
+        if from != "fa" {
+            return Err(RuntimeError::LlmLanguage(from.to_string()));
+        }
+        let manifest = self.store.manifest();
+        let llms: Vec<_> = manifest.models.iter().filter(|m| m.role == "llm").collect();
+        let entry =
+            llms.iter().find(|m| self.store.require(&m.id).is_ok()).or(llms.first()).ok_or(RuntimeError::NoLlm)?;
+        let dir = self.store.require(&entry.id)?;
+        Ok((MtEngine::Llm(dir.join("model.gguf")), format!("llm ({})", entry.id), None))
+    }
+}
+
 fn recognizer_factory(whisper: Arc<WhisperModel>, language: &str) -> Factory<dyn Recognizer> {
     let language = language.to_string();
     Arc::new(move || Ok(Box::new(WhisperCt2Recognizer::try_new(whisper.clone(), &language)?)))
 }
 
-/// Every translation engine, by its [`MtEngine`]. A new engine is a new arm here.
+/// Every translation engine, by its [`MtEngine`]. A new engine is a new arm here (a text engine
+/// in [`text_translator_factory`]).
 pub fn translator_factory(engine: &MtEngine, whisper: Arc<WhisperModel>, language: &str) -> Factory<dyn Translator> {
-    let cache = NonZeroUsize::new(TRANSLATION_CACHE).expect("non-zero");
     match engine.clone() {
         MtEngine::Direct => {
             let language = language.to_string();
             Arc::new(move || Ok(Box::new(DirectWhisperTranslator::new(whisper.clone(), &language))))
         }
+        text => text_translator_factory(text),
+    }
+}
+
+/// The engines that translate text alone.
+fn text_translator_factory(engine: MtEngine) -> Factory<dyn Translator> {
+    let cache = NonZeroUsize::new(TRANSLATION_CACHE).expect("non-zero");
+    match engine {
+        MtEngine::Direct => Arc::new(|| Err(MtError::Engine(RuntimeError::DirectNeedsAudio.to_string()).into())),
         MtEngine::Firefox(dir) => {
             Arc::new(move || Ok(Box::new(CachedTranslator::new(FirefoxTranslator::try_new(&dir)?, cache))))
         }
+        // Not cached: its output depends on the conversation so far.
+        #[cfg(feature = "llm")]
+        MtEngine::Llm(gguf) => Arc::new(move || Ok(Box::new(LlmTranslator::try_new(&gguf, LlmOptions::default())?))),
+        #[cfg(not(feature = "llm"))]
+        MtEngine::Llm(_) => Arc::new(|| Err(MtError::Engine("built without the llm feature".into()).into())),
     }
 }

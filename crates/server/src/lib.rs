@@ -246,7 +246,8 @@ impl Choices {
                 "auto" => runtime::MtChoice::Auto,
                 "direct" => runtime::MtChoice::Direct,
                 "firefox" => runtime::MtChoice::Firefox,
-                other => return Err(format!("unknown translation engine '{other}' (auto, direct or firefox)")),
+                "llm" => runtime::MtChoice::Llm,
+                other => return Err(format!("unknown translation engine '{other}' (auto, direct, firefox or llm)")),
             };
         }
         Ok(options)

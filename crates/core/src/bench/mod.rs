@@ -7,6 +7,7 @@
 
 pub mod metrics;
 mod report;
+mod text;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 pub use report::BenchReport;
+pub use text::{read_text_pairs, run_text, spread, TextPair, TextReport};
 
 use crate::audio::capture::capture_file;
 use crate::audio::{decode_file, Audio, DecodeError, STT_RATE};

@@ -1,19 +1,25 @@
-//! Translation to English: a [`Translator`] trait with two engines and a cache in front.
+//! Translation to English: a [`Translator`] trait with three engines and a cache in front.
 //!
 //! * [`FirefoxTranslator`]: Firefox-Translations (Bergamot/Marian) models through `fxtranslate`.
 //!   Mozilla's fa→en model is what Persian speakers should install.
 //! * [`DirectWhisperTranslator`]: Whisper's own speech-translation task on the utterance audio,
-//!   the only fa→en path whose weights ship in a package registry (poor with Whisper base).
+//!   the only fa→en speech path whose weights ship in a package registry (poor with Whisper base).
+//! * [`LlmTranslator`]: a local LLM in GGUF (llama.cpp), prompted with examples and the
+//!   conversation so far; the registry ships Gemma 3 270M, weak but the only fa→en text model.
 
 use crate::stt::EncodedAudio;
 
 mod cache;
 mod direct;
 mod firefox;
+#[cfg(feature = "llm")]
+mod llm;
 
 pub use cache::CachedTranslator;
 pub use direct::DirectWhisperTranslator;
 pub use firefox::FirefoxTranslator;
+#[cfg(feature = "llm")]
+pub use llm::{LlmOptions, LlmTranslator};
 
 /// What a translator gets for one utterance: the recognised text and the audio it came from.
 #[derive(Debug, Clone, Copy)]

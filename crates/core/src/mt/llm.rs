@@ -1,0 +1,263 @@
+//! A local LLM in GGUF, run by llama.cpp, as a translator.
+//!
+//! The model is prompted with a few Persian→English pairs, then the last utterances of this
+//! conversation with their translations (names and topics carry over), then the new sentence;
+//! greedy decoding stops at the end of the line, on a repetition loop, at a token cap that grows
+//! with the source, or when the time budget is spent. The few-shot prefix stays in llama.cpp's
+//! KV cache, so each utterance only pays for its own tokens.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+
+use super::{MtError, SourceSegment, Translator};
+
+/// Written for this project (none come from the evaluation sets): everyday spoken sentences.
+const EXAMPLES: [(&str, &str); 4] = [
+    ("سلام، حال شما چطور است؟", "Hello, how are you?"),
+    (
+        "من فردا صبح به دفتر می‌روم و ساعت سه برمی‌گردم.",
+        "I am going to the office tomorrow morning and I will be back at three.",
+    ),
+    ("لطفاً آن را یک بار دیگر بگویید، صدای شما قطع شد.", "Please say that once more, your voice cut out."),
+    ("قیمت این کتاب دویست هزار تومان است.", "The price of this book is two hundred thousand tomans."),
+];
+
+const CONTEXT_TOKENS: u32 = 1024;
+/// Tokens evaluated per llama.cpp call; small batches keep the compute buffers (memory) small.
+const BATCH_TOKENS: usize = 128;
+
+/// How the LLM translates.
+#[derive(Debug, Clone)]
+pub struct LlmOptions {
+    pub threads: usize,
+    /// Decoding stops when this is spent; what was produced so far is returned.
+    pub time_budget: Duration,
+    /// How many earlier utterances (with their translations) are shown as context.
+    pub context_utterances: usize,
+    pub max_new_tokens: usize,
+}
+
+impl Default for LlmOptions {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self { threads, time_budget: Duration::from_secs(4), context_utterances: 2, max_new_tokens: 96 }
+    }
+}
+
+/// llama.cpp may be initialised once per process.
+fn backend() -> Result<&'static LlamaBackend, MtError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| MtError::Engine(format!("cannot start llama.cpp: {e}")))
+}
+
+/// A GGUF model with its context and the few-shot prompt already evaluated.
+pub struct LlmTranslator {
+    // Declared before `model`, so it is dropped first: it borrows the model.
+    context: LlamaContext<'static>,
+    model: Box<LlamaModel>,
+    /// Tokens of the fixed prompt, kept in the KV cache at positions 0..prefix_len.
+    prefix_len: usize,
+    history: VecDeque<(String, String)>,
+    options: LlmOptions,
+}
+
+impl LlmTranslator {
+    pub fn try_new(gguf: &Path, options: LlmOptions) -> Result<Self, MtError> {
+        let load_error = |reason: String| MtError::Load { path: gguf.display().to_string(), reason };
+        let backend = backend()?;
+        let model = Box::new(
+            LlamaModel::load_from_file(backend, gguf, &LlamaModelParams::default())
+                .map_err(|e| load_error(format!("not a GGUF model llama.cpp can load ({e})")))?,
+        );
+        // SAFETY: the model lives in a Box that is never moved out of or replaced, and the
+        // context is declared before it, so the context is dropped while the model is alive.
+        let model_ref: &'static LlamaModel = unsafe { &*(model.as_ref() as *const LlamaModel) };
+        let threads = i32::try_from(options.threads.max(1)).unwrap_or(1);
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(CONTEXT_TOKENS))
+            .with_n_batch(BATCH_TOKENS as u32)
+            .with_n_ubatch(BATCH_TOKENS as u32)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let context = model_ref.new_context(backend, params).map_err(|e| load_error(e.to_string()))?;
+        let mut translator = Self { context, model, prefix_len: 0, history: VecDeque::new(), options };
+        let prefix = translator.tokenize(&few_shot_prefix(), true);
+        decode(&mut translator.context, &prefix, 0).map_err(|e| load_error(format!("evaluating the prompt: {e}")))?;
+        translator.prefix_len = prefix.len();
+        Ok(translator)
+    }
+
+    fn tokenize(&self, text: &str, with_bos: bool) -> Vec<LlamaToken> {
+        self.model.vocab().tokenize(text.as_bytes(), with_bos, false)
+    }
+
+    /// The prompt after the fixed prefix: recent context, then the sentence to translate.
+    fn prompt_tail(&self, text: &str) -> Vec<LlamaToken> {
+        let room = CONTEXT_TOKENS as usize - self.prefix_len - self.options.max_new_tokens;
+        for context in (0..=self.history.len()).rev() {
+            let mut tail = String::new();
+            for (source, english) in self.history.iter().skip(self.history.len() - context) {
+                tail.push_str(&example(source, english));
+            }
+            tail.push_str(&format!("Persian: {text}\nEnglish:"));
+            let tokens = self.tokenize(&tail, false);
+            if tokens.len() <= room {
+                return tokens;
+            }
+        }
+        Vec::new()
+    }
+
+    fn generate(&mut self, text: &str) -> Result<String, MtError> {
+        let started = Instant::now();
+        let tail = self.prompt_tail(text);
+        if tail.is_empty() {
+            return Err(MtError::Engine("the sentence is too long for the LLM's context".into()));
+        }
+        self.context
+            .clear_kv_cache_seq(Some(0), Some(self.prefix_len as u32), None)
+            .map_err(|e| MtError::Engine(e.to_string()))?;
+        decode(&mut self.context, &tail, self.prefix_len).map_err(MtError::Engine)?;
+        let cap = self.options.max_new_tokens.min(16 + 4 * self.tokenize(text, false).len());
+        let mut position = self.prefix_len + tail.len();
+        let mut generated: Vec<LlamaToken> = Vec::new();
+        let mut bytes: Vec<u8> = Vec::new();
+        let vocab = self.model.vocab();
+        while generated.len() < cap && started.elapsed() < self.options.time_budget {
+            let token = most_likely(&self.context);
+            if vocab.is_eog(token) {
+                break;
+            }
+            let piece = vocab.token_to_piece(token, false, None);
+            // The answer ends with its line; a newline before any text is only layout.
+            let started_answer = bytes.iter().any(|b| !b.is_ascii_whitespace());
+            if let Some(end) = piece.iter().position(|&b| b == b'\n').filter(|_| started_answer) {
+                bytes.extend_from_slice(&piece[..end]);
+                break;
+            }
+            bytes.extend_from_slice(&piece);
+            generated.push(token);
+            if is_looping(&generated) {
+                break;
+            }
+            decode(&mut self.context, &[token], position).map_err(MtError::Engine)?;
+            position += 1;
+        }
+        Ok(String::from_utf8_lossy(&bytes).trim().to_string())
+    }
+}
+
+/// Evaluates `tokens` at positions `start..` in batches, asking for logits of the last one.
+fn decode(context: &mut LlamaContext<'static>, tokens: &[LlamaToken], start: usize) -> Result<(), String> {
+    for (chunk_index, chunk) in tokens.chunks(BATCH_TOKENS).enumerate() {
+        let offset = start + chunk_index * BATCH_TOKENS;
+        let mut batch = LlamaBatch::new(chunk.len(), 1);
+        for (i, &token) in chunk.iter().enumerate() {
+            let position = i32::try_from(offset + i).map_err(|e| e.to_string())?;
+            let last = offset + i + 1 == start + tokens.len();
+            batch.add(token, position, &[0], last).map_err(|e| e.to_string())?;
+        }
+        context.decode(&mut batch).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Greedy decoding: the most likely next token after the last evaluated one.
+fn most_likely(context: &LlamaContext<'static>) -> LlamaToken {
+    let logits = context.get_logits_ith(-1);
+    let best = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+    LlamaToken(i32::try_from(best).unwrap_or(0))
+}
+
+fn example(source: &str, english: &str) -> String {
+    format!("Persian: {source}\nEnglish: {english}\n\n")
+}
+
+fn few_shot_prefix() -> String {
+    let mut prompt = String::from("Translate Persian to English.\n\n");
+    for (source, english) in EXAMPLES {
+        prompt.push_str(&example(source, english));
+    }
+    prompt
+}
+
+fn is_persian_letter(c: char) -> bool {
+    ('\u{0600}'..='\u{06FF}').contains(&c) && c.is_alphabetic()
+}
+
+/// The last eight tokens repeat the eight before them.
+fn is_looping(tokens: &[LlamaToken]) -> bool {
+    const SPAN: usize = 8;
+    tokens.len() >= 2 * SPAN && tokens[tokens.len() - SPAN..] == tokens[tokens.len() - 2 * SPAN..tokens.len() - SPAN]
+}
+
+impl Translator for LlmTranslator {
+    fn name(&self) -> &str {
+        "llm"
+    }
+
+    fn translate(&mut self, source: SourceSegment<'_>) -> Result<String, MtError> {
+        let text = source.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            return Err(MtError::Empty);
+        }
+        // Numbers or Latin text (Whisper often writes digits as numerals) are English already;
+        // a small model asked to translate them tends to answer with nothing or with noise.
+        if !text.chars().any(is_persian_letter) {
+            return Ok(text);
+        }
+        let english = self.generate(&text)?;
+        if english.is_empty() {
+            return Err(MtError::Empty);
+        }
+        self.history.push_back((text, english.clone()));
+        while self.history.len() > self.options.context_utterances {
+            self.history.pop_front();
+        }
+        Ok(english)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repetition_loops_are_detected() {
+        let t = |ids: &[i32]| ids.iter().map(|&i| LlamaToken(i)).collect::<Vec<_>>();
+        let looping: Vec<i32> = (0..8).chain(0..8).collect();
+        assert!(is_looping(&t(&looping)));
+        let fine: Vec<i32> = (0..16).collect();
+        assert!(!is_looping(&t(&fine)));
+    }
+
+    #[test]
+    fn persian_letters_are_told_from_digits_and_latin() {
+        assert!("سلام".chars().any(is_persian_letter));
+        assert!(!"1, 2, 3 ok ۱۲۳".chars().any(is_persian_letter));
+    }
+
+    #[test]
+    fn the_prompt_pairs_each_example_on_two_lines() {
+        let prefix = few_shot_prefix();
+        assert_eq!(prefix.matches("\nEnglish: ").count(), EXAMPLES.len());
+        assert!(prefix.ends_with("\n\n"));
+    }
+}
