@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ct2;
 use crate::models::{ModelStore, StoreError};
-use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, MtError, Translator};
+use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, Translator};
 #[cfg(feature = "llm")]
 use crate::mt::{LlmOptions, LlmTranslator};
 use crate::pipeline::{Factory, PipelineConfig, StageFactories};
@@ -46,6 +46,7 @@ pub enum MtEngine {
     /// A Firefox-Translations model in this directory.
     Firefox(PathBuf),
     /// A GGUF language model (llama.cpp) in this file.
+    #[cfg(feature = "llm")]
     Llm(PathBuf),
 }
 
@@ -102,6 +103,8 @@ pub enum RuntimeError {
     DirectNeedsAudio,
     #[error("no local LLM is in the model list")]
     NoLlm,
+    #[error("this build has no llm engine (linguastream-core's `llm` feature is off)")]
+    LlmNotBuilt,
     #[error("loading Whisper")]
     LoadWhisper(#[source] SttError),
     #[error(transparent)]
@@ -258,7 +261,10 @@ impl Runtime {
             self.store.manifest().translation_model(from, "en").map(|e| (e.id.clone(), self.store.require(&e.id)));
         match (choice, model) {
             (MtChoice::Direct, _) => Ok((MtEngine::Direct, DIRECT.into(), None)),
+            #[cfg(feature = "llm")]
             (MtChoice::Llm, _) => self.llm_engine(from),
+            #[cfg(not(feature = "llm"))]
+            (MtChoice::Llm, _) => Err(RuntimeError::LlmNotBuilt),
             (MtChoice::Firefox | MtChoice::Auto, Some((id, Ok(dir)))) => {
                 Ok((MtEngine::Firefox(dir), format!("firefox ({id})"), None))
             }
@@ -282,14 +288,12 @@ impl Runtime {
         choice: MtChoice,
     ) -> Result<(Factory<dyn Translator>, String), RuntimeError> {
         let (engine, name, _) = self.choose_engine(from, choice)?;
-        if matches!(engine, MtEngine::Direct) {
-            return Err(RuntimeError::DirectNeedsAudio);
-        }
-        Ok((text_translator_factory(engine), name))
+        Ok((text_translator_factory(engine)?, name))
     }
 
     /// The first installed GGUF model (built in or from the local model list); its prompt is
     /// written for Persian → English.
+    #[cfg(feature = "llm")]
     fn llm_engine(&self, from: &str) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
         if from != "fa" {
             return Err(RuntimeError::LlmLanguage(from.to_string()));
@@ -316,22 +320,20 @@ pub fn translator_factory(engine: &MtEngine, whisper: Arc<WhisperModel>, languag
             let language = language.to_string();
             Arc::new(move || Ok(Box::new(DirectWhisperTranslator::new(whisper.clone(), &language))))
         }
-        text => text_translator_factory(text),
+        text => text_translator_factory(text).expect("every engine but direct translates text"),
     }
 }
 
-/// The engines that translate text alone.
-fn text_translator_factory(engine: MtEngine) -> Factory<dyn Translator> {
+/// The engines that translate text alone (all but `direct`).
+fn text_translator_factory(engine: MtEngine) -> Result<Factory<dyn Translator>, RuntimeError> {
     let cache = NonZeroUsize::new(TRANSLATION_CACHE).expect("non-zero");
-    match engine {
-        MtEngine::Direct => Arc::new(|| Err(MtError::Engine(RuntimeError::DirectNeedsAudio.to_string()).into())),
+    Ok(match engine {
+        MtEngine::Direct => return Err(RuntimeError::DirectNeedsAudio),
         MtEngine::Firefox(dir) => {
             Arc::new(move || Ok(Box::new(CachedTranslator::new(FirefoxTranslator::try_new(&dir)?, cache))))
         }
         // Not cached: its output depends on the conversation so far.
         #[cfg(feature = "llm")]
         MtEngine::Llm(gguf) => Arc::new(move || Ok(Box::new(LlmTranslator::try_new(&gguf, LlmOptions::default())?))),
-        #[cfg(not(feature = "llm"))]
-        MtEngine::Llm(_) => Arc::new(|| Err(MtError::Engine("built without the llm feature".into()).into())),
-    }
+    })
 }
