@@ -47,38 +47,80 @@ pub enum BenchError {
     Pipeline(#[from] PipelineError),
 }
 
+/// A tab-separated manifest: the header's column names and the rows below it.
+struct Table {
+    path: PathBuf,
+    header: Vec<String>,
+    rows: Vec<Row>,
+}
+
+/// One non-empty row of a [`Table`].
+struct Row {
+    /// Its line in the file, for messages.
+    line: usize,
+    fields: Vec<String>,
+}
+
+impl Table {
+    fn read(path: &Path) -> Result<Self, BenchError> {
+        let table = Self { path: path.to_path_buf(), header: Vec::new(), rows: Vec::new() };
+        let text = std::fs::read_to_string(path).map_err(|e| table.error(e.to_string()))?;
+        let mut lines = text.lines();
+        let header = lines.next().ok_or_else(|| table.error("it is empty".into()))?;
+        let split = |line: &str| line.split('\t').map(str::to_string).collect::<Vec<_>>();
+        let rows = (lines.enumerate().filter(|(_, l)| !l.trim().is_empty()))
+            .map(|(n, l)| Row { line: n + 2, fields: split(l) })
+            .collect();
+        Ok(Self { header: split(header), rows, ..table })
+    }
+
+    fn column(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h.trim() == name)
+    }
+
+    fn error(&self, reason: String) -> BenchError {
+        BenchError::Manifest { path: self.path.display().to_string(), reason }
+    }
+}
+
+impl Row {
+    /// The field in `column`, trimmed; `None` when the column or the field is missing or empty.
+    fn field(&self, column: Option<usize>) -> Option<&str> {
+        column.and_then(|i| self.fields.get(i)).map(|f| f.trim()).filter(|f| !f.is_empty())
+    }
+
+    /// The `id` field, else one made from the line number.
+    fn id(&self, column: Option<usize>) -> String {
+        self.field(column).map_or_else(|| format!("row{}", self.line), str::to_string)
+    }
+}
+
 /// Reads a manifest; `audio` paths are relative to its folder unless absolute.
 pub fn read_manifest(path: &Path) -> Result<Vec<Clip>, BenchError> {
-    let error = |reason: String| BenchError::Manifest { path: path.display().to_string(), reason };
-    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or_else(|| error("it is empty".into()))?.split('\t').collect();
-    let column = |name: &str| header.iter().position(|h| h.trim() == name);
-    let audio = column("audio").ok_or_else(|| error("no `audio` column".into()))?;
-    let (id, transcript, english) = (column("id"), column("fa_transcript"), column("en_reference"));
+    let table = Table::read(path)?;
+    let audio = table.column("audio").ok_or_else(|| table.error("no `audio` column".into()))?;
+    let (id, transcript, english) = (table.column("id"), table.column("fa_transcript"), table.column("en_reference"));
     let base = path.parent().unwrap_or(Path::new("."));
     let mut clips = Vec::new();
-    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split('\t').collect();
-        let field = |i: Option<usize>| i.and_then(|i| fields.get(i)).map(|f| f.trim()).filter(|f| !f.is_empty());
-        let Some(audio) = field(Some(audio)) else {
+    for row in &table.rows {
+        let Some(audio) = row.field(Some(audio)) else {
             continue;
         };
-        let line = n + 2;
         let audio_path = base.join(audio);
         if !audio_path.is_file() {
-            return Err(error(format!("line {line}: the audio file {} does not exist", audio_path.display())));
+            let line = row.line;
+            return Err(table.error(format!("line {line}: the audio file {} does not exist", audio_path.display())));
         }
         clips.push(Clip {
-            line,
-            id: field(id).map_or_else(|| format!("row{line}"), str::to_string),
+            line: row.line,
+            id: row.id(id),
             audio: audio_path,
-            transcript: field(transcript).map(str::to_string),
-            english: field(english).map(str::to_string),
+            transcript: row.field(transcript).map(str::to_string),
+            english: row.field(english).map(str::to_string),
         });
     }
     if clips.is_empty() {
-        return Err(error("no rows with audio".into()));
+        return Err(table.error("no rows with audio".into()));
     }
     Ok(clips)
 }

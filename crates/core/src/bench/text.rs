@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::metrics::{corpus_bleu, corpus_chrf};
-use super::BenchError;
+use super::{BenchError, Table};
 use crate::live::{peak_rss_mb, Quantiles};
 use crate::mt::{SourceSegment, Translator};
 
@@ -34,30 +34,23 @@ pub struct TextReport {
 /// The rows of a manifest that have both a transcript and a reference; with `limit`, that many
 /// spread evenly over the set (sets are often sorted, so the first rows are not a sample).
 pub fn read_text_pairs(path: &Path, limit: Option<usize>) -> Result<Vec<TextPair>, BenchError> {
-    let error = |reason: String| BenchError::Manifest { path: path.display().to_string(), reason };
-    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or_else(|| error("it is empty".into()))?.split('\t').collect();
-    let column = |name: &str| header.iter().position(|h| h.trim() == name);
-    let (Some(source), Some(reference)) = (column("fa_transcript"), column("en_reference")) else {
-        return Err(error("text mode needs `fa_transcript` and `en_reference` columns".into()));
+    let table = Table::read(path)?;
+    let (Some(source), Some(reference)) = (table.column("fa_transcript"), table.column("en_reference")) else {
+        return Err(table.error("text mode needs `fa_transcript` and `en_reference` columns".into()));
     };
-    let id = column("id");
-    let pairs: Vec<TextPair> = lines
-        .enumerate()
-        .filter_map(|(n, line)| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            let field = |i: usize| fields.get(i).map(|f| f.trim()).filter(|f| !f.is_empty());
+    let id = table.column("id");
+    let pairs: Vec<TextPair> = (table.rows.iter())
+        .filter_map(|row| {
             Some(TextPair {
-                id: id.and_then(field).map_or_else(|| format!("row{}", n + 2), str::to_string),
-                source: field(source)?.to_string(),
-                reference: field(reference)?.to_string(),
+                id: row.id(id),
+                source: row.field(Some(source))?.to_string(),
+                reference: row.field(Some(reference))?.to_string(),
             })
         })
         .collect();
     let pairs = spread(pairs, limit);
     if pairs.is_empty() {
-        return Err(error("no rows with both a transcript and a reference".into()));
+        return Err(table.error("no rows with both a transcript and a reference".into()));
     }
     Ok(pairs)
 }
