@@ -2,11 +2,13 @@
 //! engine on the bundled clip, each in its own process (so memory is its own), then the table
 //! and the most accurate combination that keeps the latency target.
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use linguastream_core::live::Quantiles;
 use linguastream_core::models::ModelStore;
 
 /// The live target: speech end → first English sample. Recognition starts while the pause
@@ -63,18 +65,16 @@ fn mt_accuracy(engine: &str) -> (u32, &'static str) {
 const BUNDLED_CLIP: &[u8] = include_bytes!("../../samples/fa-digits-fateme.wav");
 
 pub fn run(store: &ModelStore, clip: Option<&Path>) -> Result<ExitCode> {
-    let bundled = std::env::temp_dir().join(format!("linguastream-clip-{}.wav", std::process::id()));
-    let clip = match clip {
+    match clip {
         Some(clip) if !clip.is_file() => bail!("{} does not exist", clip.display()),
-        Some(clip) => clip.to_path_buf(),
+        Some(clip) => measure_all(store, clip),
         None => {
-            std::fs::write(&bundled, BUNDLED_CLIP).with_context(|| format!("writing {}", bundled.display()))?;
-            bundled.clone()
+            let mut bundled =
+                tempfile::Builder::new().suffix(".wav").tempfile().context("creating a temporary file")?;
+            bundled.write_all(BUNDLED_CLIP).context("writing the bundled clip")?;
+            measure_all(store, bundled.path())
         }
-    };
-    let result = measure_all(store, &clip);
-    let _ = std::fs::remove_file(&bundled);
-    result
+    }
 }
 
 fn measure_all(store: &ModelStore, clip: &Path) -> Result<ExitCode> {
@@ -148,14 +148,14 @@ pub fn hint(store: &ModelStore, chosen: &str) -> Option<String> {
 
 /// Runs `translate` on the clip in a child process; its JSON report gives the stage times.
 fn measure(clip: &Path, whisper: &str, engine: &str) -> Result<Row> {
-    let dir = tempfile_dir()?;
-    let report_path = dir.join("report.json");
+    let dir = tempfile::tempdir().context("creating a temporary folder")?;
+    let report_path = dir.path().join("report.json");
     let started = Instant::now();
     let child = Command::new(std::env::current_exe()?)
         .args(["translate", "--quiet", "--whisper", whisper, "--mt", engine, "--json"])
         .arg(&report_path)
         .arg("-o")
-        .arg(dir.join("out.wav"))
+        .arg(dir.path().join("out.wav"))
         .arg(clip)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -164,20 +164,17 @@ fn measure(clip: &Path, whisper: &str, engine: &str) -> Result<Row> {
     let (status, peak_rss_mb, stderr) = wait_with_peak_rss(child)?;
     let elapsed_s = started.elapsed().as_secs_f64();
     if !status {
-        let _ = std::fs::remove_dir_all(&dir);
         bail!("translate failed: {}", stderr.lines().last().unwrap_or(""));
     }
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap_or_default()).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
     let segments = report["segments"].as_array().cloned().unwrap_or_default();
     if segments.is_empty() {
         bail!("no utterance was translated");
     }
     let median = |stage: &str| {
-        let mut values: Vec<f64> = segments.iter().filter_map(|s| s["timings_ms"][stage].as_f64()).collect();
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied().unwrap_or(0.0)
+        let values: Vec<f64> = segments.iter().filter_map(|s| s["timings_ms"][stage].as_f64()).collect();
+        Quantiles::of(&values).p50
     };
     let duration_s = report["input"]["duration_s"].as_f64().unwrap_or(1.0);
     let english: Vec<&str> = segments.iter().filter_map(|s| s["translated_text"].as_str()).collect();
@@ -194,12 +191,6 @@ fn measure(clip: &Path, whisper: &str, engine: &str) -> Result<Row> {
         rank: whisper_rank * 10 + mt_rank,
         accuracy: if mt_rank > 1 { mt_note } else { whisper_note },
     })
-}
-
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("linguastream-recommend-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
 }
 
 /// Waits for the child and reads its own peak resident memory from the kernel.
