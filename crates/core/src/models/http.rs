@@ -78,7 +78,7 @@ impl Http {
                     attempt += 1;
                 }
                 Err(ureq::Error::Status(code, response)) => return Err(RequestError::Status(code, Box::new(response))),
-                Err(ureq::Error::Transport(t)) => return Err(RequestError::Transport(t.to_string())),
+                Err(ureq::Error::Transport(t)) => return Err(RequestError::Transport(transport_detail(&t))),
             }
         }
     }
@@ -369,6 +369,18 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// What went wrong on the way, without the URL ureq puts first: every caller names the URL.
+fn transport_detail(transport: &ureq::Transport) -> String {
+    let mut detail = transport.kind().to_string();
+    if let Some(message) = transport.message() {
+        detail.push_str(&format!(": {message}"));
+    }
+    if let Some(source) = std::error::Error::source(transport) {
+        detail.push_str(&format!(": {source}"));
+    }
+    detail
 }
 
 #[cfg(test)]
