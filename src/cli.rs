@@ -172,6 +172,9 @@ pub enum MtChoice {
     /// A local LLM (GGUF, llama.cpp) given the conversation so far: `models fetch gemma3-270m`
     /// (Gemma 3 270M, small and weak; Gemma terms apply).
     Llm,
+    /// NLLB-200 through CTranslate2: `models fetch nllb-200-distilled-600m` (many languages;
+    /// its weights are licensed for non-commercial use only).
+    Nllb,
 }
 
 /// Where `models fetch` downloads from.

@@ -82,6 +82,7 @@ fn mt_choice(mt: MtChoice) -> runtime::MtChoice {
         MtChoice::Direct => runtime::MtChoice::Direct,
         MtChoice::Firefox => runtime::MtChoice::Firefox,
         MtChoice::Llm => runtime::MtChoice::Llm,
+        MtChoice::Nllb => runtime::MtChoice::Nllb,
     }
 }
 

@@ -56,6 +56,7 @@ fn mt_accuracy(engine: &str) -> (u32, &'static str) {
         "firefox" => (3, "FLORES fa→en BLEU 32.0 (Mozilla)"),
         // Not better than direct on speech here (README), and slower.
         "llm" => (1, "Gemma 3 270M: BLEU 9.9 / 13.0 on TICO-19 / Tatoeba text (README)"),
+        "nllb" => (2, "NLLB-200: FLORES fa→en BLEU ≈ 29–33 (upstream reports; not measured here)"),
         _ => (1, "Whisper's own translation: fluent, often invented English (README)"),
     }
 }
@@ -91,6 +92,9 @@ fn measure_all(store: &ModelStore, clip: &Path) -> Result<ExitCode> {
     let mut engines = vec!["direct".to_string()];
     if store.manifest().models.iter().any(|m| m.role == "llm" && store.require(&m.id).is_ok()) {
         engines.push("llm".into());
+    }
+    if store.manifest().models.iter().any(|m| m.role == "nllb" && store.require(&m.id).is_ok()) {
+        engines.push("nllb".into());
     }
     if store.manifest().translation_model("fa", "en").is_some_and(|m| store.require(&m.id).is_ok()) {
         engines.push("firefox".into());

@@ -9,6 +9,7 @@ mod live;
 mod llm;
 mod model_servers;
 mod models;
+mod nllb;
 mod page;
 mod robustness;
 mod runtime;

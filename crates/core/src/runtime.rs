@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ct2;
 use crate::models::{ModelStore, StoreError};
-use crate::mt::{CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, Translator};
+use crate::mt::{nllb_code, CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, NllbTranslator, Translator};
 #[cfg(feature = "llm")]
 use crate::mt::{LlmOptions, LlmTranslator};
 use crate::pipeline::{Factory, PipelineConfig, StageFactories};
@@ -26,6 +26,8 @@ const VOICE_MODEL: &str = "piper-en-us-joe-medium";
 const TRANSLATION_CACHE: usize = 1024;
 /// ONNX Runtime threads for the voice.
 const TTS_THREADS: usize = 2;
+/// CTranslate2 threads for NLLB.
+const NLLB_THREADS: usize = 2;
 
 /// Which translation engine a session asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub enum MtChoice {
     Firefox,
     /// The installed GGUF language model (llama.cpp).
     Llm,
+    /// The installed NLLB-200 conversion (CTranslate2).
+    Nllb,
 }
 
 /// The translation engine a session runs, with its model.
@@ -48,6 +52,8 @@ pub enum MtEngine {
     /// A GGUF language model (llama.cpp) in this file.
     #[cfg(feature = "llm")]
     Llm(PathBuf),
+    /// An NLLB conversion in `dir`, run by the CTranslate2 `library`, from `language`.
+    Nllb { library: PathBuf, dir: PathBuf, language: String },
 }
 
 /// How speech is recognised.
@@ -103,6 +109,10 @@ pub enum RuntimeError {
     DirectNeedsAudio,
     #[error("no local LLM is in the model list")]
     NoLlm,
+    #[error("--mt nllb does not know NLLB's code for '{0}'")]
+    NllbLanguage(String),
+    #[error("no NLLB model is in the model list")]
+    NoNllb,
     #[error("this build has no llm engine (linguastream-core's `llm` feature is off)")]
     LlmNotBuilt,
     #[error("loading Whisper")]
@@ -265,6 +275,7 @@ impl Runtime {
             (MtChoice::Llm, _) => self.llm_engine(from),
             #[cfg(not(feature = "llm"))]
             (MtChoice::Llm, _) => Err(RuntimeError::LlmNotBuilt),
+            (MtChoice::Nllb, _) => self.nllb_engine(from),
             (MtChoice::Firefox | MtChoice::Auto, Some((id, Ok(dir)))) => {
                 Ok((MtEngine::Firefox(dir), format!("firefox ({id})"), None))
             }
@@ -307,6 +318,23 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// The first installed NLLB conversion (built in or from the local model list).
+    fn nllb_engine(&self, from: &str) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
+        if nllb_code(from).is_none() {
+            return Err(RuntimeError::NllbLanguage(from.to_string()));
+        }
+        let manifest = self.store.manifest();
+        let nllbs: Vec<_> = manifest.models.iter().filter(|m| m.role == "nllb").collect();
+        let entry =
+            nllbs.iter().find(|m| self.store.require(&m.id).is_ok()).or(nllbs.first()).ok_or(RuntimeError::NoNllb)?;
+        let dir = self.store.require(&entry.id)?;
+        let library = self.store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
+        let engine = MtEngine::Nllb { library, dir, language: from.to_string() };
+        Ok((engine, format!("nllb ({})", entry.id), None))
+    }
+}
+
 fn recognizer_factory(whisper: Arc<WhisperModel>, language: &str) -> Factory<dyn Recognizer> {
     let language = language.to_string();
     Arc::new(move || Ok(Box::new(WhisperCt2Recognizer::try_new(whisper.clone(), &language)?)))
@@ -332,6 +360,10 @@ fn text_translator_factory(engine: MtEngine) -> Result<Factory<dyn Translator>, 
         MtEngine::Firefox(dir) => {
             Arc::new(move || Ok(Box::new(CachedTranslator::new(FirefoxTranslator::try_new(&dir)?, cache))))
         }
+        MtEngine::Nllb { library, dir, language } => Arc::new(move || {
+            let nllb = NllbTranslator::try_new(&library, &dir, &language, NLLB_THREADS)?;
+            Ok(Box::new(CachedTranslator::new(nllb, cache)))
+        }),
         // Not cached: its output depends on the conversation so far.
         #[cfg(feature = "llm")]
         MtEngine::Llm(gguf) => Arc::new(move || Ok(Box::new(LlmTranslator::try_new(&gguf, LlmOptions::default())?))),

@@ -247,7 +247,10 @@ impl Choices {
                 "direct" => runtime::MtChoice::Direct,
                 "firefox" => runtime::MtChoice::Firefox,
                 "llm" => runtime::MtChoice::Llm,
-                other => return Err(format!("unknown translation engine '{other}' (auto, direct, firefox or llm)")),
+                "nllb" => runtime::MtChoice::Nllb,
+                other => {
+                    return Err(format!("unknown translation engine '{other}' (auto, direct, firefox, llm or nllb)"))
+                }
             };
         }
         Ok(options)

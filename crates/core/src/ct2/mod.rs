@@ -42,6 +42,8 @@ pub enum Ct2Error {
 enum LsWhisper {}
 enum LsEncoded {}
 enum LsWhisperResult {}
+enum LsTranslator {}
+enum LsTranslation {}
 
 /// The shim's functions (`shim.cc`); see there for what each does.
 struct Api {
@@ -63,6 +65,20 @@ struct Api {
     result_score: unsafe extern "C" fn(*const LsWhisperResult, usize, *mut f32) -> bool,
     result_no_speech_prob: unsafe extern "C" fn(*const LsWhisperResult) -> f32,
     result_free: unsafe extern "C" fn(*mut LsWhisperResult),
+    translator_load: unsafe extern "C" fn(*const c_char, usize, *mut *mut LsTranslator) -> *mut c_char,
+    translator_free: unsafe extern "C" fn(*mut LsTranslator),
+    translator_translate: unsafe extern "C" fn(
+        *mut LsTranslator,
+        *const *const c_char,
+        usize,
+        *const *const c_char,
+        usize,
+        usize,
+        usize,
+        *mut *mut LsTranslation,
+    ) -> *mut c_char,
+    translation_tokens: unsafe extern "C" fn(*const LsTranslation, *mut usize) -> *const *const c_char,
+    translation_free: unsafe extern "C" fn(*mut LsTranslation),
     // Both libraries stay loaded for the life of the process.
     _ctranslate2: Library,
     _shim: Library,
@@ -130,6 +146,11 @@ fn bind(ctranslate2: Library, shim: Library) -> Result<Api, libloading::Error> {
             result_score: *shim.get(b"ls_whisper_result_score\0")?,
             result_no_speech_prob: *shim.get(b"ls_whisper_result_no_speech_prob\0")?,
             result_free: *shim.get(b"ls_whisper_result_free\0")?,
+            translator_load: *shim.get(b"ls_translator_load\0")?,
+            translator_free: *shim.get(b"ls_translator_free\0")?,
+            translator_translate: *shim.get(b"ls_translator_translate\0")?,
+            translation_tokens: *shim.get(b"ls_translation_tokens\0")?,
+            translation_free: *shim.get(b"ls_translation_free\0")?,
             _ctranslate2: ctranslate2,
             _shim: shim,
         })
@@ -211,11 +232,7 @@ impl Whisper {
         prompt: &[String],
         options: &GenerateOptions,
     ) -> Result<Generated, Ct2Error> {
-        let prompt = prompt
-            .iter()
-            .map(|token| CString::new(token.as_str()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Ct2Error::Run(format!("prompt token: {e}")))?;
+        let prompt = c_strings(prompt)?;
         let pointers: Vec<*const c_char> = prompt.iter().map(|token| token.as_ptr()).collect();
         let mut raw = std::ptr::null_mut();
         // SAFETY: all pointers are valid for the call; `raw` receives a new result we own.
@@ -284,6 +301,89 @@ impl Drop for EncoderOutput {
         // SAFETY: owned, freed once.
         unsafe { (self.api.encoded_free)(self.raw.as_ptr()) }
     }
+}
+
+/// A CTranslate2 sequence-to-sequence model (`Translator`) on the CPU, int8.
+pub struct Translator {
+    api: &'static Api,
+    raw: NonNull<LsTranslator>,
+}
+
+// SAFETY: CTranslate2's Translator (a ReplicaPool) queues calls from any thread onto its workers.
+unsafe impl Send for Translator {}
+unsafe impl Sync for Translator {}
+
+impl Translator {
+    /// Loads the model in `dir` with `threads` compute threads, loading CTranslate2 from
+    /// `library` on first use.
+    pub fn load(library: &Path, dir: &Path, threads: usize) -> Result<Self, Ct2Error> {
+        let api = api(library)?;
+        let model_error = |reason: String| Ct2Error::Model { path: dir.display().to_string(), reason };
+        let path = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|e| model_error(e.to_string()))?;
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: valid C string and out-pointer; on success `raw` is a new model we own.
+        api.check(unsafe { (api.translator_load)(path.as_ptr(), threads, &mut raw) }).map_err(model_error)?;
+        let raw = NonNull::new(raw).ok_or_else(|| model_error("no model returned".into()))?;
+        Ok(Self { api, raw })
+    }
+
+    /// The best target tokens for `source`, starting with the forced `prefix` (as CTranslate2
+    /// returns them, prefix included).
+    pub fn translate(
+        &self,
+        source: &[String],
+        prefix: &[String],
+        beam_size: usize,
+        max_length: usize,
+    ) -> Result<Vec<String>, Ct2Error> {
+        let source = c_strings(source)?;
+        let prefix = c_strings(prefix)?;
+        let source_pointers: Vec<*const c_char> = source.iter().map(|token| token.as_ptr()).collect();
+        let prefix_pointers: Vec<*const c_char> = prefix.iter().map(|token| token.as_ptr()).collect();
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: all pointers are valid for the call; `raw` receives a new result we own.
+        self.api
+            .check(unsafe {
+                (self.api.translator_translate)(
+                    self.raw.as_ptr(),
+                    source_pointers.as_ptr(),
+                    source_pointers.len(),
+                    prefix_pointers.as_ptr(),
+                    prefix_pointers.len(),
+                    beam_size,
+                    max_length,
+                    &mut raw,
+                )
+            })
+            .map_err(Ct2Error::Run)?;
+        let raw = NonNull::new(raw).ok_or_else(|| Ct2Error::Run("no result".into()))?;
+        let mut len = 0;
+        // SAFETY: `raw` is live; its tokens are NUL-terminated strings it owns, copied out here
+        // before it is freed once.
+        let tokens = unsafe {
+            let tokens = (self.api.translation_tokens)(raw.as_ptr(), &mut len);
+            let tokens = if len == 0 { &[] } else { std::slice::from_raw_parts(tokens, len) };
+            let owned = tokens.iter().map(|&t| CStr::from_ptr(t).to_string_lossy().into_owned()).collect();
+            (self.api.translation_free)(raw.as_ptr());
+            owned
+        };
+        Ok(tokens)
+    }
+}
+
+impl Drop for Translator {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { (self.api.translator_free)(self.raw.as_ptr()) }
+    }
+}
+
+fn c_strings(tokens: &[String]) -> Result<Vec<CString>, Ct2Error> {
+    tokens
+        .iter()
+        .map(|token| CString::new(token.as_str()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Ct2Error::Run(format!("token: {e}")))
 }
 
 #[cfg(test)]

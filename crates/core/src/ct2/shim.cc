@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ctranslate2/models/whisper.h"
+#include "ctranslate2/translator.h"
 
 namespace {
 
@@ -35,6 +36,15 @@ char* guarded(F&& body) {
 }
 
 }  // namespace
+
+struct LsTranslator {
+  ctranslate2::Translator translator;
+};
+
+struct LsTranslation {
+  ctranslate2::TranslationResult result;
+  std::vector<const char*> tokens;
+};
 
 struct LsWhisper {
   ctranslate2::models::Whisper model;
@@ -144,6 +154,47 @@ float ls_whisper_result_no_speech_prob(const LsWhisperResult* result) {
 
 void ls_whisper_result_free(LsWhisperResult* result) {
   delete result;
+}
+
+char* ls_translator_load(const char* dir, size_t threads, LsTranslator** out) {
+  return guarded([&] {
+    ctranslate2::ReplicaPoolConfig config;
+    config.num_threads_per_replica = threads;
+    *out = new LsTranslator{ctranslate2::Translator(
+        dir, ctranslate2::Device::CPU, ctranslate2::ComputeType::INT8, {0}, false, config)};
+  });
+}
+
+void ls_translator_free(LsTranslator* translator) {
+  delete translator;
+}
+
+// One source sentence (tokens) with a forced target prefix; the best hypothesis comes back.
+char* ls_translator_translate(LsTranslator* translator, const char* const* source, size_t source_len,
+                              const char* const* prefix, size_t prefix_len, size_t beam_size,
+                              size_t max_length, LsTranslation** out) {
+  return guarded([&] {
+    ctranslate2::TranslationOptions options;
+    options.beam_size = beam_size;
+    options.max_decoding_length = max_length;
+    std::vector<std::vector<std::string>> sources{std::vector<std::string>(source, source + source_len)};
+    std::vector<std::vector<std::string>> prefixes{std::vector<std::string>(prefix, prefix + prefix_len)};
+    auto results = translator->translator.translate_batch(sources, prefixes, options);
+    auto* translation = new LsTranslation{std::move(results.at(0)), {}};
+    for (const auto& token : translation->result.output())
+      translation->tokens.push_back(token.c_str());
+    *out = translation;
+  });
+}
+
+// The tokens of the best hypothesis, valid until the translation is freed.
+const char* const* ls_translation_tokens(const LsTranslation* translation, size_t* len) {
+  *len = translation->tokens.size();
+  return translation->tokens.data();
+}
+
+void ls_translation_free(LsTranslation* translation) {
+  delete translation;
 }
 
 }  // extern "C"

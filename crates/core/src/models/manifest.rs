@@ -23,6 +23,8 @@ pub enum Source {
     Pypi,
     Huggingface,
     Firefox,
+    /// Made on this machine (`models import-hf`): nothing to download.
+    Local,
 }
 
 /// One installable model.
@@ -74,6 +76,7 @@ impl std::fmt::Display for Source {
             Source::Pypi => "pypi",
             Source::Huggingface => "huggingface",
             Source::Firefox => "firefox",
+            Source::Local => "local (imported)",
         })
     }
 }

@@ -243,6 +243,10 @@ fn install_hint(entry: &ModelEntry) -> String {
             "run `linguastream models fetch {id}` (downloads from Mozilla; needs internet) or put its files in a folder and run `linguastream models import {id} FOLDER`",
             id = entry.id
         ),
+        Source::Local => format!(
+            "it was made on this machine: run `linguastream models import-hf` again for {}",
+            entry.id
+        ),
     }
 }
 

@@ -1,9 +1,11 @@
-//! Translation to English: a [`Translator`] trait with three engines and a cache in front.
+//! Translation to English: a [`Translator`] trait with four engines and a cache in front.
 //!
 //! * [`FirefoxTranslator`]: Firefox-Translations (Bergamot/Marian) models through `fxtranslate`.
 //!   Mozilla's fa→en model is what Persian speakers should install.
 //! * [`DirectWhisperTranslator`]: Whisper's own speech-translation task on the utterance audio,
 //!   the only fa→en speech path whose weights ship in a package registry (poor with Whisper base).
+//! * [`NllbTranslator`]: NLLB-200 (CTranslate2 conversions from Hugging Face), many languages,
+//!   licensed for non-commercial use only.
 //! * [`LlmTranslator`]: a local LLM in GGUF (llama.cpp), prompted with examples and the
 //!   conversation so far; the registry ships Gemma 3 270M, weak but the only fa→en text model.
 
@@ -14,12 +16,14 @@ mod direct;
 mod firefox;
 #[cfg(feature = "llm")]
 mod llm;
+mod nllb;
 
 pub use cache::CachedTranslator;
 pub use direct::DirectWhisperTranslator;
 pub use firefox::FirefoxTranslator;
 #[cfg(feature = "llm")]
 pub use llm::{LlmOptions, LlmTranslator};
+pub use nllb::{nllb_code, NllbTranslator};
 
 /// What a translator gets for one utterance: the recognised text and the audio it came from.
 #[derive(Debug, Clone, Copy)]
