@@ -3,8 +3,13 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
+use std::path::Path;
+
+use linguastream_core::ct2;
 use linguastream_core::models::fetch::{fetch, import};
+use linguastream_core::models::import as hf_import;
 use linguastream_core::models::{ModelStore, Source, StoreError};
+use linguastream_core::stt::{WhisperModel, WhisperOptions};
 
 use crate::cli::{ModelsCommand, SourceChoice};
 
@@ -20,12 +25,26 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
             println!("installed {id} from {}", folder.display());
             Ok(ExitCode::SUCCESS)
         }
+        ModelsCommand::ImportHf { source, name } => import_hf(&store, &source, name),
         ModelsCommand::Recommend { clip } => super::recommend::run(&store, clip.as_deref()),
         ModelsCommand::Path => {
             println!("{}", store.models_dir().display());
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Converts (when needed), checks by loading it with Persian, installs and lists the Whisper.
+fn import_hf(store: &ModelStore, source: &str, name: Option<String>) -> Result<ExitCode> {
+    let name = name.unwrap_or_else(|| hf_import::default_name(source));
+    let library = store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
+    let loads = |dir: &Path| {
+        let model = WhisperModel::load(&library, dir, WhisperOptions::default()).map_err(|e| e.to_string())?;
+        model.language_token("fa").map(|_| ()).map_err(|e| e.to_string())
+    };
+    let id = hf_import::import_whisper(store, source, &name, &loads)?;
+    println!("installed {id} from {source}; use it with --whisper {}", id.trim_start_matches("whisper-"));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn megabytes(bytes: u64) -> String {
@@ -50,6 +69,9 @@ fn list(store: &ModelStore) -> Result<ExitCode> {
         println!("{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description);
         let sources: Vec<String> = entry.sources().iter().map(|s| s.to_string()).collect();
         println!("{:<58}licence: {}; from: {}", "", entry.license, sources.join(", "));
+        if let Some(line) = checked.as_ref().ok().and_then(|_| super::recommend::measured_line(store, &entry.id)) {
+            println!("{:<58}{line}", "");
+        }
         match checked {
             Ok(_) => {}
             Err(StoreError::NotInstalled { .. }) => println!("{:<58}files: {}", "", files.join(", ")),

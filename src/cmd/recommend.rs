@@ -23,6 +23,8 @@ const FIRST_AUDIO_MS: f64 = 250.0;
 pub struct Row {
     pub whisper: String,
     pub mt: String,
+    /// The translation model the engine ran (none for `direct`).
+    pub mt_model: Option<String>,
     pub stt_ms: f64,
     pub mt_ms: f64,
     pub rtf: f64,
@@ -116,6 +118,9 @@ fn measure_all(store: &ModelStore, clip: &Path) -> Result<ExitCode> {
         }
     }
     print_table(&rows);
+    if let Err(e) = save_measurements(store, &rows) {
+        eprintln!("warning: the measurements are not kept for `models list`: {e:#}");
+    }
     match recommend(&rows) {
         Some((best, meets_target)) => {
             let why = if meets_target {
@@ -184,9 +189,15 @@ fn measure(clip: &Path, whisper: &str, engine: &str) -> Result<Row> {
     let english: Vec<&str> = segments.iter().filter_map(|s| s["translated_text"].as_str()).collect();
     let (whisper_rank, whisper_note) = whisper_accuracy(whisper);
     let (mt_rank, mt_note) = mt_accuracy(engine);
+    // Reports name the engine as "firefox (firefox-faen)".
+    let mt_model = report["model"]["mt"]
+        .as_str()
+        .and_then(|name| name.split_once(" (")?.1.strip_suffix(')').map(str::to_string))
+        .filter(|_| engine != "direct");
     Ok(Row {
         whisper: whisper.into(),
         mt: engine.into(),
+        mt_model,
         stt_ms: median("stt"),
         mt_ms: median("mt"),
         rtf: elapsed_s / duration_s,
@@ -257,6 +268,53 @@ fn most_accurate<'a>(rows: impl Iterator<Item = &'a Row>) -> Option<&'a Row> {
     rows.max_by(|a, b| a.rank.cmp(&b.rank).then(b.latency_ms().total_cmp(&a.latency_ms())))
 }
 
+/// Where `models recommend` keeps its last table, in the LinguaStream home, for `models list`.
+const MEASURED_FILE: &str = "measured.json";
+
+fn save_measurements(store: &ModelStore, rows: &[Row]) -> Result<()> {
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "whisper": format!("whisper-{}", r.whisper), "mt": r.mt, "mt_model": r.mt_model,
+                "stt_ms": r.stt_ms, "mt_ms": r.mt_ms, "rtf": r.rtf, "peak_rss_mb": r.peak_rss_mb,
+            })
+        })
+        .collect();
+    let path = store.root().join(MEASURED_FILE);
+    std::fs::create_dir_all(store.root()).with_context(|| format!("creating {}", store.root().display()))?;
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "rows": rows }))?;
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// What the last `models recommend` measured for model `id` on this machine, as one line.
+pub fn measured_line(store: &ModelStore, id: &str) -> Option<String> {
+    let text = std::fs::read_to_string(store.root().join(MEASURED_FILE)).ok()?;
+    let measured: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let rows = measured["rows"].as_array()?;
+    let number = |row: &serde_json::Value, key: &str| row[key].as_f64().unwrap_or(f64::NAN);
+    let as_whisper =
+        rows.iter().filter(|r| r["whisper"] == id).min_by(|a, b| number(a, "rtf").total_cmp(&number(b, "rtf")));
+    if let Some(row) = as_whisper {
+        return Some(format!(
+            "measured here: recognition {:.0} ms per utterance, RTF {:.2}, {:.0} MB with --mt {}",
+            number(row, "stt_ms"),
+            number(row, "rtf"),
+            number(row, "peak_rss_mb"),
+            row["mt"].as_str().unwrap_or("?")
+        ));
+    }
+    let row =
+        rows.iter().filter(|r| r["mt_model"] == id).min_by(|a, b| number(a, "rtf").total_cmp(&number(b, "rtf")))?;
+    Some(format!(
+        "measured here: translation {:.0} ms per utterance, RTF {:.2}, {:.0} MB with --whisper {}",
+        number(row, "mt_ms"),
+        number(row, "rtf"),
+        number(row, "peak_rss_mb"),
+        row["whisper"].as_str().unwrap_or("?").trim_start_matches("whisper-")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +324,7 @@ mod tests {
         Row {
             whisper: whisper.into(),
             mt: mt.into(),
+            mt_model: None,
             stt_ms,
             mt_ms,
             rtf,
@@ -299,5 +358,19 @@ mod tests {
         assert!(!met);
         assert_eq!(best.mt, "firefox");
         assert!(recommend(&[row("large-v3", "direct", 3000.0, 2000.0, 2.0)]).is_none());
+    }
+
+    #[test]
+    fn models_list_reads_back_what_recommend_measured() {
+        let home = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(home.path().to_path_buf());
+        let mut rows = vec![row("base", "direct", 420.0, 0.0, 0.45), row("base", "firefox", 430.0, 9.0, 0.40)];
+        rows[1].mt_model = Some("firefox-faen".into());
+        save_measurements(&store, &rows).unwrap();
+        let whisper = measured_line(&store, "whisper-base").unwrap();
+        assert!(whisper.contains("recognition 430 ms") && whisper.contains("RTF 0.40"), "{whisper}");
+        let firefox = measured_line(&store, "firefox-faen").unwrap();
+        assert!(firefox.contains("translation 9 ms") && firefox.contains("--whisper base"), "{firefox}");
+        assert_eq!(measured_line(&store, "whisper-small"), None);
     }
 }

@@ -5,6 +5,7 @@ mod bad_input;
 mod bench;
 mod downloads;
 mod hallucination;
+mod import;
 mod live;
 mod llm;
 mod model_servers;

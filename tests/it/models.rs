@@ -94,10 +94,22 @@ fn import_checks_files_against_the_pinned_hashes() {
 }
 
 #[test]
-fn recommend_times_every_installed_whisper_on_this_machine() {
-    let out = ok(bin().args(["models", "recommend"]));
+fn recommend_times_every_installed_whisper_on_this_machine_and_models_list_shows_it() {
+    // A home with the default models only (linked), so the measurements land there.
+    let home = tempfile::tempdir().unwrap();
+    let models = home.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let store = store();
+    for entry in store.manifest().defaults() {
+        std::os::unix::fs::symlink(store.model_dir(&entry.id), models.join(&entry.id)).unwrap();
+    }
+    let out = ok(bin().env("LINGUASTREAM_HOME", home.path()).args(["models", "recommend"]));
     let row = out.lines().find(|l| l.starts_with("base ") && l.contains("direct")).unwrap_or_else(|| panic!("{out}"));
     let numbers: Vec<f64> = row.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     assert!(numbers.len() >= 5 && numbers[0] > 0.0, "no measured figures in {row:?}");
     assert!(out.contains("recommended: --whisper base --mt direct"), "{out}");
+
+    let list = ok(bin().env("LINGUASTREAM_HOME", home.path()).args(["models", "list"]));
+    let measured = format!("measured here: recognition {:.0} ms per utterance", numbers[0]);
+    assert!(list.contains(&measured), "{measured:?} not in\n{list}");
 }

@@ -103,7 +103,7 @@ fn ctranslate2_returns_every_hypothesis_best_first_with_scores() {
     let library = store.model_dir("ctranslate2").join(LIBRARY_FILE);
     let whisper = Whisper::load(&library, &store.model_dir("whisper-base"), 2).unwrap();
     let audio = decode_file(&sample("fa-digits-fateme.wav"), STT_RATE).unwrap();
-    let (features, frames) = MelExtractor::new().features(&audio.samples, 16_000);
+    let (features, frames) = MelExtractor::default().features(&audio.samples, 16_000);
     assert!(whisper.encode(&features[1..], 80, frames).is_err(), "a wrong feature count must be refused");
     let encoded = whisper.encode(&features, 80, frames).unwrap();
     let prompt: Vec<String> =

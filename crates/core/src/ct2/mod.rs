@@ -50,6 +50,7 @@ struct Api {
     free_error: unsafe extern "C" fn(*mut c_char),
     whisper_load: unsafe extern "C" fn(*const c_char, usize, *mut *mut LsWhisper) -> *mut c_char,
     whisper_free: unsafe extern "C" fn(*mut LsWhisper),
+    whisper_n_mels: unsafe extern "C" fn(*const LsWhisper) -> usize,
     whisper_encode: unsafe extern "C" fn(*mut LsWhisper, *const f32, usize, usize, *mut *mut LsEncoded) -> *mut c_char,
     encoded_free: unsafe extern "C" fn(*mut LsEncoded),
     whisper_generate: unsafe extern "C" fn(
@@ -138,6 +139,7 @@ fn bind(ctranslate2: Library, shim: Library) -> Result<Api, libloading::Error> {
             free_error: *shim.get(b"ls_ct2_free_error\0")?,
             whisper_load: *shim.get(b"ls_whisper_load\0")?,
             whisper_free: *shim.get(b"ls_whisper_free\0")?,
+            whisper_n_mels: *shim.get(b"ls_whisper_n_mels\0")?,
             whisper_encode: *shim.get(b"ls_whisper_encode\0")?,
             encoded_free: *shim.get(b"ls_encoded_free\0")?,
             whisper_generate: *shim.get(b"ls_whisper_generate\0")?,
@@ -208,6 +210,12 @@ impl Whisper {
         api.check(unsafe { (api.whisper_load)(path.as_ptr(), threads, &mut raw) }).map_err(model_error)?;
         let raw = NonNull::new(raw).ok_or_else(|| model_error("no model returned".into()))?;
         Ok(Self { api, raw })
+    }
+
+    /// The mel bands the encoder expects (80; 128 for large-v3).
+    pub fn n_mels(&self) -> usize {
+        // SAFETY: `raw` is a live model.
+        unsafe { (self.api.whisper_n_mels)(self.raw.as_ptr()) }
     }
 
     /// Runs the encoder on log-mel `features`: `n_mels` rows of `frames` values.

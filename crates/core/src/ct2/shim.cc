@@ -90,6 +90,10 @@ void ls_whisper_free(LsWhisper* whisper) {
   delete whisper;
 }
 
+size_t ls_whisper_n_mels(const LsWhisper* whisper) {
+  return whisper->model.n_mels();
+}
+
 
 // features: batch 1, n_mels × frames, row-major.
 char* ls_whisper_encode(LsWhisper* whisper, const float* features, size_t n_mels, size_t frames,

@@ -4,6 +4,7 @@
 pub mod fetch;
 pub mod http;
 pub mod hub;
+pub mod import;
 pub mod manifest;
 pub mod remote_settings;
 pub mod store;

@@ -104,6 +104,11 @@ impl ModelStore {
         &self.manifest
     }
 
+    /// The LinguaStream home: `models/`, the local model list and tool environments.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn models_dir(&self) -> PathBuf {
         self.root.join("models")
     }

@@ -1,4 +1,4 @@
-//! Whisper's log-mel features (80 bands, 25 ms window, 10 ms hop), computed for the utterance
+//! Whisper's log-mel features (80 bands, 128 for large-v3; 25 ms window, 10 ms hop), computed for the utterance
 //! itself plus a short margin instead of a 30 s padded window: CTranslate2 accepts short inputs
 //! and padding costs 2.7× the time with no accuracy gain on short utterances.
 
@@ -8,6 +8,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 
 pub const N_FFT: usize = 400;
 pub const HOP: usize = 160;
+/// Bands of every Whisper before large-v3.
 pub const N_MELS: usize = 80;
 const N_BINS: usize = N_FFT / 2 + 1;
 /// Whisper's encoder sees at most 30 s (3000 frames).
@@ -22,20 +23,25 @@ pub struct MelExtractor {
 
 impl Default for MelExtractor {
     fn default() -> Self {
-        Self::new()
+        Self::new(N_MELS)
     }
 }
 
 impl MelExtractor {
-    pub fn new() -> Self {
+    /// An extractor of `n_mels` bands (the model's own count: 80, or 128 for large-v3).
+    pub fn new(n_mels: usize) -> Self {
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT);
         // Periodic Hann, as torch.hann_window.
         let window = (0..N_FFT).map(|n| 0.5 - 0.5 * (std::f32::consts::TAU * n as f32 / N_FFT as f32).cos()).collect();
-        Self { fft, window, filters: mel_filters(16_000.0) }
+        Self { fft, window, filters: mel_filters(16_000.0, n_mels) }
+    }
+
+    pub fn n_mels(&self) -> usize {
+        self.filters.len()
     }
 
     /// Features for `samples` (16 kHz) followed by `margin` samples of silence, as a row-major
-    /// `[N_MELS, frames]` matrix; `frames` is even and at most [`MAX_FRAMES`].
+    /// `[n_mels, frames]` matrix; `frames` is even and at most [`MAX_FRAMES`].
     pub fn features(&self, samples: &[f32], margin: usize) -> (Vec<f32>, usize) {
         let mut audio = samples.to_vec();
         audio.resize(samples.len() + margin, 0.0);
@@ -43,7 +49,7 @@ impl MelExtractor {
         audio.resize(audio.len().max(frames * HOP), 0.0);
 
         let padded = reflect_pad(&audio, N_FFT / 2);
-        let mut mel = vec![0.0f32; N_MELS * frames];
+        let mut mel = vec![0.0f32; self.n_mels() * frames];
         let mut input = vec![0.0f32; N_FFT];
         let mut spectrum = self.fft.make_output_vec();
         let mut power = [0.0f32; N_BINS];
@@ -111,12 +117,12 @@ fn mel_to_hz(mel: f64) -> f64 {
     }
 }
 
-/// librosa.filters.mel(sr, n_fft=400, n_mels=80) with Slaney normalisation.
-fn mel_filters(rate: f64) -> Vec<[f32; N_BINS]> {
+/// librosa.filters.mel(sr, n_fft=400, n_mels) with Slaney normalisation, as Whisper builds them.
+fn mel_filters(rate: f64, n_mels: usize) -> Vec<[f32; N_BINS]> {
     let max_mel = hz_to_mel(rate / 2.0);
-    let points: Vec<f64> = (0..N_MELS + 2).map(|i| mel_to_hz(max_mel * i as f64 / (N_MELS + 1) as f64)).collect();
+    let points: Vec<f64> = (0..n_mels + 2).map(|i| mel_to_hz(max_mel * i as f64 / (n_mels + 1) as f64)).collect();
     let bin_hz = |k: usize| k as f64 * rate / N_FFT as f64;
-    (0..N_MELS)
+    (0..n_mels)
         .map(|m| {
             let (lo, center, hi) = (points[m], points[m + 1], points[m + 2]);
             let norm = 2.0 / (hi - lo);
@@ -145,7 +151,7 @@ mod tests {
 
     #[test]
     fn filters_cover_the_spectrum_in_order() {
-        let filters = mel_filters(16_000.0);
+        let filters = mel_filters(16_000.0, N_MELS);
         let peaks: Vec<usize> =
             filters.iter().map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0).collect();
         assert!(peaks.windows(2).all(|w| w[0] <= w[1]));
@@ -156,17 +162,19 @@ mod tests {
     fn a_tone_lights_up_the_matching_band() {
         let tone: Vec<f32> =
             (0..16_000).map(|i| (i as f32 / 16_000.0 * 1000.0 * std::f32::consts::TAU).sin()).collect();
-        let (mel, frames) = MelExtractor::new().features(&tone, 0);
-        assert_eq!(frames, 100);
-        let band_energy = |m: usize| mel[m * frames + 50];
-        let loudest = (0..N_MELS).max_by(|&a, &b| band_energy(a).total_cmp(&band_energy(b))).unwrap();
-        let centre_hz = mel_to_hz(hz_to_mel(8000.0) * (loudest + 1) as f64 / (N_MELS + 1) as f64);
-        assert!((centre_hz - 1000.0).abs() < 100.0, "band {loudest} centred at {centre_hz} Hz");
+        for n_mels in [80, 128] {
+            let (mel, frames) = MelExtractor::new(n_mels).features(&tone, 0);
+            assert_eq!((mel.len(), frames), (n_mels * 100, 100));
+            let band_energy = |m: usize| mel[m * frames + 50];
+            let loudest = (0..n_mels).max_by(|&a, &b| band_energy(a).total_cmp(&band_energy(b))).unwrap();
+            let centre_hz = mel_to_hz(hz_to_mel(8000.0) * (loudest + 1) as f64 / (n_mels + 1) as f64);
+            assert!((centre_hz - 1000.0).abs() < 100.0, "{n_mels} bands: band {loudest} centred at {centre_hz} Hz");
+        }
     }
 
     #[test]
     fn margin_adds_frames_and_frame_count_is_even() {
-        let extractor = MelExtractor::new();
+        let extractor = MelExtractor::default();
         let (_, frames) = extractor.features(&vec![0.1; 16_000], 16_000);
         assert_eq!(frames, 200);
         let (_, odd) = extractor.features(&vec![0.1; 16_160], 0);

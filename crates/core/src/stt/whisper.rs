@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::decoding::{self, Attempt, Budget, Strategy, TokenLimits};
 use super::gate::is_repetitive;
 use super::gate::GateOptions;
-use super::mel::{MelExtractor, N_MELS};
+use super::mel::MelExtractor;
 use super::{tokens, Recognizer, SttError, Task, Transcript};
 use crate::audio::STT_RATE;
 use crate::ct2::{self, EncoderOutput, GenerateOptions};
@@ -117,21 +117,32 @@ struct Weights {
     mel: MelExtractor,
 }
 
+/// The tokens of a conversion: one per line in `vocabulary.txt`, or a JSON list in
+/// `vocabulary.json` (what CTranslate2 writes for large-v3 and newer conversions).
+fn read_vocabulary(dir: &Path) -> Result<HashSet<String>, String> {
+    let txt = dir.join("vocabulary.txt");
+    if txt.is_file() {
+        let text = std::fs::read_to_string(&txt).map_err(|e| format!("vocabulary.txt: {e}"))?;
+        return Ok(text.lines().map(str::to_string).collect());
+    }
+    let text = std::fs::read_to_string(dir.join("vocabulary.json"))
+        .map_err(|e| format!("no vocabulary.txt, and vocabulary.json: {e}"))?;
+    let tokens: Vec<String> = serde_json::from_str(&text).map_err(|e| format!("vocabulary.json: {e}"))?;
+    Ok(tokens.into_iter().collect())
+}
+
 impl WhisperModel {
-    /// Loads a CTranslate2 Whisper conversion (`model.bin`, `config.json`, `vocabulary.txt`) into
-    /// the CTranslate2 library at `ctranslate2` (see [`crate::ct2`]).
+    /// Loads a CTranslate2 Whisper conversion (`model.bin`, `config.json`, and `vocabulary.txt`
+    /// or `vocabulary.json`) into the CTranslate2 library at `ctranslate2` (see [`crate::ct2`]).
     pub fn load(ctranslate2: &Path, dir: &Path, options: WhisperOptions) -> Result<Self, SttError> {
         let load_error = |reason: String| SttError::Load { path: dir.display().to_string(), reason };
-        let vocabulary = std::fs::read_to_string(dir.join("vocabulary.txt"))
-            .map_err(|e| load_error(format!("vocabulary.txt: {e}")))?
-            .lines()
-            .map(str::to_string)
-            .collect();
+        let vocabulary = read_vocabulary(dir).map_err(load_error)?;
         let whisper = ct2::Whisper::load(ctranslate2, dir, options.threads).map_err(|e| match e {
             ct2::Ct2Error::Model { reason, .. } => load_error(reason),
             other => load_error(other.to_string()),
         })?;
-        Ok(Self { weights: Arc::new(Weights { whisper, vocabulary, mel: MelExtractor::new() }), options })
+        let mel = MelExtractor::new(whisper.n_mels());
+        Ok(Self { weights: Arc::new(Weights { whisper, vocabulary, mel }), options })
     }
 
     /// The same loaded weights with other decoding options (budget, real time); `threads` keeps
@@ -175,7 +186,10 @@ impl WhisperModel {
 
     fn run_encoder(&self, samples: &[f32], margin: usize) -> Result<EncoderOutput, SttError> {
         let (features, frames) = self.weights.mel.features(samples, margin);
-        self.weights.whisper.encode(&features, N_MELS, frames).map_err(|e| SttError::Decode(e.to_string()))
+        self.weights
+            .whisper
+            .encode(&features, self.weights.mel.n_mels(), frames)
+            .map_err(|e| SttError::Decode(e.to_string()))
     }
 
     /// The encoder output a strategy decodes; `None` for the tight window when the utterance
