@@ -64,7 +64,11 @@ fn list(store: &ModelStore) -> Result<ExitCode> {
             Err(StoreError::Unreadable { .. }) => "UNREADABLE",
             Err(_) => "DAMAGED",
         };
-        let size = store.installed_bytes(&entry.id).map(megabytes).unwrap_or_default();
+        let size = store
+            .installed_bytes(&entry.id)
+            .map(megabytes)
+            .or_else(|| entry.size_mb.map(|mb| format!("≈ {mb} MB")))
+            .unwrap_or_default();
         let files: Vec<&str> = entry.files.iter().map(|f| f.name.as_str()).collect();
         println!("{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description);
         let sources: Vec<String> = entry.sources().iter().map(|s| s.to_string()).collect();

@@ -11,6 +11,9 @@ fn list_shows_the_installed_default_set() {
         assert!(line.contains("installed") && line.contains("MB"), "{line}");
     }
     assert!(list.lines().any(|l| l.starts_with("firefox-faen") && l.contains("not installed")));
+    // A model not installed shows about how much it would download.
+    let small = list.lines().find(|l| l.starts_with("whisper-small")).unwrap();
+    assert!(!small.contains("not installed") || small.contains("≈ 484 MB"), "{small}");
 }
 
 #[test]

@@ -36,6 +36,8 @@ pub struct ModelEntry {
     pub license: String,
     /// Shown when the model is installed (terms the user must be told about).
     pub notice: Option<String>,
+    /// About how much it downloads, in MB, for models whose files are not pinned here.
+    pub size_mb: Option<u32>,
     pub default: bool,
     pub source: Source,
     /// Language pair of a translation model, "src-trg".
