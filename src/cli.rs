@@ -308,14 +308,15 @@ pub enum ModelsCommand {
         folder: PathBuf,
     },
     /// Install a Whisper from Hugging Face or a folder: a Transformers checkpoint (e.g. a Persian
-    /// fine-tune) is converted to CTranslate2 int8 with CTranslate2's own converter; a folder
-    /// already converted is copied. The model is loaded to check it, installed with its sha256,
+    /// fine-tune) is converted to CTranslate2 int8 with CTranslate2's own converter; a
+    /// CTranslate2 conversion is copied from its folder or downloaded from the hub (checked
+    /// against the hub's hashes). The model is loaded to check it, installed with its sha256,
     /// and added to the local model list, so `--whisper NAME` uses it.
     ///
     /// The converter runs from a private Python environment in the LinguaStream home, set up on
     /// first use (`pip install ctranslate2 transformers torch`: a few GB, from PIP_INDEX_URL if
     /// set). LINGUASTREAM_CT2_CONVERTER names an existing `ct2-transformers-converter` instead.
-    /// A repository id is downloaded by the converter (HF_TOKEN and HF_ENDPOINT apply).
+    /// HF_TOKEN and HF_ENDPOINT apply to repository ids.
     ImportHf {
         /// Hugging Face repository id (owner/name) or a folder.
         source: String,

@@ -565,3 +565,54 @@ fn package_index_mirror_installs_and_a_wrong_file_is_refused() {
     let error = fails(&mut pip_fetch(bad_home.path(), &empty));
     assert!(error.contains("pip could not download silero-vad==6.2.3"), "{error}");
 }
+
+/// A home with the installed default models linked in (`import-hf` loads what it imports).
+fn home_with_installed_models() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let models = home.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for entry in store().manifest().defaults() {
+        std::os::unix::fs::symlink(store().model_dir(&entry.id), models.join(&entry.id)).unwrap();
+    }
+    home
+}
+
+#[test]
+fn import_hf_downloads_a_conversion_from_the_hub_and_leaves_a_checkpoint_to_the_converter() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-whisper-ct2");
+    let tokens: Vec<String> = String::from_utf8(installed("whisper-base", "vocabulary.txt").to_vec())
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let files = vec![
+        ("model.bin", HubFile { bytes: Arc::new(std::fs::read(fixture.join("model.bin")).unwrap()), lfs: true }),
+        ("config.json", HubFile { bytes: Arc::new(std::fs::read(fixture.join("config.json")).unwrap()), lfs: false }),
+        ("vocabulary.json", HubFile { bytes: Arc::new(serde_json::to_vec(&tokens).unwrap()), lfs: false }),
+    ];
+    let hub = fake_hub("someone/whisper-tiny-fa-ct2", "main", files, Arc::new(HubBehaviour::default()));
+    let home = home_with_installed_models();
+    let installed = ok(in_home(home.path()).env("HF_ENDPOINT", hub.url()).args([
+        "models",
+        "import-hf",
+        "someone/whisper-tiny-fa-ct2",
+    ]));
+    assert!(installed.contains("installed whisper-tiny-fa-ct2") && installed.contains("--whisper tiny-fa-ct2"));
+    let dir = home.path().join("models/whisper-tiny-fa-ct2");
+    assert_eq!(std::fs::read(dir.join("model.bin")).unwrap(), std::fs::read(fixture.join("model.bin")).unwrap());
+    assert!(dir.join("vocabulary.json").is_file() && !dir.join("tokenizer.json").exists());
+    ok(in_home(home.path()).args(["models", "verify", "whisper-tiny-fa-ct2"]));
+
+    // A repository without model.bin is a Transformers checkpoint: it goes to the converter
+    // (here one that fails), and nothing is installed.
+    let transformers = fake_hub("someone/whisper-small-fa", "main", vec![], Arc::new(HubBehaviour::default()));
+    let error = fails(
+        in_home(home.path()).env("HF_ENDPOINT", transformers.url()).env("LINGUASTREAM_CT2_CONVERTER", "false").args([
+            "models",
+            "import-hf",
+            "someone/whisper-small-fa",
+        ]),
+    );
+    assert!(error.contains("converting the checkpoint failed"), "{error}");
+    assert!(!home.path().join("models/whisper-small-fa").exists());
+}

@@ -159,7 +159,7 @@ pub fn fetch(store: &ModelStore, entry: &ModelEntry, source: Option<Source>, for
 }
 
 /// Where interrupted downloads wait to be resumed, named by the sha256 they must reach.
-fn partial_dir(store: &ModelStore) -> PathBuf {
+pub(crate) fn partial_dir(store: &ModelStore) -> PathBuf {
     store.models_dir().join(".partial")
 }
 

@@ -2,15 +2,18 @@
 //! conversion) made into an installed, verified, registered model.
 //!
 //! A Transformers checkpoint is converted to CTranslate2 int8 by CTranslate2's own converter,
-//! run from a private virtual environment in the LinguaStream home (created on first use). The result
-//! is checked by loading it, installed like any other model, and listed in the local model list
-//! (`models.toml`), so `--whisper NAME` finds it.
+//! run from a private virtual environment in the LinguaStream home (created on first use). A
+//! conversion is copied from its folder, or downloaded from the hub with each file checked
+//! against the hub's hashes. The result is checked by loading it, installed like any other
+//! model, and listed in the local model list (`models.toml`), so `--whisper NAME` finds it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::fetch::{io_error, FetchError, Staging};
+use super::fetch::{io_error, partial_dir, FetchError, Staging};
+use super::http::Http;
+use super::hub::{Hub, RepoFile};
 use super::manifest::{Manifest, LOCAL_MANIFEST};
 use super::store::{sha256_file, ModelStore};
 
@@ -25,7 +28,8 @@ pub enum Checkpoint {
     Ctranslate2(PathBuf),
     /// A Transformers Whisper folder (`config.json` with `model_type: whisper`).
     Transformers(PathBuf),
-    /// A Hugging Face repository id, downloaded by the converter.
+    /// A Hugging Face repository id: a CTranslate2 conversion is downloaded, a Transformers
+    /// checkpoint is left to the converter to download.
     HubRepo(String),
 }
 
@@ -89,7 +93,11 @@ pub fn import_whisper(
     match &checkpoint {
         Checkpoint::Ctranslate2(dir) => copy_conversion(dir, &files)?,
         Checkpoint::Transformers(dir) => convert(store, &dir.display().to_string(), &files)?,
-        Checkpoint::HubRepo(repo) => convert(store, repo, &files)?,
+        Checkpoint::HubRepo(repo) => {
+            if !download_conversion(store, repo, &files)? {
+                convert(store, repo, &files)?;
+            }
+        }
     }
     verify(&files).map_err(|e| FetchError::Other(format!("the converted model does not load: {e}")))?;
     let mut hashes = Vec::new();
@@ -109,10 +117,39 @@ pub fn import_whisper(
     Ok(id)
 }
 
+/// The files of a CTranslate2 Whisper conversion: (name, required).
+const CONVERSION_FILES: [(&str, bool); 6] = [
+    ("model.bin", true),
+    ("config.json", true),
+    ("vocabulary.txt", false),
+    ("vocabulary.json", false),
+    ("tokenizer.json", false),
+    ("preprocessor_config.json", false),
+];
+
+/// Downloads `repo` from the hub, each file checked against the hub's own hashes, when it is a
+/// CTranslate2 conversion (it has `model.bin`); false when it is not.
+fn download_conversion(store: &ModelStore, repo: &str, files: &Path) -> Result<bool, FetchError> {
+    let hub = Hub::from_env();
+    let http = Http::new(partial_dir(store));
+    let file = |name| RepoFile { repo, revision: "main", name };
+    match hub.metadata(&http, &format!("model.bin of {repo}"), file("model.bin")) {
+        Ok(_) => {}
+        Err(FetchError::Http { status: 404, .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    for (name, required) in CONVERSION_FILES {
+        match hub.download(&http, &format!("{name} of {repo}"), file(name), None, &files.join(name)) {
+            Ok(_) => {}
+            Err(FetchError::Http { status: 404, .. }) if !required => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
 fn copy_conversion(dir: &Path, files: &Path) -> Result<(), FetchError> {
-    for name in
-        ["model.bin", "config.json", "vocabulary.txt", "vocabulary.json", "tokenizer.json", "preprocessor_config.json"]
-    {
+    for (name, _) in CONVERSION_FILES {
         let from = dir.join(name);
         if from.is_file() {
             let to = files.join(name);
