@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use linguastream_core::audio::{decode_file, resample};
 
-use crate::util::{bin, fails, ok, read_wav, sample, store, write_wav_i16};
+use crate::util::{bin, fails, home_with_default_models, ok, read_wav, sample, store, write_wav_i16};
 
 fn translate_error(input: &Path) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -130,14 +130,7 @@ fn unknown_language_and_engine_choices_are_explained() {
 
 /// A model home holding the real default models, except `ctranslate2`.
 fn home_without_ctranslate2() -> tempfile::TempDir {
-    let store = store();
-    let home = tempfile::tempdir().unwrap();
-    let models = home.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    for entry in store.manifest().defaults().filter(|e| e.id != "ctranslate2") {
-        std::os::unix::fs::symlink(store.model_dir(&entry.id), models.join(&entry.id)).unwrap();
-    }
-    home
+    home_with_default_models(&["ctranslate2"])
 }
 
 #[test]

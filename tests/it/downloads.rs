@@ -14,7 +14,7 @@ use linguastream_core::models::http::sha256_bytes;
 use sha1::{Digest, Sha1};
 
 use crate::model_servers::{Fault, Request, Response, TestServer};
-use crate::util::{bin, fails, ok, stderr, store};
+use crate::util::{bin, fails, home_with_default_models, ok, stderr, store};
 
 const BASE_REPO: &str = "Systran/faster-whisper-base";
 const BASE_REVISION: &str = "ebe41f70d5b6dfa9166e2c581c45c9c0cfc57b66";
@@ -566,17 +566,6 @@ fn package_index_mirror_installs_and_a_wrong_file_is_refused() {
     assert!(error.contains("pip could not download silero-vad==6.2.3"), "{error}");
 }
 
-/// A home with the installed default models linked in (`import-hf` loads what it imports).
-fn home_with_installed_models() -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    let models = home.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    for entry in store().manifest().defaults() {
-        std::os::unix::fs::symlink(store().model_dir(&entry.id), models.join(&entry.id)).unwrap();
-    }
-    home
-}
-
 #[test]
 fn import_hf_downloads_a_conversion_from_the_hub_and_leaves_a_checkpoint_to_the_converter() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-whisper-ct2");
@@ -591,7 +580,8 @@ fn import_hf_downloads_a_conversion_from_the_hub_and_leaves_a_checkpoint_to_the_
         ("vocabulary.json", HubFile { bytes: Arc::new(serde_json::to_vec(&tokens).unwrap()), lfs: false }),
     ];
     let hub = fake_hub("someone/whisper-tiny-fa-ct2", "main", files, Arc::new(HubBehaviour::default()));
-    let home = home_with_installed_models();
+    // `import-hf` loads what it imports, so the home has the installed models.
+    let home = home_with_default_models(&[]);
     let installed = ok(in_home(home.path()).env("HF_ENDPOINT", hub.url()).args([
         "models",
         "import-hf",

@@ -6,19 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{bin, fails, ok, sample, store};
-
-/// A LinguaStream home whose built-in models are the installed ones (linked, not copied).
-fn home_with_installed_models() -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    let models = home.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    let store = store();
-    for entry in store.manifest().defaults() {
-        std::os::unix::fs::symlink(store.model_dir(&entry.id), models.join(&entry.id)).unwrap();
-    }
-    home
-}
+use crate::util::{bin, fails, home_with_default_models, ok, sample, store};
 
 /// A tiny conversion as CTranslate2 leaves it, with Whisper's vocabulary as JSON (as newer
 /// conversions and large-v3 have it).
@@ -52,7 +40,7 @@ fn transcribes_with(home: &Path, whisper: &str) {
 
 #[test]
 fn an_imported_conversion_is_verified_registered_and_used_by_whisper_name() {
-    let home = home_with_installed_models();
+    let home = home_with_default_models(&[]);
     let conversion = tiny_conversion("tiny-whisper-ct2");
     let installed =
         ok(in_home(home.path()).args(["models", "import-hf"]).arg(conversion.path()).args(["--name", "tiny-test"]));
@@ -85,7 +73,7 @@ fn an_imported_conversion_is_verified_registered_and_used_by_whisper_name() {
 
 #[test]
 fn a_large_v3_layout_128_mel_bands_and_a_json_vocabulary_is_recognised_with() {
-    let home = home_with_installed_models();
+    let home = home_with_default_models(&[]);
     let conversion = tiny_conversion("tiny-whisper-128-ct2");
     ok(in_home(home.path()).args(["models", "import-hf"]).arg(conversion.path()).args(["--name", "tiny-128"]));
     transcribes_with(home.path(), "tiny-128");
@@ -93,7 +81,7 @@ fn a_large_v3_layout_128_mel_bands_and_a_json_vocabulary_is_recognised_with() {
 
 #[test]
 fn import_refuses_what_is_not_a_whisper_checkpoint() {
-    let home = home_with_installed_models();
+    let home = home_with_default_models(&[]);
     let folder = tempfile::tempdir().unwrap();
     std::fs::write(folder.path().join("config.json"), r#"{"model_type": "bert"}"#).unwrap();
     let error = fails(in_home(home.path()).args(["models", "import-hf"]).arg(folder.path()));
@@ -128,7 +116,7 @@ fn converts_a_transformers_checkpoint() {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let home = home_with_installed_models();
+    let home = home_with_default_models(&[]);
     let installed =
         ok(in_home(home.path()).args(["models", "import-hf"]).arg(checkpoint.path()).args(["--name", "converted"]));
     assert!(installed.contains("installed whisper-converted"), "{installed}");

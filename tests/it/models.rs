@@ -1,6 +1,6 @@
 //! `linguastream models`: fetch, list, verify, import, and their failures.
 
-use crate::util::{bin, fails, ok, store};
+use crate::util::{bin, fails, home_with_default_models, ok, store};
 
 #[test]
 fn list_shows_the_installed_default_set() {
@@ -98,14 +98,8 @@ fn import_checks_files_against_the_pinned_hashes() {
 
 #[test]
 fn recommend_times_every_installed_whisper_on_this_machine_and_models_list_shows_it() {
-    // A home with the default models only (linked), so the measurements land there.
-    let home = tempfile::tempdir().unwrap();
-    let models = home.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    let store = store();
-    for entry in store.manifest().defaults() {
-        std::os::unix::fs::symlink(store.model_dir(&entry.id), models.join(&entry.id)).unwrap();
-    }
+    // A home with the default models only, so the measurements land there.
+    let home = home_with_default_models(&[]);
     let out = ok(bin().env("LINGUASTREAM_HOME", home.path()).args(["models", "recommend"]));
     let row = out.lines().find(|l| l.starts_with("base ") && l.contains("direct")).unwrap_or_else(|| panic!("{out}"));
     let numbers: Vec<f64> = row.split_whitespace().filter_map(|w| w.parse().ok()).collect();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use linguastream_core::ct2::LIBRARY_FILE;
 use linguastream_core::mt::{MtError, NllbTranslator, SourceSegment, Translator};
 
-use crate::util::{bin, fails, ok, sample, store};
+use crate::util::{bin, fails, home_with_default_models, ok, sample, store};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-nllb-ct2")
@@ -51,13 +51,7 @@ fn a_missing_model_or_unknown_language_is_a_clear_error() {
 /// A LinguaStream home with the installed default models (linked) and a model list naming the
 /// tiny NLLB, installed with `models import`.
 fn home_with_tiny_nllb() -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    let models = home.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    let store = store();
-    for entry in store.manifest().defaults() {
-        std::os::unix::fs::symlink(store.model_dir(&entry.id), models.join(&entry.id)).unwrap();
-    }
+    let home = home_with_default_models(&[]);
     std::fs::write(
         home.path().join("models.toml"),
         r#"[[model]]
@@ -101,13 +95,7 @@ fn translate_with_mt_nllb_runs_end_to_end_on_a_listed_model() {
 
 #[test]
 fn mt_nllb_without_a_model_says_how_to_get_one() {
-    let home = tempfile::tempdir().unwrap();
-    let models = home.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    let store = store();
-    for entry in store.manifest().defaults() {
-        std::os::unix::fs::symlink(store.model_dir(&entry.id), models.join(&entry.id)).unwrap();
-    }
+    let home = home_with_default_models(&[]);
     let error = fails(
         bin()
             .env("LINGUASTREAM_HOME", home.path())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use linguastream_core::audio::{decode_file, Audio, AudioReader};
 
-use crate::util::{bin, ok, run, sample, stderr, store, write_wav_i16};
+use crate::util::{bin, home_with_default_models, ok, run, sample, stderr, store, write_wav_i16};
 
 /// Runs a command that must fail with exit code `code`; returns its stderr.
 fn fails_with(code: i32, command: &mut Command) -> String {
@@ -302,13 +302,8 @@ fn a_fifo_is_read_as_a_stream() {
 #[test]
 fn a_model_changed_with_its_mtime_restored_is_refused() {
     let store = store();
-    let home = tempfile::tempdir().unwrap();
+    let home = home_with_default_models(&["silero-vad"]);
     let models = home.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    for entry in store.manifest().defaults() {
-        std::os::unix::fs::symlink(store.model_dir(&entry.id), models.join(&entry.id)).unwrap();
-    }
-    std::fs::remove_file(models.join("silero-vad")).unwrap();
     let copy = models.join("silero-vad");
     std::fs::create_dir(&copy).unwrap();
     for file in std::fs::read_dir(store.model_dir("silero-vad")).unwrap().flatten() {

@@ -21,6 +21,20 @@ pub fn store() -> ModelStore {
     store
 }
 
+/// A LinguaStream home (`LINGUASTREAM_HOME`) holding the installed default models, linked, not
+/// copied, except those named in `except`; tests install or break models there, not in the real
+/// home.
+pub fn home_with_default_models(except: &[&str]) -> tempfile::TempDir {
+    let store = store();
+    let home = tempfile::tempdir().unwrap();
+    let models = home.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for entry in store.manifest().defaults().filter(|e| !except.contains(&e.id.as_str())) {
+        std::os::unix::fs::symlink(store.model_dir(&entry.id), models.join(&entry.id)).unwrap();
+    }
+    home
+}
+
 pub fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
 }
