@@ -309,12 +309,8 @@ impl Runtime {
         if from != "fa" {
             return Err(RuntimeError::LlmLanguage(from.to_string()));
         }
-        let manifest = self.store.manifest();
-        let llms: Vec<_> = manifest.models.iter().filter(|m| m.role == "llm").collect();
-        let entry =
-            llms.iter().find(|m| self.store.require(&m.id).is_ok()).or(llms.first()).ok_or(RuntimeError::NoLlm)?;
-        let dir = self.store.require(&entry.id)?;
-        Ok((MtEngine::Llm(dir.join("model.gguf")), format!("llm ({})", entry.id), None))
+        let (id, dir) = self.model_of_role("llm").ok_or(RuntimeError::NoLlm)??;
+        Ok((MtEngine::Llm(dir.join("model.gguf")), format!("llm ({id})"), None))
     }
 }
 
@@ -324,14 +320,20 @@ impl Runtime {
         if nllb_code(from).is_none() {
             return Err(RuntimeError::NllbLanguage(from.to_string()));
         }
-        let manifest = self.store.manifest();
-        let nllbs: Vec<_> = manifest.models.iter().filter(|m| m.role == "nllb").collect();
-        let entry =
-            nllbs.iter().find(|m| self.store.require(&m.id).is_ok()).or(nllbs.first()).ok_or(RuntimeError::NoNllb)?;
-        let dir = self.store.require(&entry.id)?;
+        let (id, dir) = self.model_of_role("nllb").ok_or(RuntimeError::NoNllb)??;
         let library = self.store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
         let engine = MtEngine::Nllb { library, dir, language: from.to_string() };
-        Ok((engine, format!("nllb ({})", entry.id), None))
+        Ok((engine, format!("nllb ({id})"), None))
+    }
+
+    /// The first installed model of `role`, built in or from the local model list, with its
+    /// folder; if none is installed, the first listed, with why it cannot be used. None when no
+    /// model of `role` is listed.
+    fn model_of_role(&self, role: &str) -> Option<Result<(String, PathBuf), StoreError>> {
+        let manifest = self.store.manifest();
+        let listed: Vec<_> = manifest.models.iter().filter(|m| m.role == role).collect();
+        let entry = listed.iter().find(|m| self.store.require(&m.id).is_ok()).or(listed.first())?;
+        Some(self.store.require(&entry.id).map(|dir| (entry.id.clone(), dir)))
     }
 }
 

@@ -48,7 +48,7 @@ enum LsTranslation {}
 /// The shim's functions (`shim.cc`); see there for what each does.
 struct Api {
     free_error: unsafe extern "C" fn(*mut c_char),
-    whisper_load: unsafe extern "C" fn(*const c_char, usize, *mut *mut LsWhisper) -> *mut c_char,
+    whisper_load: Loader<LsWhisper>,
     whisper_free: unsafe extern "C" fn(*mut LsWhisper),
     whisper_n_mels: unsafe extern "C" fn(*const LsWhisper) -> usize,
     whisper_encode: unsafe extern "C" fn(*mut LsWhisper, *const f32, usize, usize, *mut *mut LsEncoded) -> *mut c_char,
@@ -66,7 +66,7 @@ struct Api {
     result_score: unsafe extern "C" fn(*const LsWhisperResult, usize, *mut f32) -> bool,
     result_no_speech_prob: unsafe extern "C" fn(*const LsWhisperResult) -> f32,
     result_free: unsafe extern "C" fn(*mut LsWhisperResult),
-    translator_load: unsafe extern "C" fn(*const c_char, usize, *mut *mut LsTranslator) -> *mut c_char,
+    translator_load: Loader<LsTranslator>,
     translator_free: unsafe extern "C" fn(*mut LsTranslator),
     translator_translate: unsafe extern "C" fn(
         *mut LsTranslator,
@@ -203,13 +203,7 @@ impl Whisper {
     /// `library` on first use.
     pub fn load(library: &Path, dir: &Path, threads: usize) -> Result<Self, Ct2Error> {
         let api = api(library)?;
-        let model_error = |reason: String| Ct2Error::Model { path: dir.display().to_string(), reason };
-        let path = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|e| model_error(e.to_string()))?;
-        let mut raw = std::ptr::null_mut();
-        // SAFETY: valid C string and out-pointer; on success `raw` is a new model we own.
-        api.check(unsafe { (api.whisper_load)(path.as_ptr(), threads, &mut raw) }).map_err(model_error)?;
-        let raw = NonNull::new(raw).ok_or_else(|| model_error("no model returned".into()))?;
-        Ok(Self { api, raw })
+        Ok(Self { api, raw: load_model(api, api.whisper_load, dir, threads)? })
     }
 
     /// The mel bands the encoder expects (80; 128 for large-v3).
@@ -326,13 +320,7 @@ impl Translator {
     /// `library` on first use.
     pub fn load(library: &Path, dir: &Path, threads: usize) -> Result<Self, Ct2Error> {
         let api = api(library)?;
-        let model_error = |reason: String| Ct2Error::Model { path: dir.display().to_string(), reason };
-        let path = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|e| model_error(e.to_string()))?;
-        let mut raw = std::ptr::null_mut();
-        // SAFETY: valid C string and out-pointer; on success `raw` is a new model we own.
-        api.check(unsafe { (api.translator_load)(path.as_ptr(), threads, &mut raw) }).map_err(model_error)?;
-        let raw = NonNull::new(raw).ok_or_else(|| model_error("no model returned".into()))?;
-        Ok(Self { api, raw })
+        Ok(Self { api, raw: load_model(api, api.translator_load, dir, threads)? })
     }
 
     /// The best target tokens for `source`, starting with the forced `prefix` (as CTranslate2
@@ -384,6 +372,19 @@ impl Drop for Translator {
         // SAFETY: owned, freed once.
         unsafe { (self.api.translator_free)(self.raw.as_ptr()) }
     }
+}
+
+/// The shim's loader for one kind of model (`ls_whisper_load`, `ls_translator_load`).
+type Loader<T> = unsafe extern "C" fn(*const c_char, usize, *mut *mut T) -> *mut c_char;
+
+/// Loads the model in `dir` with `load`; the model is ours to free.
+fn load_model<T>(api: &Api, load: Loader<T>, dir: &Path, threads: usize) -> Result<NonNull<T>, Ct2Error> {
+    let model_error = |reason: String| Ct2Error::Model { path: dir.display().to_string(), reason };
+    let path = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|e| model_error(e.to_string()))?;
+    let mut raw = std::ptr::null_mut();
+    // SAFETY: valid C string and out-pointer; on success `raw` is a new model we own.
+    api.check(unsafe { load(path.as_ptr(), threads, &mut raw) }).map_err(model_error)?;
+    NonNull::new(raw).ok_or_else(|| model_error("no model returned".into()))
 }
 
 fn c_strings(tokens: &[String]) -> Result<Vec<CString>, Ct2Error> {
