@@ -55,6 +55,7 @@ fn list(store: &ModelStore) -> Result<ExitCode> {
     println!("models in {}", store.models_dir().display());
     println!("{:<24} {:<8} {:<13} {:>10}  description", "id", "role", "status", "size");
     let mut problems = 0;
+    let measurements = super::recommend::load_measurements(store);
     for entry in &store.manifest().models {
         let checked = store.require(&entry.id);
         let status = match &checked {
@@ -73,7 +74,9 @@ fn list(store: &ModelStore) -> Result<ExitCode> {
         println!("{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description);
         let sources: Vec<String> = entry.sources().iter().map(|s| s.to_string()).collect();
         println!("{:<58}licence: {}; from: {}", "", entry.license, sources.join(", "));
-        if let Some(line) = checked.as_ref().ok().and_then(|_| super::recommend::measured_line(store, &entry.id)) {
+        if let Some(line) =
+            checked.as_ref().ok().and_then(|_| super::recommend::measured_line(&measurements, &entry.id))
+        {
             println!("{:<58}{line}", "");
         }
         match checked {

@@ -94,12 +94,11 @@ fn measure_all(store: &ModelStore, clip: &Path) -> Result<ExitCode> {
     if whispers.is_empty() {
         bail!("no Whisper model is installed; run `linguastream models fetch`");
     }
+    let installed = |role: &str| store.manifest().models.iter().any(|m| m.role == role && store.require(&m.id).is_ok());
     let mut engines = vec!["direct".to_string()];
-    if store.manifest().models.iter().any(|m| m.role == "llm" && store.require(&m.id).is_ok()) {
-        engines.push("llm".into());
-    }
-    if store.manifest().models.iter().any(|m| m.role == "nllb" && store.require(&m.id).is_ok()) {
-        engines.push("nllb".into());
+    // The engine of each text-model role is named after the role.
+    for role in ["llm", "nllb"].into_iter().filter(|role| installed(role)) {
+        engines.push(role.into());
     }
     if store.manifest().translation_model("fa", "en").is_some_and(|m| store.require(&m.id).is_ok()) {
         engines.push("firefox".into());
@@ -296,31 +295,33 @@ fn save_measurements(store: &ModelStore, rows: &[Row]) -> Result<()> {
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// What the last `models recommend` measured for model `id` on this machine, as one line.
-pub fn measured_line(store: &ModelStore, id: &str) -> Option<String> {
-    let text = std::fs::read_to_string(store.root().join(MEASURED_FILE)).ok()?;
-    let measured: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let rows = measured["rows"].as_array()?;
+/// The rows the last `models recommend` kept (none if it never ran or its file is unreadable).
+pub fn load_measurements(store: &ModelStore) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(store.root().join(MEASURED_FILE)).unwrap_or_default();
+    let measured: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    measured["rows"].as_array().cloned().unwrap_or_default()
+}
+
+/// What `measurements` say of model `id` on this machine, as one line: as a Whisper its
+/// recognition time, else as a translation model its translation time; from its fastest run.
+pub fn measured_line(measurements: &[serde_json::Value], id: &str) -> Option<String> {
     let number = |row: &serde_json::Value, key: &str| row[key].as_f64().unwrap_or(f64::NAN);
-    let as_whisper =
-        rows.iter().filter(|r| r["whisper"] == id).min_by(|a, b| number(a, "rtf").total_cmp(&number(b, "rtf")));
-    if let Some(row) = as_whisper {
-        return Some(format!(
-            "measured here: recognition {:.0} ms per utterance, RTF {:.2}, {:.0} MB with --mt {}",
-            number(row, "stt_ms"),
-            number(row, "rtf"),
-            number(row, "peak_rss_mb"),
-            row["mt"].as_str().unwrap_or("?")
-        ));
-    }
-    let row =
-        rows.iter().filter(|r| r["mt_model"] == id).min_by(|a, b| number(a, "rtf").total_cmp(&number(b, "rtf")))?;
+    let fastest = |key: &str| {
+        measurements.iter().filter(|r| r[key] == id).min_by(|a, b| number(a, "rtf").total_cmp(&number(b, "rtf")))
+    };
+    let text = |row: &serde_json::Value, key: &str| row[key].as_str().unwrap_or("?").to_string();
+    let (row, stage, ms, with) = match fastest("whisper") {
+        Some(row) => (row, "recognition", "stt_ms", format!("--mt {}", text(row, "mt"))),
+        None => {
+            let row = fastest("mt_model")?;
+            (row, "translation", "mt_ms", format!("--whisper {}", text(row, "whisper").trim_start_matches("whisper-")))
+        }
+    };
     Some(format!(
-        "measured here: translation {:.0} ms per utterance, RTF {:.2}, {:.0} MB with --whisper {}",
-        number(row, "mt_ms"),
+        "measured here: {stage} {:.0} ms per utterance, RTF {:.2}, {:.0} MB with {with}",
+        number(row, ms),
         number(row, "rtf"),
         number(row, "peak_rss_mb"),
-        row["whisper"].as_str().unwrap_or("?").trim_start_matches("whisper-")
     ))
 }
 
@@ -377,10 +378,11 @@ mod tests {
         let mut rows = vec![row("base", "direct", 420.0, 0.0, 0.45), row("base", "firefox", 430.0, 9.0, 0.40)];
         rows[1].mt_model = Some("firefox-faen".into());
         save_measurements(&store, &rows).unwrap();
-        let whisper = measured_line(&store, "whisper-base").unwrap();
+        let measurements = load_measurements(&store);
+        let whisper = measured_line(&measurements, "whisper-base").unwrap();
         assert!(whisper.contains("recognition 430 ms") && whisper.contains("RTF 0.40"), "{whisper}");
-        let firefox = measured_line(&store, "firefox-faen").unwrap();
+        let firefox = measured_line(&measurements, "firefox-faen").unwrap();
         assert!(firefox.contains("translation 9 ms") && firefox.contains("--whisper base"), "{firefox}");
-        assert_eq!(measured_line(&store, "whisper-small"), None);
+        assert_eq!(measured_line(&measurements, "whisper-small"), None);
     }
 }
