@@ -200,8 +200,9 @@ pub struct RecognitionArgs {
     pub whisper: String,
     /// A pause this long ends an utterance (milliseconds, 100–5000; default 400, live 300).
     ///
-    /// Live (and `bench --realtime`): after 4 s of speech a 200 ms pause is enough, so a long
-    /// sentence is translated clause by clause while the speaker goes on.
+    /// Live (and `bench --realtime`): after 3 s of speech a 200 ms pause is enough, and after
+    /// 5 s a 96 ms dip, so a long sentence is translated clause by clause while the speaker
+    /// goes on.
     #[arg(long, value_name = "MS", value_parser = pause_ms)]
     pub pause_ms: Option<u32>,
     /// Longer speech is split at its quietest moment (seconds, 1–29: Whisper hears at most 30 s).

@@ -10,12 +10,17 @@ pub struct SegmenterOptions {
     /// A pause this long ends an utterance.
     pub min_pause_ms: u32,
     /// Speech running longer than this ends at a shorter pause, `long_speech_pause_ms` (a
-    /// breath between clauses), so a long sentence is translated and spoken clause by clause
-    /// while the speaker goes on instead of after its end. Long-form set, `bench --realtime`:
-    /// output lag p95 11.0 → 8.3 s, first English p95 1.82 → 1.72 s, CER 0.396 → 0.403.
-    /// Set `long_speech_pause_ms` to `min_pause_ms` to keep sentences whole.
+    /// breath between clauses), and past `dip_after_ms` at any dip in it of `dip_ms`, so a long
+    /// sentence is translated and spoken clause by clause while the speaker goes on instead of
+    /// after its end. Set `long_speech_pause_ms` and `dip_ms` to `min_pause_ms` to keep
+    /// sentences whole. Long-form set, `bench --realtime`: the breath (200 ms after 4 s) took
+    /// output lag p95 11.0 → 8.3 s for CER 0.396 → 0.403; the breath from 3 s and a 96 ms dip
+    /// after 5 s took first English p95 1.43 → 1.36 s and output lag p95 8.61 → 8.33 s for CER
+    /// 0.397 → 0.400, on a CPU without AMX (a 64 ms dip after 3.5 s: 1.40 s for CER 0.414).
     pub long_speech_ms: u32,
     pub long_speech_pause_ms: u32,
+    pub dip_after_ms: u32,
+    pub dip_ms: u32,
     /// Speech shorter than this is ignored (clicks, coughs).
     pub min_speech_ms: u32,
     /// Longer speech is split at its quietest frame, so recognition never waits too long.
@@ -34,8 +39,10 @@ impl Default for SegmenterOptions {
         Self {
             threshold: 0.5,
             min_pause_ms: 400,
-            long_speech_ms: 4_000,
+            long_speech_ms: 3_000,
             long_speech_pause_ms: 200,
+            dip_after_ms: 5_000,
+            dip_ms: 96,
             min_speech_ms: 250,
             max_utterance_ms: 15_000,
             pad_ms: 200,
@@ -140,13 +147,18 @@ impl Segmenter {
         self.current.len() - self.silent_run.min(self.current.len())
     }
 
-    /// The pause that ends the current utterance: shorter once it is long.
+    /// The pause that ends the current utterance: shorter the longer it runs.
     fn pause_frames(&self) -> usize {
-        if self.speech_frames() >= frames(self.options.long_speech_ms) {
-            frames(self.options.long_speech_pause_ms.min(self.options.min_pause_ms))
+        let options = &self.options;
+        let speech = self.speech_frames();
+        let pause_ms = if speech >= frames(options.dip_after_ms) {
+            options.dip_ms
+        } else if speech >= frames(options.long_speech_ms) {
+            options.long_speech_pause_ms
         } else {
-            frames(self.options.min_pause_ms)
-        }
+            options.min_pause_ms
+        };
+        frames(pause_ms.min(options.min_pause_ms))
     }
 
     fn close(&mut self, speech_frames: usize) -> Option<Utterance> {
@@ -254,7 +266,7 @@ mod tests {
 
     #[test]
     fn long_speech_ends_at_a_breath() {
-        // A 256 ms pause: shorter than the 400 ms that ends an utterance, enough after 4 s.
+        // A 256 ms pause: shorter than the 400 ms that ends an utterance, enough after 3 s.
         let breath_after = |speech_frames: usize| {
             let mut p = vec![0.9; speech_frames];
             p.extend(vec![0.0; 8]);
@@ -265,6 +277,23 @@ mod tests {
         assert_eq!(u.len(), 2, "{u:?}");
         assert_eq!(u[0].speech_end, 160 * FRAME);
         assert_eq!(run(&breath_after(60), options()).len(), 1, "a short utterance goes on past a breath");
+    }
+
+    #[test]
+    fn longer_speech_ends_at_a_dip() {
+        // A 128 ms dip: too short for a breath, enough once the utterance has run 5 s.
+        let dip_after = |speech_frames: usize| {
+            let mut p = vec![0.9; speech_frames];
+            p.extend(vec![0.2; 4]);
+            p.extend(vec![0.9; 30]);
+            p
+        };
+        let u = run(&dip_after(160), options());
+        assert_eq!(u.len(), 2, "{u:?}");
+        assert_eq!(u[0].speech_end, 160 * FRAME);
+        assert_eq!(run(&dip_after(140), options()).len(), 1, "a 4.5 s utterance goes on past a dip");
+        let whole = SegmenterOptions { long_speech_pause_ms: 400, dip_ms: 400, ..options() };
+        assert_eq!(run(&dip_after(160), whole).len(), 1, "sentences kept whole were cut");
     }
 
     #[test]
