@@ -104,22 +104,19 @@ pub struct Machine {
 impl Machine {
     fn this() -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let model = cpuinfo
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, m)| m.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
+        let model = cpuinfo_field(&cpuinfo, "model name").unwrap_or("unknown").to_string();
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self { cpus, model, int8_instructions: int8_instructions(&cpuinfo) }
     }
 }
 
+/// The first CPU's value of `name` in /proc/cpuinfo.
+fn cpuinfo_field<'a>(cpuinfo: &'a str, name: &str) -> Option<&'a str> {
+    cpuinfo.lines().find_map(|l| l.strip_prefix(name)?.split_once(':').map(|(_, value)| value.trim()))
+}
+
 fn int8_instructions(cpuinfo: &str) -> &'static str {
-    let flags: Vec<&str> = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("flags").and_then(|rest| rest.split_once(':')).map(|(_, f)| f))
-        .map_or_else(Vec::new, |f| f.split_whitespace().collect());
+    let flags: Vec<&str> = cpuinfo_field(cpuinfo, "flags").map_or_else(Vec::new, |f| f.split_whitespace().collect());
     let has = |flag: &str| flags.contains(&flag);
     if has("amx_int8") {
         "AMX"
