@@ -68,7 +68,9 @@ def main():
     parser.add_argument("manifest")
     parser.add_argument("--binary", default="target/release/linguastream")
     parser.add_argument("--language", default="fa")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    # Each side at its own default unless given: ours decodes on one thread, faster-whisper's
+    # cpu_threads=0 lets CTranslate2 use every core.
+    parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json")
     parser.add_argument("--worker", choices=["stt", "tts"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-input", help=argparse.SUPPRESS)
@@ -97,9 +99,10 @@ def main():
     worker_input = os.path.join(tmp.name, "inputs.json")
     with open(worker_input, "w") as f:
         json.dump({"paths": paths, "sentences": sentences, "out_dir": tmp.name}, f)
+    threads = ["--threads", str(args.threads)] if args.threads else []
     worker = [*me, "--language", args.language, "--threads", str(args.threads), "--worker-input", worker_input, "--worker"]
     for side, command in [
-        ("ours", [args.binary, "transcribe", "--from", args.language, "--threads", str(args.threads), *paths]),
+        ("ours", [args.binary, "transcribe", "--from", args.language, *threads, *paths]),
         ("theirs", [*worker, "stt"]),
     ]:
         out, wall, rss = measured(command)

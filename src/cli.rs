@@ -211,7 +211,8 @@ pub struct RecognitionArgs {
     /// Voice-activity threshold, 0.05–0.95 (higher ignores more quiet speech and noise).
     #[arg(long, default_value_t = 0.5, value_name = "P", value_parser = vad_threshold)]
     pub vad_threshold: f32,
-    /// CPU threads for Whisper, 1 to twice the cores (default: all cores).
+    /// CPU threads for Whisper, 1 to twice the cores (default 1: decoding is fastest on one
+    /// thread, and the other cores are left to voice detection and synthesis).
     #[arg(long, short = 't', value_name = "N", value_parser = threads)]
     pub threads: Option<usize>,
     /// Recognition may take at most this many seconds per second of an utterance's audio

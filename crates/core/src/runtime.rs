@@ -63,7 +63,7 @@ pub struct RecognitionOptions {
     pub language: String,
     /// An installed Whisper size (`base`) or a CTranslate2 Whisper directory.
     pub whisper: String,
-    /// CPU threads for Whisper (None: all cores).
+    /// CPU threads for Whisper (None: [`crate::stt::DEFAULT_THREADS`]).
     pub threads: Option<usize>,
     /// Seconds recognition may spend per second of audio (Whisper's translate task a quarter);
     /// see [`WhisperOptions::transcribe_budget`].

@@ -11,7 +11,7 @@ mod whisper;
 pub use decoding::DecodingReport;
 pub use gate::{Evidence, GateOptions, Verdict};
 pub use mel::MelExtractor;
-pub use whisper::{EncodedAudio, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
+pub use whisper::{EncodedAudio, WhisperCt2Recognizer, WhisperModel, WhisperOptions, DEFAULT_THREADS};
 
 /// What Whisper is asked to produce from the audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,6 +30,7 @@ pub struct WhisperOptions {
     /// how it is counted.
     pub transcribe_budget: f32,
     pub gate: GateOptions,
+    /// CTranslate2 compute threads (see [`DEFAULT_THREADS`]).
     pub threads: usize,
     /// Whether audio arrives in real time (a microphone, a paced file): then the clock also
     /// limits decoding, so a loaded machine does not fall behind the speaker. Without it (files
@@ -38,15 +39,24 @@ pub struct WhisperOptions {
     pub real_time: bool,
 }
 
+/// Whisper runs on one thread unless told otherwise. Decoding a token is a chain of small
+/// matrix-vector products, and splitting each across cores costs more in OpenMP hand-offs than
+/// it saves: Whisper base on 2 cores without AMX decoded 5.8 ms a token on one thread and 11.1 on
+/// two (`cargo run --release --example whisper_speed -- --threads N`, virgool clips). The
+/// encoder does gain from two (110 against 147 ms a window), but in the pipeline the other core
+/// is busy with voice activity and synthesis, and a thread team waiting on a busy core costs
+/// more again: `transcribe` of the long-form set took 35.5 s on one thread and 42.2 s on two, and
+/// `bench --realtime` on it gave first English p95 1.03 s against 1.22 s, the same hour.
+pub const DEFAULT_THREADS: usize = 1;
+
 impl Default for WhisperOptions {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
             margin_samples: 16_000,
             min_window_samples: 160_000,
             transcribe_budget: 1.0,
             gate: GateOptions::default(),
-            threads,
+            threads: DEFAULT_THREADS,
             real_time: true,
         }
     }
