@@ -66,7 +66,7 @@ fn main() -> ExitCode {
             Ok((audio_s, encode_ms, t)) => {
                 let d = &t.decoding;
                 let decoding_ms = d.decode_ms - encode_ms;
-                // Only a lone greedy pass gives a clean per-token figure.
+                // Only a lone first pass gives a clean per-token figure.
                 let ms_per_token = (d.passes.len() == 1 && d.tokens > 0).then(|| decoding_ms / d.tokens as f64);
                 println!(
                     "{}\t{audio_s:.2}\t{encode_ms:.0}\t{}\t{}\t{:.0}\t{}\t{}",
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "median\tencode_ms {:.0}\tms_per_token {:.1} (over {} greedy-only files)\tdecode_ms {:.0}",
+        "median\tencode_ms {:.0}\tms_per_token {:.1} (over {} single-pass files)\tdecode_ms {:.0}",
         median(&mut encode),
         median(&mut per_token),
         per_token.len(),

@@ -41,8 +41,8 @@ pub struct WhisperOptions {
 
 /// Whisper runs on one thread unless told otherwise. Decoding a token is a chain of small
 /// matrix-vector products, and splitting each across cores costs more in OpenMP hand-offs than
-/// it saves: Whisper base on 2 cores without AMX decoded 5.8 ms a token on one thread and 11.1 on
-/// two (`cargo run --release --example whisper_speed -- --threads N`, virgool clips). The
+/// it saves: Whisper base on 2 cores without AMX decoded 5.8 ms a greedy token on one thread and
+/// 11.1 on two (`cargo run --release --example whisper_speed -- --threads N`, virgool clips). The
 /// encoder does gain from two (110 against 147 ms a window), but in the pipeline the other core
 /// is busy with voice activity and synthesis, and a thread team waiting on a busy core costs
 /// more again: `transcribe` of the long-form set took 35.5 s on one thread and 42.2 s on two, and
@@ -104,7 +104,7 @@ pub(super) struct Decoded {
     pub no_speech_prob: f32,
 }
 
-/// Greedy tokens decoded per extra call once a pass runs past what the audio plausibly holds:
+/// Tokens decoded per extra call once a pass runs past what the audio plausibly holds:
 /// checking for a loop between calls stops it early instead of at the cap.
 const CONTINUATION_TOKENS: usize = 16;
 
@@ -222,7 +222,7 @@ impl WhisperModel {
         Ok(Some(audio.tight.get_or_init(|| tight)))
     }
 
-    /// Recognises encoded audio in `language`: greedy first, fallbacks while the result looks
+    /// Recognises encoded audio in `language`: one pass first, fallbacks while the result looks
     /// degenerate and the time budget allows, then the hallucination gate.
     /// `vad_probability` is the detector's mean speech probability over the utterance, if known.
     pub fn recognize(
@@ -244,10 +244,10 @@ impl WhisperModel {
             let plain = matches!(strategy, Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow);
             let prompt = if plain { &plain_prompt } else { &prompt };
             let decoded = match strategy {
-                Strategy::Beam(_) | Strategy::Sample { .. } => {
+                Strategy::Sample { .. } => {
                     self.generate(encoded, prompt, &[], strategy, max_new_tokens)?.into_decoded()
                 }
-                _ => self.greedy_until_loop(
+                _ => self.decode_until_loop(
                     encoded,
                     prompt,
                     strategy,
@@ -286,9 +286,9 @@ impl WhisperModel {
         Ok(vec!["<|startoftranscript|>".to_string(), self.language_token(language)?, task_token.to_string()])
     }
 
-    /// Greedy decoding in steps: `first_limit` tokens, then further only while the text is not
-    /// looping, up to `max_new_tokens`.
-    fn greedy_until_loop(
+    /// Greedy or beam decoding in steps: `first_limit` tokens, then further (from the best
+    /// hypothesis so far) only while the text is not looping, up to `max_new_tokens`.
+    fn decode_until_loop(
         &self,
         encoded: &EncoderOutput,
         prompt: &[String],
