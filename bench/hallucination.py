@@ -38,13 +38,15 @@ def main():
     parser.add_argument("--seconds-each", type=float, default=86.0)
     parser.add_argument("--binary", default=os.path.join(HERE, "..", "target", "release", "linguastream"))
     parser.add_argument("--json")
+    parser.add_argument("--live-flag", action="append", default=[], metavar="FLAG",
+                        help="an extra flag for the live run, e.g. --live-flag=--speak-early (repeatable)")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     out = subprocess.run(
         [sys.executable, os.path.join(HERE, "noise_corpus.py"), tmp.name, "--seconds-each", str(args.seconds_each)],
         check=True, capture_output=True, text=True,
     ).stdout.split()
-    result = {"seconds_each": args.seconds_each, "translate": {}, "live": {}}
+    result = {"seconds_each": args.seconds_each, "live_flags": args.live_flag, "translate": {}, "live": {}}
     spoken_total = 0
     for path in out:
         kind = os.path.splitext(os.path.basename(path))[0]
@@ -63,7 +65,7 @@ def main():
     seconds = concatenate(out, joined)
     metrics = os.path.join(tmp.name, "live.json")
     subprocess.run(
-        [args.binary, "live", "--input-file", joined, "--output", "none", "--metrics-json", metrics],
+        [args.binary, "live", "--input-file", joined, "--output", "none", "--metrics-json", metrics, *args.live_flag],
         check=True, stdout=subprocess.DEVNULL,
     )
     with open(metrics) as f:

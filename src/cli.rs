@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// --partial-captions` does, to measure what partial captions cost the final English.
     #[arg(long)]
     pub partial_captions: bool,
+    /// With --realtime and `--mt direct`: say English while the speaker is still talking, as
+    /// `live --speak-early` does.
+    #[arg(long)]
+    pub speak_early: bool,
     /// Write the report as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -134,6 +138,12 @@ pub struct LiveArgs {
     /// idle time; the final transcript may wait for a partial pass to finish.
     #[arg(long)]
     pub partial_captions: bool,
+    /// Say English while the speaker is still talking (`--mt direct` only): the sentence under
+    /// way is translated every second of new speech, and each clause two passes agree on is
+    /// said at once instead of after the pause. What is said is never taken back: the rest of
+    /// the sentence's English continues it. With --partial-captions, the captions are the English.
+    #[arg(long)]
+    pub speak_early: bool,
     /// Translation engine.
     #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
     pub mt: MtChoice,

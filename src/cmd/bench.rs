@@ -7,7 +7,7 @@ use linguastream_core::bench::{self, read_manifest, read_text_pairs, Clip};
 use linguastream_core::outfile;
 use linguastream_core::runtime::Runtime;
 
-use super::{check_outputs, mt_choice, pipeline_config, LIVE_PAUSE_MS};
+use super::{check_outputs, mt_choice, pipeline_config, speak_early, LIVE_PAUSE_MS};
 use crate::cli::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -18,6 +18,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let limit = args.limit.map(|n| n as usize);
     if args.text {
         return run_text(&args, limit);
+    }
+    if args.speak_early && !args.realtime {
+        anyhow::bail!("--speak-early needs --realtime: only a listener in real time hears English said early");
     }
     let clips = bench::spread(read_manifest(&args.manifest)?, limit);
     warn_about_missing_references(&clips);
@@ -31,6 +34,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let (mut config, names) =
         pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, args.realtime)?;
     config.partial_captions = args.partial_captions;
+    speak_early(&mut config, &names, args.speak_early)?;
     eprintln!(
         "benchmarking {} clips from {} ({})…",
         clips.len(),

@@ -13,7 +13,7 @@ mod translate;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use linguastream_core::outfile;
 use linguastream_core::pipeline::PipelineConfig;
 use linguastream_core::runtime::{self, ModelNames, RecognitionOptions, Runtime, SessionOptions};
@@ -105,6 +105,16 @@ fn pipeline_config(
         eprintln!("hint: {hint}");
     }
     Ok((config, names))
+}
+
+/// Turns on `--speak-early`, which only Whisper's own translation can do (its English is
+/// continued from what was said; a text engine would have to translate half a Persian clause).
+fn speak_early(config: &mut PipelineConfig, names: &ModelNames, asked: bool) -> Result<()> {
+    if asked && !config.english_first {
+        bail!("--speak-early needs Whisper's own translation (--mt direct); this run translates with {}", names.mt);
+    }
+    config.speak_early = asked;
+    Ok(())
 }
 
 /// How speech is cut; the flags' ranges were checked when they were parsed. Only a listener in

@@ -84,4 +84,6 @@ fn a_bad_manifest_is_explained() {
     std::fs::write(&path, "id\tfa_transcript\nx\tسلام\n").unwrap();
     let error = fails(bin().arg("bench").arg(&path));
     assert!(error.contains("no `audio` column"), "{error}");
+    let error = fails(bin().arg("bench").arg(&path).arg("--speak-early"));
+    assert!(error.contains("--speak-early needs --realtime"), "{error}");
 }

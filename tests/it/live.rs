@@ -265,6 +265,29 @@ fn input_file_runs_without_a_sound_server() {
 }
 
 #[test]
+fn speaking_early_runs_on_real_speech_and_needs_whispers_own_translation() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("m.json");
+    let captions = ok(bin()
+        .args(["live", "--output", "none", "--mt", "direct", "--speak-early", "--partial-captions", "--input-file"])
+        .arg(sample("fa-sentence-virgool.wav"))
+        .arg("--metrics-json")
+        .arg(&metrics));
+    assert!(captions.contains("en: "), "{captions}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    assert!(report["clauses_said_ahead"].is_u64() && report["ahead_lag_s"]["p95"].is_f64(), "{report}");
+    let spoken = report["utterances"].as_array().unwrap().iter().filter(|u| u["latency_ms"].is_object()).count();
+    assert!(spoken > 0, "{report}");
+
+    let error = fails(
+        bin()
+            .args(["live", "--output", "none", "--from", "pt", "--mt", "firefox", "--speak-early", "--input-file"])
+            .arg(sample("fa-sentence-virgool.wav")),
+    );
+    assert!(error.contains("--speak-early needs Whisper's own translation (--mt direct)"), "{error}");
+}
+
+#[test]
 fn a_killed_session_leaves_a_microphone_the_next_one_adopts_and_removes() {
     let _server = server();
     let dir = tempfile::tempdir().unwrap();

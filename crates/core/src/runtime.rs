@@ -192,6 +192,7 @@ impl Runtime {
             real_time: options.recognition.real_time,
             partial_captions: false,
             english_first: matches!(engine, MtEngine::Direct),
+            speak_early: false,
         };
         Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
     }

@@ -146,7 +146,7 @@ async fn send_event(
         Event::Ready { speech_rate } => {
             send_json(socket, json!({ "type": "ready", "speech_rate": speech_rate, "models": models })).await
         }
-        Event::Speech { seq, samples, rate } => {
+        Event::Speech { seq, samples, rate, .. } => {
             first_speech_sent.entry(seq).or_insert_with(Instant::now);
             send_json(socket, json!({ "type": "speech", "seq": seq, "rate": rate, "samples": samples.len() })).await?;
             socket.send(Message::Binary(f32_to_pcm16(&samples).into())).await

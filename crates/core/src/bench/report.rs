@@ -159,6 +159,10 @@ pub struct BenchReport {
     pub e2e_latency_s: Quantiles,
     /// Speech end → its English heard to the end, played in real time after the English before.
     pub output_lag_s: Quantiles,
+    /// With `--speak-early`: clauses said before their utterance ended, and how long after the
+    /// last audio they were translated from each began.
+    pub clauses_said_ahead: usize,
+    pub ahead_lag_s: Quantiles,
     pub stages_ms: StageSpreads,
     /// Wall time over the audio fed (clips and the pauses between them).
     pub rtf: f64,
@@ -208,6 +212,8 @@ impl BenchReport {
             recognition: RecognitionSummary::of(&live),
             e2e_latency_s: live.e2e_latency_s,
             output_lag_s: live.output_lag_s,
+            clauses_said_ahead: live.clauses_said_ahead,
+            ahead_lag_s: live.ahead_lag_s,
             stages_ms,
             rtf: live.wall_s / fed_s.max(1e-9),
             wall_s: live.wall_s,
@@ -246,7 +252,7 @@ impl BenchReport {
         // Fed faster than real time, utterances queue behind each other, and that wait is all an
         // end-to-end figure would show.
         let latency = |v: f64| if self.realtime { seconds(v) } else { "— (use --realtime)".to_string() };
-        let rows: Vec<Kpi> = vec![
+        let mut rows: Vec<Kpi> = vec![
             Kpi::new(
                 "end of speech → first English sample, p50",
                 "≤ 0.8 s",
@@ -319,6 +325,16 @@ impl BenchReport {
             let _ = writeln!(out, "Warnings by kind: {}.\n", counts.join(", "));
         }
         out.push_str("| KPI | target | LinguaStream | baseline (faster-whisper + piper-tts) |\n|---|---|---|---|\n");
+        if self.clauses_said_ahead > 0 {
+            let ahead = format!(
+                "{}, {} / {}",
+                self.clauses_said_ahead,
+                seconds(self.ahead_lag_s.p50),
+                seconds(self.ahead_lag_s.p95)
+            );
+            let name = "clauses said before their utterance ended (--speak-early), behind their audio p50 / p95";
+            rows.insert(3, Kpi::new(name, "—", ahead, "—".into()));
+        }
         for row in rows {
             let _ = writeln!(out, "| {} | {} | {} | {} |", row.name, row.target, row.ours, row.baseline);
         }

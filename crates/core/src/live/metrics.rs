@@ -120,6 +120,12 @@ pub struct LiveReport {
     pub e2e_latency_s: Quantiles,
     /// Speech end → each utterance's English heard to the end (see `LatencyMs::output_lag`).
     pub output_lag_s: Quantiles,
+    /// English said before its utterance ended (`--speak-early`): how long after the last audio
+    /// it was translated from each clause's first sample was written, and how many there were.
+    pub ahead_lag_s: Quantiles,
+    pub clauses_said_ahead: usize,
+    #[serde(skip)]
+    pub ahead_lags_s: Vec<f64>,
     pub stages_ms: StageQuantiles,
     pub wall_s: f64,
     pub cpu_percent: f64,
@@ -138,6 +144,8 @@ impl LiveReport {
         let seconds = |q: Quantiles| Quantiles { p50: q.p50 / 1000.0, p95: q.p95 / 1000.0, max: q.max / 1000.0 };
         self.e2e_latency_s = seconds(pick(|l| l.e2e));
         self.output_lag_s = seconds(pick(|l| l.output_lag));
+        self.ahead_lag_s = Quantiles::of(&self.ahead_lags_s);
+        self.clauses_said_ahead = self.ahead_lags_s.len();
         self.stages_ms = StageQuantiles {
             vad: pick(|l| l.vad),
             stt: pick(|l| l.stt),

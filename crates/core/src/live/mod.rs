@@ -45,11 +45,14 @@ pub fn run(
     let usage_before = metrics::cpu_seconds();
     let (source, stats, capture_thread) = capture.into_source();
     let mut first_written: HashMap<u64, Instant> = HashMap::new();
+    // English said before its utterance ended: when its first piece was written, per utterance.
+    let mut first_ahead: HashMap<u64, Instant> = HashMap::new();
     let mut failed_sinks: Vec<String> = Vec::new();
     let mut report = LiveReport::default();
 
     pipeline::run(source, config, |event| match event {
-        Event::Speech { seq, samples, rate } => {
+        Event::Speech { seq, samples, rate, ahead_of } => {
+            let mut first_piece = true;
             // Written in small pieces: a write blocks while the server's buffer is full, and the
             // first piece's moment is when the listener starts hearing English.
             for piece in samples.chunks((rate / 50).max(1) as usize) {
@@ -65,11 +68,24 @@ pub fn run(
                         Err(_) => {}
                     }
                 }
-                first_written.entry(seq).or_insert_with(Instant::now);
+                let now = Instant::now();
+                match ahead_of {
+                    Some(translated_from) if first_piece => {
+                        report.ahead_lags_s.push(now.saturating_duration_since(translated_from).as_secs_f64());
+                        first_ahead.entry(seq).or_insert(now);
+                    }
+                    Some(_) => {}
+                    None => {
+                        first_written.entry(seq).or_insert(now);
+                    }
+                }
+                first_piece = false;
             }
         }
         Event::Translated { seq, segment, marks } => {
-            let utterance = UtteranceReport::new(seq, &segment, &marks, first_written.remove(&seq));
+            // An utterance whose English was all said ahead waited only for that.
+            let written = first_written.remove(&seq).or(first_ahead.remove(&seq));
+            let utterance = UtteranceReport::new(seq, &segment, &marks, written);
             on_event(LiveEvent::Caption { segment: &segment, latency: &utterance, backlog_s: stats.backlog_s() });
             report.utterances.push(utterance);
         }

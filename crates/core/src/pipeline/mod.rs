@@ -68,6 +68,12 @@ pub struct PipelineConfig {
     /// The translator is Whisper's own speech translation (`direct`): decode the English first,
     /// so the listener does not wait for the transcript, which follows it.
     pub english_first: bool,
+    /// Say English while the speaker is still talking: the utterance under way is translated
+    /// every second of new speech and each clause two passes agree on is said at once (the
+    /// utterance's final English is forced to continue it, so nothing said is taken back). Only
+    /// with `english_first`, `real_time` and `stream_speech`; with `partial_captions` the partial
+    /// captions are then the English.
+    pub speak_early: bool,
 }
 
 /// The stages, in pipeline order.
@@ -197,6 +203,9 @@ pub enum Event {
         seq: u64,
         samples: Vec<f32>,
         rate: u32,
+        /// English said before utterance `seq` ended (`speak_early`): when the last audio it
+        /// was translated from was captured.
+        ahead_of: Option<Instant>,
     },
     /// The utterance under way so far (with `partial_captions`): `stable` words, agreed on by two
     /// hypotheses, are never taken back; `unstable` ones may change. The utterance's
@@ -291,16 +300,25 @@ pub fn start(
         error
     };
     let (factories, segmenter) = (config.stages.clone(), config.segmenter);
-    let offers = stages::Offers { speculate: config.real_time, partials: config.real_time && config.partial_captions };
+    let speak_early = config.speak_early && config.english_first && config.real_time && config.stream_speech;
+    let offers = stages::Offers {
+        speculate: config.real_time,
+        partials: config.real_time && (config.partial_captions || speak_early),
+    };
     let vad = spawn(Stage::Vad, &cancel, {
         let cancel = cancel.clone();
         move || stages::vad(source, &factories.detector, segmenter, offers, &cancel, heard_tx)
     })
     .map_err(stop_on_error)?;
-    let (factories, english_first) = (config.stages.clone(), config.english_first);
+    let factories = config.stages.clone();
+    let mode = stages::SttMode {
+        english_first: config.english_first,
+        speak_early,
+        partial_captions: config.real_time && config.partial_captions,
+    };
     let stt = spawn(Stage::Stt, &cancel, {
         let cancel = cancel.clone();
-        move || stages::stt(&factories.recognizer, english_first, &cancel, heard_rx, recognized_tx)
+        move || stages::stt(&factories.recognizer, mode, &cancel, heard_rx, recognized_tx)
     })
     .map_err(stop_on_error)?;
     let factories = config.stages.clone();

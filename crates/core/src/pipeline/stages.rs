@@ -6,13 +6,13 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::partials::{Agreement, PARTIAL_EVERY_S};
+use super::partials::{Agreement, EarlyEnglish, PARTIAL_EVERY_S};
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
 use crate::audio::{Chunk, STT_RATE};
 use crate::memory;
 use crate::mt::{SourceSegment, Translator};
 use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
-use crate::stt::{EncodedAudio, Recognizer, SttError, Task, Transcript, Verdict};
+use crate::stt::{text_of_tokens, EncodedAudio, Recognizer, SttError, Task, Transcript, Verdict};
 use crate::text::is_readable_in_english;
 use crate::tts::Synthesizer;
 use crate::vad::{HeardUtterance, SegmenterOptions, SpeechDetector, StreamingVad, Utterance};
@@ -31,7 +31,8 @@ enum HeardKind {
     /// Offered while its pause is still being confirmed; the same utterance follows, whole, if
     /// the pause is confirmed.
     Speculative,
-    /// The utterance under way so far, for a partial caption.
+    /// The utterance under way so far, for a partial caption or English said before it ends.
+    /// Numbered as the utterance will be when it ends.
     Partial,
 }
 
@@ -53,6 +54,11 @@ pub(super) struct Recognized {
     caption: Option<Caption>,
     /// For the `direct` translator; dropped once translated.
     encoded: Option<Arc<EncodedAudio>>,
+    /// English committed while the utterance is still under way (`speak_early`): said at once,
+    /// reported with the whole utterance when it ends.
+    ahead: bool,
+    /// For an utterance some of whose English was said ahead: the rest, still to be said.
+    unsaid: Option<String>,
     recognition: Recognition,
     stt_ms: f64,
     recognized_at: Instant,
@@ -99,17 +105,8 @@ pub(super) fn vad(
     let mut vad = StreamingVad::new(detector.as_mut(), options);
     let mut seq = 0u64;
     let partial_every = (PARTIAL_EVERY_S * f64::from(STT_RATE)) as usize;
-    let mut send = |found: Vec<HeardUtterance>| {
-        for audio in found {
-            if out.send(Heard { seq, audio, detected_at: Instant::now(), kind: HeardKind::Whole }).is_err() {
-                return false;
-            }
-            seq += 1;
-        }
-        true
-    };
     for chunk in source {
-        if cancel.is_cancelled() || !send(vad.push(chunk)?) {
+        if cancel.is_cancelled() || !send_whole(vad.push(chunk)?, &mut seq, &out) {
             return Ok(());
         }
         // Asked only when wanted: an offer copies the utterance's audio.
@@ -122,33 +119,57 @@ pub(super) fn vad(
         }
         if let Some(audio) = offers.partials.then(|| vad.partial(partial_every)).flatten() {
             // Never waits: a partial that finds recognition busy is not needed.
-            let heard = Heard { seq: u64::MAX, audio, detected_at: Instant::now(), kind: HeardKind::Partial };
+            let heard = Heard { seq, audio, detected_at: Instant::now(), kind: HeardKind::Partial };
             if let Err(TrySendError::Disconnected(_)) = out.try_send(heard) {
                 return Ok(());
             }
         }
     }
     if !cancel.is_cancelled() {
-        send(vad.finish()?);
+        send_whole(vad.finish()?, &mut seq, &out);
     }
     Ok(())
 }
 
-/// `english_first`: the translator is Whisper's own (`direct`), so the English is decoded first and
-/// the transcript after it (see [`after_english`]).
+/// Sends utterances that ended, numbering them from `seq`; false when recognition has gone.
+fn send_whole(found: Vec<HeardUtterance>, seq: &mut u64, out: &SyncSender<Heard>) -> bool {
+    for audio in found {
+        if out.send(Heard { seq: *seq, audio, detected_at: Instant::now(), kind: HeardKind::Whole }).is_err() {
+            return false;
+        }
+        *seq += 1;
+    }
+    true
+}
+
+/// What the recognition stage does besides recognising whole utterances.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SttMode {
+    /// The translator is Whisper's own (`direct`): the English is decoded first and the transcript
+    /// after it (see [`after_english`]).
+    pub english_first: bool,
+    /// Say English before the utterance ends ([`EarlyEnglish`]); only with `english_first`.
+    pub speak_early: bool,
+    /// Report the utterance under way as [`Event::Partial`]: its transcript, or with `speak_early`
+    /// its English.
+    pub partial_captions: bool,
+}
+
 pub(super) fn stt(
     factory: &Factory<dyn Recognizer>,
-    english_first: bool,
+    mode: SttMode,
     cancel: &CancelHandle,
     input: Receiver<Heard>,
     out: SyncSender<Result<Recognized, Event>>,
 ) -> Result<(), PipelineError> {
     let mut recognizer = factory()?;
-    let first_task = if english_first { Task::Translate } else { Task::Transcribe };
+    let first_task = if mode.english_first { Task::Translate } else { Task::Transcribe };
     let mut waiting: Option<Heard> = None;
     let mut agreement = Agreement::default();
-    // A speculative result and the utterance it was made for.
-    let mut speculated: Option<(Utterance, Result<Transcript, SttError>, f64)> = None;
+    let mut early = EarlyEnglish::default();
+    // A speculative result, the utterance it was made for and how much English said ahead it
+    // continues.
+    let mut speculated: Option<(Utterance, usize, Result<Transcript, SttError>, f64)> = None;
     while let Some(heard) = waiting.take().or_else(|| input.recv().ok()) {
         if cancel.is_cancelled() {
             break;
@@ -160,29 +181,35 @@ pub(super) fn stt(
             if waiting.is_some() {
                 continue;
             }
-            let started = Instant::now();
-            let task = if heard.kind == HeardKind::Speculative { first_task } else { Task::Transcribe };
-            let result = recognize(recognizer.as_mut(), &heard.audio, task);
-            if heard.kind == HeardKind::Speculative {
-                speculated = Some((heard.audio.utterance, result, ms_since(started)));
-            } else if let Some(transcript) = result.ok().filter(|t| t.verdict.is_speech()) {
-                let utterance = &heard.audio.utterance;
-                let (stable, unstable) = agreement.update(utterance.start, &transcript.text);
-                let partial = Event::Partial { start_s: seconds(utterance.speech_start), stable, unstable };
-                if out.send(Err(partial)).is_err() {
-                    break;
+            let delivered = match heard.kind {
+                HeardKind::Speculative => {
+                    let started = Instant::now();
+                    let ahead = early.committed(heard.audio.utterance.start).len();
+                    let result = first_decode(recognizer.as_mut(), &heard.audio, first_task, &early);
+                    speculated = Some((heard.audio.utterance, ahead, result, ms_since(started)));
+                    true
                 }
+                _ if mode.speak_early => say_ahead(recognizer.as_mut(), heard, &mut early, mode.partial_captions, &out),
+                _ => partial_caption(recognizer.as_mut(), &heard, &mut agreement, &out),
+            };
+            if !delivered {
+                break;
             }
             continue;
         }
         let started = Instant::now();
+        let start = heard.audio.utterance.start;
+        let ahead = early.committed(start).len();
         let (result, stt_ms) = match speculated.take() {
-            Some((utterance, result, ms)) if utterance == heard.audio.utterance => (result, ms),
-            _ => (recognize(recognizer.as_mut(), &heard.audio, first_task), 0.0),
+            Some((u, a, result, ms)) if u == heard.audio.utterance && a == ahead => (result, ms),
+            _ => (first_decode(recognizer.as_mut(), &heard.audio, first_task, &early), 0.0),
         };
         let stt_ms = stt_ms + ms_since(started);
+        let said_ahead = early.finish(start);
         let delivered = match result {
-            Ok(english) if english_first => after_english(recognizer.as_mut(), heard, english, stt_ms, &out),
+            Ok(english) if mode.english_first => {
+                after_english(recognizer.as_mut(), heard, english, &said_ahead, stt_ms, &out)
+            }
             result => out.send(judged(heard, result, None, stt_ms)).is_ok(),
         };
         if !delivered {
@@ -190,6 +217,88 @@ pub(super) fn stt(
         }
     }
     Ok(())
+}
+
+/// The first decode of a whole (or speculated) utterance: for the English, a continuation of
+/// whatever of it was said ahead.
+fn first_decode(
+    recognizer: &mut dyn Recognizer,
+    audio: &HeardUtterance,
+    task: Task,
+    early: &EarlyEnglish,
+) -> Result<Transcript, SttError> {
+    let said_ahead = early.committed(audio.utterance.start);
+    if said_ahead.is_empty() {
+        return recognize(recognizer, audio, task);
+    }
+    recognizer.translate_after(&audio.samples, Some(audio.utterance.speech_probability), said_ahead, false)
+}
+
+/// Recognises the utterance under way for a partial caption. False when the next stage has gone.
+fn partial_caption(
+    recognizer: &mut dyn Recognizer,
+    heard: &Heard,
+    agreement: &mut Agreement,
+    out: &SyncSender<Result<Recognized, Event>>,
+) -> bool {
+    let result = recognize(recognizer, &heard.audio, Task::Transcribe);
+    let Some(transcript) = result.ok().filter(|t| t.verdict.is_speech()) else {
+        return true;
+    };
+    let utterance = &heard.audio.utterance;
+    let (stable, unstable) = agreement.update(utterance.start, &transcript.text);
+    out.send(Err(Event::Partial { start_s: seconds(utterance.speech_start), stable, unstable })).is_ok()
+}
+
+/// Translates the utterance under way and commits the English two clear hypotheses agree on
+/// ([`EarlyEnglish`]); committed English goes on to be said at once. With `captions`, the English
+/// so far is a partial caption. False when the next stage has gone.
+fn say_ahead(
+    recognizer: &mut dyn Recognizer,
+    heard: Heard,
+    early: &mut EarlyEnglish,
+    captions: bool,
+    out: &SyncSender<Result<Recognized, Event>>,
+) -> bool {
+    let started = Instant::now();
+    let utterance = &heard.audio.utterance;
+    let start = utterance.start;
+    let said_before = early.committed(start).to_vec();
+    let vad_probability = Some(utterance.speech_probability);
+    let hypothesis = recognizer
+        .translate_after(&heard.audio.samples, vad_probability, &said_before, true)
+        .ok()
+        .filter(|t| t.verdict.is_speech() && t.clear);
+    let Some(hypothesis) = hypothesis else {
+        early.doubt(start);
+        return true;
+    };
+    let said = early.update(start, &hypothesis.tokens);
+    if captions {
+        let committed = early.committed(start);
+        let stable = text_of_tokens(committed);
+        let unstable = text_of_tokens(hypothesis.tokens.get(committed.len()..).unwrap_or_default());
+        let partial = Event::Partial { start_s: seconds(utterance.speech_start), stable, unstable };
+        if out.send(Err(partial)).is_err() {
+            return false;
+        }
+    }
+    let Some(text) = said else {
+        return true;
+    };
+    let recognized = Recognized {
+        heard,
+        text: String::new(),
+        english: Some(Ok(text)),
+        caption: None,
+        encoded: None,
+        ahead: true,
+        unsaid: None,
+        recognition: Recognition { evidence: hypothesis.evidence, decoding: hypothesis.decoding },
+        stt_ms: ms_since(started),
+        recognized_at: Instant::now(),
+    };
+    out.send(Ok(recognized)).is_ok()
 }
 
 fn recognize(recognizer: &mut dyn Recognizer, audio: &HeardUtterance, task: Task) -> Result<Transcript, SttError> {
@@ -216,6 +325,8 @@ fn judged(
                 english,
                 caption: None,
                 encoded: t.encoded,
+                ahead: false,
+                unsaid: None,
                 recognition,
                 stt_ms,
                 recognized_at: Instant::now(),
@@ -248,13 +359,20 @@ fn judged(
 fn after_english(
     recognizer: &mut dyn Recognizer,
     heard: Heard,
-    english: Transcript,
+    mut english: Transcript,
+    said_ahead: &[String],
     stt_ms: f64,
     out: &SyncSender<Result<Recognized, Event>>,
 ) -> bool {
     let vad_probability = Some(heard.audio.utterance.speech_probability);
     let encoded = english.encoded.clone();
-    if english.clear {
+    // English already said makes the utterance speech: the rest of it is said like clear speech.
+    let unsaid = (!said_ahead.is_empty()).then(|| {
+        let (whole, rest) = rest_after(&english, said_ahead);
+        english.text = whole;
+        rest
+    });
+    if english.clear || unsaid.is_some() {
         let samples = heard.audio.samples.clone();
         let (transcript_tx, transcript) = sync_channel(1);
         let (first_speech, first_speech_rx) = sync_channel::<()>(0);
@@ -264,6 +382,8 @@ fn after_english(
             english: Some(Ok(english.text)),
             caption: Some(Caption { transcript, first_speech }),
             encoded: None,
+            ahead: false,
+            unsaid,
             recognition: Recognition { evidence: english.evidence, decoding: english.decoding },
             stt_ms,
             recognized_at: Instant::now(),
@@ -290,6 +410,15 @@ fn after_english(
         verdict => Err(format!("Whisper's translation was rejected: {}", verdict.reason())),
     };
     out.send(judged(heard, transcript, Some(english), stt_ms + ms_since(started))).is_ok()
+}
+
+/// The English of an utterance whose first tokens were `said` ahead, and the part of it not yet
+/// said. English that does not continue them (refused, or failed to) gives way to what was said.
+pub(super) fn rest_after(english: &Transcript, said: &[String]) -> (String, String) {
+    match english.tokens.strip_prefix(said) {
+        Some(rest) if english.verdict.is_speech() => (english.text.clone(), text_of_tokens(rest)),
+        _ => (text_of_tokens(said), String::new()),
+    }
 }
 
 pub(super) fn mt(
@@ -369,6 +498,10 @@ pub(super) fn tts(
         }
         let event = match message {
             Err(event) => event,
+            Ok(translated) if translated.recognized.ahead => {
+                speak_ahead(synthesizer.as_mut(), translated, playback.as_mut(), &out);
+                continue;
+            }
             Ok(translated) => {
                 let spoken = speak(synthesizer.as_mut(), translated, speech.stream, playback.as_mut(), &out);
                 if memory_returned.elapsed() >= RETURN_MEMORY_EVERY {
@@ -390,6 +523,9 @@ pub(super) fn tts(
 #[derive(Default)]
 struct Playback {
     ends_at: Option<Instant>,
+    /// The utterance whose English is being said ahead of its end, and when its first sentence
+    /// was ready.
+    ahead: Option<(u64, Instant)>,
 }
 
 /// Behind by more than this, the English is spoken [`CATCH_UP_SPEED`] times faster.
@@ -411,6 +547,42 @@ impl Playback {
     }
 }
 
+fn speed_when_behind(behind_s: f64) -> f32 {
+    if behind_s > CATCH_UP_AFTER_S {
+        CATCH_UP_SPEED
+    } else {
+        1.0
+    }
+}
+
+/// Says English committed while its utterance is still under way (see [`EarlyEnglish`]); the
+/// utterance's own event, when it ends, reports it.
+fn speak_ahead(
+    synthesizer: &mut dyn Synthesizer,
+    translated: Translated,
+    mut playback: Option<&mut Playback>,
+    out: &SyncSender<Event>,
+) {
+    let rate = synthesizer.sample_rate();
+    let (seq, ahead_of) = (translated.recognized.heard.seq, translated.recognized.heard.audio.speech_end_at);
+    let text = translated.text;
+    let behind_s = playback.as_ref().map_or(0.0, |p| p.behind_s());
+    if behind_s > MAX_SPEECH_BACKLOG_S {
+        let _ = out.send(Event::Warning(Warning::TooFarBehind { text, behind_s }));
+        return;
+    }
+    let result = synthesizer.synthesize(&text, speed_when_behind(behind_s), &mut |sentence| {
+        if let Some(playback) = playback.as_deref_mut() {
+            playback.queue(sentence.len() as f64 / f64::from(rate));
+            playback.ahead.get_or_insert((seq, Instant::now()));
+        }
+        let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate, ahead_of: Some(ahead_of) });
+    });
+    if let Err(e) = result {
+        let _ = out.send(Event::Warning(Warning::SynthesisFailed { text, reason: e.to_string() }));
+    }
+}
+
 /// Synthesises one utterance, streaming its sentences (paced by `playback` when a listener hears
 /// them as they come) or collecting them into the segment.
 fn speak(
@@ -423,7 +595,10 @@ fn speak(
     let started = Instant::now();
     let rate = synthesizer.sample_rate();
     let Translated { recognized, text, mt_failed, mt_ms, translated_at } = translated;
-    let Recognized { heard, text: source_text, caption, recognition, stt_ms, recognized_at, .. } = recognized;
+    let Recognized { heard, text: source_text, caption, recognition, stt_ms, recognized_at, unsaid, .. } = recognized;
+    // What was said ahead of the utterance's end is not said again.
+    let said_ahead = unsaid.is_some();
+    let say = unsaid.unwrap_or_else(|| text.clone());
     // Dropped at the first sentence, or when none comes: the transcript's decoding may start.
     let (caption, mut first_speech) = match caption {
         Some(Caption { transcript, first_speech }) => (Some(transcript), Some(first_speech)),
@@ -442,14 +617,15 @@ fn speak(
     let behind_s = playback.as_ref().map_or(0.0, |p| p.behind_s());
     // An English voice reading another script is noise to the listener; the caption still
     // carries the text, flagged. Numbers and Latin text are still spoken.
-    if mt_failed && !is_readable_in_english(&text) {
-        let _ = out.send(Event::Warning(Warning::NotSpoken { text: text.clone() }));
+    if say.is_empty() {
+        // All of it was said ahead.
+    } else if mt_failed && !is_readable_in_english(&say) {
+        let _ = out.send(Event::Warning(Warning::NotSpoken { text: say }));
     } else if behind_s > MAX_SPEECH_BACKLOG_S {
-        let _ = out.send(Event::Warning(Warning::TooFarBehind { text: text.clone(), behind_s }));
+        let _ = out.send(Event::Warning(Warning::TooFarBehind { text: say, behind_s }));
     } else {
         let seq = heard.seq;
-        let speed = if behind_s > CATCH_UP_AFTER_S { CATCH_UP_SPEED } else { 1.0 };
-        let result = synthesizer.synthesize(&text, speed, &mut |sentence| {
+        let result = synthesizer.synthesize(&say, speed_when_behind(behind_s), &mut |sentence| {
             marks.first_speech_at.get_or_insert_with(Instant::now);
             first_speech.take();
             if !stream {
@@ -460,11 +636,16 @@ fn speak(
                 playback.queue(sentence.len() as f64 / f64::from(rate));
                 marks.heard_until = playback.ends_at;
             }
-            let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate });
+            let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate, ahead_of: None });
         });
         if let Err(e) = result {
-            let _ = out.send(Event::Warning(Warning::SynthesisFailed { text: text.clone(), reason: e.to_string() }));
+            let _ = out.send(Event::Warning(Warning::SynthesisFailed { text: say, reason: e.to_string() }));
         }
+    }
+    if let Some(playback) = playback.filter(|_| said_ahead) {
+        let ahead = playback.ahead.take().filter(|&(of, _)| of == heard.seq).map(|(_, at)| at);
+        marks.first_speech_at = marks.first_speech_at.or(ahead);
+        marks.heard_until = marks.heard_until.or(playback.ends_at);
     }
     drop(first_speech);
     let utterance = &heard.audio.utterance;

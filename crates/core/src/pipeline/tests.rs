@@ -36,6 +36,9 @@ impl Recognizer for Level {
             n => transcript(&format!("u{n}"), Verdict::Speech, true),
         })
     }
+    fn translate_after(&mut self, _: &[f32], _: Option<f32>, _: &[String], _: bool) -> Result<Transcript, SttError> {
+        unreachable!("not asked to speak early")
+    }
 }
 
 /// The index a [`burst`] encodes in its loudness.
@@ -47,6 +50,7 @@ fn burst_index(samples: &[f32]) -> u32 {
 fn transcript(text: &str, verdict: Verdict, clear: bool) -> Transcript {
     Transcript {
         text: text.to_string(),
+        tokens: text.split_whitespace().map(str::to_string).collect(),
         verdict,
         evidence: Default::default(),
         decoding: Default::default(),
@@ -125,6 +129,7 @@ fn config(synthesizer: Factory<dyn Synthesizer>) -> PipelineConfig {
         real_time: false,
         partial_captions: false,
         english_first: false,
+        speak_early: false,
     }
 }
 
@@ -199,7 +204,7 @@ fn streamed_speech_precedes_its_caption_and_carries_the_voice_rate() {
     let order: Vec<String> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Speech { seq, rate, samples } => Some(format!("speech {seq} {rate} {}", samples.len())),
+            Event::Speech { seq, rate, samples, .. } => Some(format!("speech {seq} {rate} {}", samples.len())),
             Event::Translated { seq, segment, .. } => Some(format!("caption {seq} {}", segment.speech.len())),
             _ => None,
         })
@@ -334,23 +339,79 @@ fn dropping_the_handle_stops_the_stages() {
     }
 }
 
-/// [`Level`], counting its calls and announcing each on a channel.
+/// A recognizer, counting its calls and announcing each on a channel.
 struct Counted {
+    inner: Box<dyn Recognizer>,
     calls: Arc<AtomicUsize>,
     called: std::sync::mpsc::Sender<()>,
 }
 
-impl Recognizer for Counted {
-    fn transcribe(&mut self, samples: &[f32], vad: Option<f32>, task: Task) -> Result<Transcript, SttError> {
+impl Counted {
+    fn count(&self) {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let _ = self.called.send(());
-        Level.transcribe(samples, vad, task)
+    }
+}
+
+impl Recognizer for Counted {
+    fn transcribe(&mut self, samples: &[f32], vad: Option<f32>, task: Task) -> Result<Transcript, SttError> {
+        self.count();
+        self.inner.transcribe(samples, vad, task)
+    }
+    fn translate_after(
+        &mut self,
+        samples: &[f32],
+        vad: Option<f32>,
+        spoken: &[String],
+        first_pass_only: bool,
+    ) -> Result<Transcript, SttError> {
+        self.count();
+        self.inner.translate_after(samples, vad, spoken, first_pass_only)
+    }
+}
+
+/// Whisper's English as the utterance under way grows, as far as the pipeline sees it: one clause
+/// per whole second of audio, "c1, c2, …, cN." (the last one closed by a full stop), each word
+/// and mark a token, continuing whatever it is forced to begin with. The transcript is "fa".
+struct Interpreter;
+
+impl Interpreter {
+    fn english(samples: &[f32], spoken: &[String]) -> Transcript {
+        let clauses = (samples.len() / 16_000).max(1);
+        let mut tokens: Vec<String> =
+            (1..=clauses).flat_map(|c| [format!("Ġc{c}"), if c == clauses { "." } else { "," }.to_string()]).collect();
+        if !tokens.starts_with(spoken) {
+            tokens = [spoken, &tokens[spoken.len().min(tokens.len())..]].concat();
+        }
+        let mut english = transcript(&crate::stt::text_of_tokens(&tokens), Verdict::Speech, true);
+        english.tokens = tokens;
+        english
+    }
+}
+
+impl Recognizer for Interpreter {
+    fn transcribe(&mut self, samples: &[f32], _: Option<f32>, task: Task) -> Result<Transcript, SttError> {
+        Ok(match task {
+            Task::Translate => Self::english(samples, &[]),
+            Task::Transcribe => transcript("fa", Verdict::Speech, true),
+        })
+    }
+    fn translate_after(
+        &mut self,
+        samples: &[f32],
+        _: Option<f32>,
+        spoken: &[String],
+        _: bool,
+    ) -> Result<Transcript, SttError> {
+        Ok(Self::english(samples, spoken))
     }
 }
 
 /// A run fed by hand, 20 ms at a time, whose recognizer can be watched.
 struct Fed {
     chunks: std::sync::mpsc::Sender<Chunk>,
+    /// What the voice was asked to say (with [`Self::speaking_early`]).
+    said: Arc<Mutex<Vec<String>>>,
     called: Receiver<()>,
     calls: Arc<AtomicUsize>,
     handle: RunHandle,
@@ -362,18 +423,35 @@ impl Fed {
     }
 
     fn with_partials(real_time: bool, partial_captions: bool) -> Self {
-        let (calls, (called_tx, called)) = (Arc::new(AtomicUsize::new(0)), std::sync::mpsc::channel());
         let mut config = config(beeps());
+        config.real_time = real_time;
+        config.partial_captions = partial_captions;
+        Self::with_config(config, || Box::new(Level))
+    }
+
+    /// `direct` translation, speaking early, with speech streamed as a listener hears it.
+    fn speaking_early() -> Self {
+        let said = Arc::new(Mutex::new(Vec::new()));
+        let recorded = said.clone();
+        let mut config = config(Arc::new(move || Ok(Box::new(Recorded(recorded.clone())))));
+        (config.real_time, config.english_first, config.speak_early, config.stream_speech) = (true, true, true, true);
+        Self { said, ..Self::with_config(config, || Box::new(Interpreter)) }
+    }
+
+    fn with_config(
+        mut config: PipelineConfig,
+        recognizer: impl Fn() -> Box<dyn Recognizer> + Send + Sync + 'static,
+    ) -> Self {
+        let (calls, (called_tx, called)) = (Arc::new(AtomicUsize::new(0)), std::sync::mpsc::channel());
         let (counter, called_tx) = (calls.clone(), Mutex::new(called_tx));
         config.stages.recognizer = Arc::new(move || {
-            Ok(Box::new(Counted { calls: counter.clone(), called: called_tx.lock().unwrap().clone() }))
+            let called = called_tx.lock().unwrap().clone();
+            Ok(Box::new(Counted { inner: recognizer(), calls: counter.clone(), called }))
         });
         config.segmenter =
             SegmenterOptions { pad_ms: 100, trailing_pad_ms: 100, min_pause_ms: 400, ..Default::default() };
-        config.real_time = real_time;
-        config.partial_captions = partial_captions;
         let (chunks, source) = std::sync::mpsc::channel();
-        Fed { chunks, called, calls, handle: start(source.into_iter(), &config).unwrap() }
+        Fed { chunks, said: Arc::default(), called, calls, handle: start(source.into_iter(), &config).unwrap() }
     }
 
     fn feed(&self, level: f32, ms: usize) {
@@ -452,6 +530,58 @@ fn long_speech_gets_partial_captions_before_its_final_one() {
     let final_at = events.iter().position(|e| matches!(e, Event::Translated { .. })).expect("a final caption");
     assert!(events[final_at..].iter().all(|e| !matches!(e, Event::Partial { .. })), "a partial after its final");
     assert_eq!(texts(&events), ["U5"]);
+}
+
+/// Says each text as one sample a character, and records it.
+struct Recorded(Arc<Mutex<Vec<String>>>);
+
+impl Synthesizer for Recorded {
+    fn sample_rate(&self) -> u32 {
+        8_000
+    }
+    fn synthesize(&mut self, text: &str, _: f32, on_sentence: &mut dyn FnMut(&[f32])) -> Result<(), TtsError> {
+        self.0.lock().unwrap().push(text.to_string());
+        on_sentence(&vec![0.5; text.len()]);
+        Ok(())
+    }
+}
+
+#[test]
+fn speaking_early_says_agreed_clauses_before_the_utterance_ends_and_never_again() {
+    let run = Fed::speaking_early();
+    for _ in 0..4 {
+        run.feed(0.25, 1_000);
+        let _ = run.called.recv_timeout(Duration::from_millis(500));
+    }
+    let said = run.said.clone();
+    let (events, _) = run.finish_events();
+    let final_at = events.iter().position(|e| matches!(e, Event::Translated { .. })).expect("a final caption");
+    let ahead = events.iter().filter(|e| matches!(e, Event::Speech { ahead_of: Some(_), .. })).count();
+    assert!(ahead > 0, "nothing said ahead: {events:?}");
+    let last_ahead = events.iter().rposition(|e| matches!(e, Event::Speech { ahead_of: Some(_), .. })).unwrap();
+    assert!(last_ahead < final_at, "English said ahead after its utterance's end");
+    let rest = events.iter().position(|e| matches!(e, Event::Speech { ahead_of: None, .. })).expect("no rest said");
+    assert!(last_ahead < rest && rest < final_at, "the rest is said after the English said ahead, before the caption");
+    // The clauses said ahead and the rest said after the end are the whole English, once each.
+    let said = said.lock().unwrap().clone();
+    assert_eq!(said.len(), ahead + 1, "{said:?}");
+    assert_eq!(said.join(" "), "c1, c2, c3, c4.");
+    let Event::Translated { marks, .. } = &events[final_at] else { unreachable!() };
+    assert!(marks.first_speech_at.is_some() && marks.heard_until.is_some());
+    assert_eq!(texts(&events), ["c1, c2, c3, c4."], "the caption is the whole English");
+}
+
+#[test]
+fn english_said_ahead_stands_when_the_final_english_departs_from_it() {
+    let said: Vec<String> = ["ĠHello", ","].map(String::from).to_vec();
+    let mut english = transcript("Goodbye, friend.", Verdict::Speech, true);
+    english.tokens = ["ĠGoodbye", ",", "Ġfriend", "."].map(String::from).to_vec();
+    assert_eq!(stages::rest_after(&english, &said), ("Hello,".to_string(), String::new()));
+    english.tokens = ["ĠHello", ",", "Ġfriend", "."].map(String::from).to_vec();
+    english.text = "Hello, friend.".into();
+    assert_eq!(stages::rest_after(&english, &said), ("Hello, friend.".to_string(), "friend.".to_string()));
+    english.verdict = Verdict::Repetitive;
+    assert_eq!(stages::rest_after(&english, &said), ("Hello,".to_string(), String::new()), "a refused ending");
 }
 
 #[test]
@@ -536,6 +666,9 @@ impl Recognizer for Bilingual {
             (Task::Transcribe, 5) => transcript("fa5 fa5 fa5", Verdict::Repetitive, false),
             (Task::Transcribe, n) => transcript(&format!("fa{n}"), Verdict::Speech, true),
         })
+    }
+    fn translate_after(&mut self, _: &[f32], _: Option<f32>, _: &[String], _: bool) -> Result<Transcript, SttError> {
+        unreachable!("not asked to speak early")
     }
 }
 

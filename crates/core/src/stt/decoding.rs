@@ -336,6 +336,7 @@ pub fn finish(
     let clear = verdict.is_speech() && gate::is_clear(&evidence, options);
     Transcript {
         text,
+        tokens: chosen.tokens.clone(),
         verdict,
         evidence,
         decoding: DecodingReport {

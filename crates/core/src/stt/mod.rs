@@ -11,6 +11,7 @@ mod whisper;
 pub use decoding::DecodingReport;
 pub use gate::{Evidence, GateOptions, Verdict};
 pub use mel::MelExtractor;
+pub use tokens::decode as text_of_tokens;
 pub use whisper::{EncodedAudio, WhisperCt2Recognizer, WhisperModel, WhisperOptions, DEFAULT_THREADS};
 
 /// What Whisper is asked to produce from the audio.
@@ -26,6 +27,9 @@ pub enum Task {
 #[derive(Debug, Clone)]
 pub struct Transcript {
     pub text: String,
+    /// Whisper's tokens for `text` (as decoded, before any normalisation): what a later decode
+    /// of the same utterance may be forced to start with ([`Recognizer::translate_after`]).
+    pub tokens: Vec<String>,
     pub verdict: Verdict,
     pub evidence: Evidence,
     pub decoding: DecodingReport,
@@ -66,4 +70,17 @@ pub trait Recognizer: Send {
         let _ = encoded;
         self.transcribe(samples, vad_probability, task)
     }
+
+    /// Whisper's English for `samples`, forced to begin with `spoken`: the tokens of English
+    /// already said for the start of the same utterance (from an earlier [`Transcript::tokens`]),
+    /// so that what follows continues it instead of contradicting it. The transcript's text and
+    /// tokens include `spoken`. `first_pass_only`: a hypothesis about speech still under way,
+    /// not worth a fallback when it looks degenerate.
+    fn translate_after(
+        &mut self,
+        samples: &[f32],
+        vad_probability: Option<f32>,
+        spoken: &[String],
+        first_pass_only: bool,
+    ) -> Result<Transcript, SttError>;
 }

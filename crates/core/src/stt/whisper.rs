@@ -232,9 +232,23 @@ impl WhisperModel {
         task: Task,
         vad_probability: Option<f32>,
     ) -> Result<Transcript, SttError> {
+        let budget = self.options.budget(task, audio.audio_s);
+        self.recognize_after(audio, language, task, vad_probability, &[], budget)
+    }
+
+    /// [`Self::recognize`] with every pass forced to begin with the text tokens `prefix`, within
+    /// `budget`. A prefix is plain text, so those passes decode without timestamps.
+    pub fn recognize_after(
+        &self,
+        audio: &EncodedAudio,
+        language: &str,
+        task: Task,
+        vad_probability: Option<f32>,
+        prefix: &[String],
+        budget: Budget,
+    ) -> Result<Transcript, SttError> {
         let prompt = self.prompt(language, task)?;
         let plain_prompt = [prompt.clone(), vec!["<|notimestamps|>".to_string()]].concat();
-        let budget = self.options.budget(task, audio.audio_s);
         let limits = TokenLimits::new(audio.audio_s, task);
         let mut run = |strategy: Strategy, max_new_tokens: usize| -> Result<Option<Attempt>, SttError> {
             let pass_started = Instant::now();
@@ -242,14 +256,15 @@ impl WhisperModel {
                 return Ok(None);
             };
             let plain = matches!(strategy, Strategy::GreedyNoTimestamps | Strategy::GreedyNoTimestampsTightWindow);
-            let prompt = if plain { &plain_prompt } else { &prompt };
+            let prompt = if plain || !prefix.is_empty() { &plain_prompt } else { &prompt };
             let decoded = match strategy {
                 Strategy::Sample { .. } => {
-                    self.generate(encoded, prompt, &[], strategy, max_new_tokens)?.into_decoded()
+                    self.generate(encoded, prompt, prefix, strategy, max_new_tokens)?.into_decoded(prefix.len())
                 }
                 _ => self.decode_until_loop(
                     encoded,
                     prompt,
+                    prefix,
                     strategy,
                     max_new_tokens.min(limits.plausible),
                     max_new_tokens,
@@ -286,24 +301,26 @@ impl WhisperModel {
         Ok(vec!["<|startoftranscript|>".to_string(), self.language_token(language)?, task_token.to_string()])
     }
 
-    /// Greedy or beam decoding in steps: `first_limit` tokens, then further (from the best
-    /// hypothesis so far) only while the text is not looping, up to `max_new_tokens`.
+    /// Greedy or beam decoding in steps after the forced `prefix`: `first_limit` tokens, then
+    /// further (from the best hypothesis so far) only while the text is not looping, up to
+    /// `max_new_tokens`.
     fn decode_until_loop(
         &self,
         encoded: &EncoderOutput,
         prompt: &[String],
+        prefix: &[String],
         strategy: Strategy,
         first_limit: usize,
         max_new_tokens: usize,
     ) -> Result<Decoded, SttError> {
-        let mut limit = first_limit;
-        let mut pass = self.generate(encoded, prompt, &[], strategy, limit)?;
+        let mut limit = first_limit.max(prefix.len() + 1);
+        let mut pass = self.generate(encoded, prompt, prefix, strategy, limit)?;
         while pass.tokens.len() >= limit && limit < max_new_tokens && !is_repetitive(&pass.tokens) {
             limit = (limit + CONTINUATION_TOKENS).min(max_new_tokens);
             let more = self.generate(encoded, prompt, &pass.tokens.clone(), strategy, limit)?;
             pass = Generated { cum_logprob: pass.cum_logprob + more.cum_logprob, ..more };
         }
-        Ok(pass.into_decoded())
+        Ok(pass.into_decoded(prefix.len()))
     }
 
     /// One `generate` call. `prefix` tokens are forced (a continuation); the result holds them
@@ -369,9 +386,10 @@ struct Generated {
 }
 
 impl Generated {
-    /// faster-whisper's avg_logprob: the end token counts too.
-    fn into_decoded(self) -> Decoded {
-        let avg_logprob = self.cum_logprob / (self.tokens.len() + 1) as f32;
+    /// faster-whisper's avg_logprob over the tokens decoded (not the `forced` ones before them):
+    /// the end token counts too.
+    fn into_decoded(self, forced: usize) -> Decoded {
+        let avg_logprob = self.cum_logprob / (self.tokens.len().saturating_sub(forced) + 1) as f32;
         Decoded { tokens: self.tokens, avg_logprob, no_speech_prob: self.no_speech_prob }
     }
 }
@@ -417,5 +435,22 @@ impl Recognizer for WhisperCt2Recognizer {
             Some(encoded) => self.model.recognize(encoded, &self.language, task, vad_probability),
             None => self.transcribe(samples, vad_probability, task),
         }
+    }
+
+    fn translate_after(
+        &mut self,
+        samples: &[f32],
+        vad_probability: Option<f32>,
+        spoken: &[String],
+        first_pass_only: bool,
+    ) -> Result<Transcript, SttError> {
+        let encoded = Arc::new(self.model.encode(samples)?);
+        let mut budget = self.model.options.budget(Task::Translate, encoded.audio_s);
+        if first_pass_only {
+            budget.tokens = 0.0;
+        }
+        let transcript =
+            self.model.recognize_after(&encoded, &self.language, Task::Translate, vad_probability, spoken, budget)?;
+        Ok(Transcript { encoded: Some(encoded), ..transcript })
     }
 }
