@@ -103,9 +103,9 @@ fn measure_all(store: &ModelStore, clip: &Path) -> Result<ExitCode> {
     if store.manifest().translation_model("fa", "en").is_some_and(|m| store.require(&m.id).is_ok()) {
         engines.push("firefox".into());
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     eprintln!(
-        "timing {} Whisper size(s) × {} translation engine(s) on {} ({threads} CPU threads)…",
+        "timing {} Whisper size(s) × {} translation engine(s) on {} (a machine of {cpus} CPUs)…",
         whispers.len(),
         engines.len(),
         clip.display()

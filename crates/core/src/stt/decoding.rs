@@ -261,8 +261,8 @@ pub fn decode_with_fallback(
     let started = Instant::now();
     let TokenLimits { cap, plausible, typical } = TokenLimits::new(audio_s, task);
     // The first pass always runs to the end: cutting it short would drop words that were said.
-    let first = first_pass(task);
-    let first = run(first, cap)?.ok_or_else(|| SttError::Decode("the first decoding pass did not run".into()))?;
+    let first =
+        run(first_pass(task), cap)?.ok_or_else(|| SttError::Decode("the first decoding pass did not run".into()))?;
     let spent = first.tokens.len() as f64 * relative_cost(first.strategy);
     let mut outcome = Outcome { budget_exhausted: false, spent, attempts: vec![first], started };
     let mut last_needs_fallback = needs_fallback(&outcome.attempts[0], audio_s, task);
