@@ -7,7 +7,7 @@ use linguastream_core::bench::{self, read_manifest, read_text_pairs, Clip};
 use linguastream_core::outfile;
 use linguastream_core::runtime::Runtime;
 
-use super::{check_outputs, mt_choice, pipeline_config, speak_early, LIVE_PAUSE_MS};
+use super::{check_outputs, mt_choice, pipeline_config, speak_early, LIVE_CUTS};
 use crate::cli::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -31,8 +31,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
     let runtime = Runtime::open()?;
-    let (mut config, names) =
-        pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, args.realtime)?;
+    let (mut config, names) = pipeline_config(&runtime, &args.recognition, LIVE_CUTS, args.mt, true, args.realtime)?;
     config.partial_captions = args.partial_captions;
     speak_early(&mut config, &names, args.speak_early)?;
     eprintln!(

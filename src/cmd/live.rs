@@ -18,7 +18,7 @@ use linguastream_core::output::virtual_mic::{MIC, MIC_DESCRIPTION};
 use linguastream_core::output::{AudioSink, WavFileSink};
 use linguastream_core::runtime::Runtime;
 
-use super::{check_outputs, pipeline_config, speak_early, LIVE_PAUSE_MS};
+use super::{check_outputs, pipeline_config, speak_early, LIVE_CUTS};
 use crate::cli::{LiveArgs, LiveOutput};
 
 pub fn run(args: LiveArgs) -> Result<ExitCode> {
@@ -66,7 +66,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         _ => None,
     };
 
-    let (mut config, names) = pipeline_config(&runtime, &args.recognition, LIVE_PAUSE_MS, args.mt, true, true)?;
+    let (mut config, names) = pipeline_config(&runtime, &args.recognition, LIVE_CUTS, args.mt, true, true)?;
     config.partial_captions = args.partial_captions;
     speak_early(&mut config, &names, args.speak_early)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;

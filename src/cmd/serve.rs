@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use linguastream_server::ServeOptions;
 
-use super::{session_options, LIVE_PAUSE_MS, TRANSLATE_PAUSE_MS};
+use super::{session_options, FILE_CUTS, LIVE_CUTS};
 use crate::cli::ServeArgs;
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
@@ -13,8 +13,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         listen: args.listen,
         token: args.token,
         max_sessions: usize::from(args.max_sessions),
-        live: session_options(&args.recognition, LIVE_PAUSE_MS, args.mt, true, true),
-        file: session_options(&args.recognition, TRANSLATE_PAUSE_MS, args.mt, false, false),
+        live: session_options(&args.recognition, LIVE_CUTS, args.mt, true, true),
+        file: session_options(&args.recognition, FILE_CUTS, args.mt, false, false),
     })?;
     Ok(ExitCode::SUCCESS)
 }

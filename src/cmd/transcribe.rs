@@ -9,11 +9,11 @@ use linguastream_core::runtime::Runtime;
 use linguastream_core::stt::{Recognizer, Task, WhisperCt2Recognizer};
 use linguastream_core::vad::detect;
 
-use super::{recognition_options, segmenter_options, TRANSLATE_PAUSE_MS};
+use super::{recognition_options, segmenter_options, FILE_CUTS};
 use crate::cli::TranscribeArgs;
 
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
-    let options = segmenter_options(&args.recognition, TRANSLATE_PAUSE_MS, false);
+    let options = segmenter_options(&args.recognition, FILE_CUTS, false);
     // Every input's header is read before the models load, so a typo costs no waiting.
     let mut failed = 0;
     let mut readers = Vec::new();

@@ -14,7 +14,7 @@ use linguastream_core::output::{json, srt, vtt, DroppedSegment, RunReport, Timel
 use linguastream_core::pipeline::{self, Event};
 use linguastream_core::runtime::Runtime;
 
-use super::{check_outputs, pipeline_config, TRANSLATE_PAUSE_MS};
+use super::{check_outputs, pipeline_config, FILE_CUTS};
 use crate::cli::TranslateArgs;
 
 pub fn run(args: TranslateArgs) -> Result<ExitCode> {
@@ -42,7 +42,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let reader = AudioReader::open(&args.input, STT_RATE)?;
     let runtime = Runtime::open()?;
-    let (config, names) = pipeline_config(&runtime, &args.recognition, TRANSLATE_PAUSE_MS, args.mt, false, false)?;
+    let (config, names) = pipeline_config(&runtime, &args.recognition, FILE_CUTS, args.mt, false, false)?;
     let progress = progress_bar(reader.declared_duration_s(), args.quiet || stdout_taken);
 
     let input = Arc::new(Mutex::new(Input { reader, error: None }));
