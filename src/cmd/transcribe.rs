@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use linguastream_core::audio::{AudioReader, DecodeError, STT_RATE};
+use linguastream_core::pipeline::transcribe_passage;
 use linguastream_core::runtime::Runtime;
-use linguastream_core::stt::{Recognizer, Task, WhisperCt2Recognizer};
+use linguastream_core::stt::WhisperCt2Recognizer;
 use linguastream_core::vad::detect;
 
 use super::{recognition_options, segmenter_options, FILE_CUTS};
@@ -38,9 +39,9 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
         let result = (|| -> Result<String> {
             let samples = read_all(input, &mut reader)?;
             let mut texts = Vec::new();
-            for heard in detect(vad.as_mut(), &samples, options)? {
-                let probability = Some(heard.utterance.speech_probability);
-                let transcript = recognizer.transcribe(&heard.samples, probability, Task::Transcribe)?;
+            let heard = detect(vad.as_mut(), &samples, options)?;
+            for (heard, transcript, _) in heard.iter().flat_map(|heard| transcribe_passage(&mut recognizer, heard)) {
+                let transcript = transcript?;
                 if transcript.verdict.is_speech() {
                     texts.push(transcript.text);
                 } else {

@@ -121,6 +121,26 @@ fn a_killed_run_leaves_the_previous_outputs_untouched() {
     assert!(decode_all(&wav).len() as f64 >= 22_050.0 * speech(3).duration_s() - 1.0);
 }
 
+/// Files are read in passages of several sentences. Whisper base reads the bundled digits said
+/// three times in a row (one 20 s passage) as a loop of Latin letters; then each time is read on
+/// its own, and nothing said is refused.
+#[test]
+fn a_passage_whisper_cannot_read_whole_is_read_piece_by_piece() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("thrice.wav");
+    write_wav_i16(&input, &speech(3), 1);
+    let output = run(bin().arg("transcribe").arg(&input));
+    assert!(output.status.success() && !stderr(&output).contains("dropped"), "{}", stderr(&output));
+    let once = ok(bin().arg("transcribe").arg(sample("fa-digits-fateme.wav")));
+    assert!(crate::util::stdout(&output).starts_with(once.trim()), "{once} | {}", crate::util::stdout(&output));
+
+    let json = dir.path().join("out.json");
+    ok(bin().arg("translate").arg(&input).arg("-o").arg(dir.path().join("out.wav")).arg("--json").arg(&json).arg("-q"));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["segments"].as_array().unwrap().len(), 3, "{report}");
+    assert!(report["dropped"].as_array().is_none_or(Vec::is_empty), "{report}");
+}
+
 #[test]
 fn a_write_failure_midway_leaves_the_previous_output_untouched() {
     let dir = tempfile::tempdir().unwrap();

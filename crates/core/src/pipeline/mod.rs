@@ -16,6 +16,8 @@ mod stages;
 #[cfg(test)]
 mod tests;
 
+pub use stages::transcribe_passage;
+
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};

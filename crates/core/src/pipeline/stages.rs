@@ -197,6 +197,12 @@ pub(super) fn stt(
             }
             continue;
         }
+        if !heard.audio.utterance.pieces.is_empty() {
+            if !passage(recognizer.as_mut(), heard, first_task, &out) {
+                break;
+            }
+            continue;
+        }
         let started = Instant::now();
         let start = heard.audio.utterance.start;
         let ahead = early.committed(start).len();
@@ -217,6 +223,82 @@ pub(super) fn stt(
         }
     }
     Ok(())
+}
+
+/// A passage of several sentences (files): read whole, as Whisper hears best, or when Whisper
+/// cannot read it whole (it loops, its English does, or it hears no speech) piece by piece, as
+/// shorter cuts would have read it, so the longer cut loses nothing that was said. Whisper base
+/// read a recording of ten digits said three times as a loop of Latin letters, and each time
+/// alone as the ten digits. `first_task` is the task of a piece's first decode. False when the
+/// next stage has gone.
+fn passage(
+    recognizer: &mut dyn Recognizer,
+    heard: Heard,
+    first_task: Task,
+    out: &SyncSender<Result<Recognized, Event>>,
+) -> bool {
+    if first_task == Task::Transcribe {
+        return transcribe_passage(recognizer, &heard.audio).into_iter().all(|(audio, transcript, stt_ms)| {
+            let piece = Heard { seq: heard.seq, audio, detected_at: heard.detected_at, kind: HeardKind::Whole };
+            out.send(judged(piece, transcript, None, stt_ms)).is_ok()
+        });
+    }
+    let started = Instant::now();
+    let vad_probability = Some(heard.audio.utterance.speech_probability);
+    let transcript = recognize(recognizer, &heard.audio, Task::Transcribe);
+    let english = match &transcript {
+        Ok(t) if t.verdict.is_speech() => {
+            let english = recognizer.transcribe_encoded(
+                t.encoded.as_deref(),
+                &heard.audio.samples,
+                vad_probability,
+                Task::Translate,
+            );
+            Some(english.map_err(|e| e.to_string()).and_then(|english| spoken_english(&english)))
+        }
+        _ => None,
+    };
+    let read_whole = transcript.as_ref().is_ok_and(|t| t.verdict.is_speech()) && !matches!(english, Some(Err(_)));
+    if read_whole {
+        return out.send(judged(heard, transcript, english, ms_since(started))).is_ok();
+    }
+    heard.audio.pieces().into_iter().all(|audio| {
+        let piece = Heard { seq: heard.seq, audio, detected_at: heard.detected_at, kind: HeardKind::Whole };
+        let started = Instant::now();
+        match recognize(recognizer, &piece.audio, Task::Translate) {
+            Ok(english) => after_english(recognizer, piece, english, &[], ms_since(started), out),
+            error => out.send(judged(piece, error, None, ms_since(started))).is_ok(),
+        }
+    })
+}
+
+/// The transcript of an utterance as the pipeline reads it without translating: a passage of
+/// several sentences whole, or piece by piece when its whole transcript is not speech (see
+/// [`passage`]). Each part comes with its transcript and the milliseconds recognition took.
+pub fn transcribe_passage(
+    recognizer: &mut dyn Recognizer,
+    audio: &HeardUtterance,
+) -> Vec<(HeardUtterance, Result<Transcript, SttError>, f64)> {
+    let started = Instant::now();
+    let whole = recognize(recognizer, audio, Task::Transcribe);
+    if audio.utterance.pieces.is_empty() || whole.as_ref().is_ok_and(|t| t.verdict.is_speech()) {
+        return vec![(audio.clone(), whole, ms_since(started))];
+    }
+    let piece = |audio: HeardUtterance| {
+        let started = Instant::now();
+        let transcript = recognize(recognizer, &audio, Task::Transcribe);
+        (audio, transcript, ms_since(started))
+    };
+    audio.pieces().into_iter().map(piece).collect()
+}
+
+/// Whisper's English when the transcript says the utterance is speech: English that is merely
+/// unsure is spoken, as the `direct` translator would; degenerate or non-English output is not.
+fn spoken_english(english: &Transcript) -> Result<String, String> {
+    match english.verdict {
+        Verdict::Speech | Verdict::NoSpeech { .. } => Ok(english.text.clone()),
+        ref verdict => Err(format!("Whisper's translation was rejected: {}", verdict.reason())),
+    }
 }
 
 /// The first decode of a whole (or speculated) utterance: for the English, a continuation of
@@ -403,13 +485,7 @@ fn after_english(
     let started = Instant::now();
     let transcript =
         recognizer.transcribe_encoded(encoded.as_deref(), &heard.audio.samples, vad_probability, Task::Transcribe);
-    // The transcript's verdict says it is speech: English that is merely unsure is spoken, as the
-    // `direct` translator would; degenerate or non-English output is not.
-    let english = match english.verdict {
-        Verdict::Speech | Verdict::NoSpeech { .. } => Ok(english.text),
-        verdict => Err(format!("Whisper's translation was rejected: {}", verdict.reason())),
-    };
-    out.send(judged(heard, transcript, Some(english), stt_ms + ms_since(started))).is_ok()
+    out.send(judged(heard, transcript, Some(spoken_english(&english)), stt_ms + ms_since(started))).is_ok()
 }
 
 /// The English of an utterance whose first tokens were `said` ahead, and the part of it not yet

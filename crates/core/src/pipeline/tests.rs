@@ -59,6 +59,23 @@ fn transcript(text: &str, verdict: Verdict, clear: bool) -> Transcript {
     }
 }
 
+/// Reads an utterance of one [`burst`] as [`Level`] does and refuses one of several as a loop,
+/// as Whisper base did a recording of ten digits said three times.
+struct OneBurstAtATime;
+
+impl Recognizer for OneBurstAtATime {
+    fn transcribe(&mut self, samples: &[f32], vad: Option<f32>, task: Task) -> Result<Transcript, SttError> {
+        let onsets = samples.windows(2).filter(|w| w[0].abs() <= 0.1 && w[1].abs() > 0.1).count();
+        if onsets + usize::from(samples[0].abs() > 0.1) > 1 {
+            return Ok(transcript("u0 u1 u0 u1", Verdict::Repetitive, true));
+        }
+        Level.transcribe(samples, vad, task)
+    }
+    fn translate_after(&mut self, _: &[f32], _: Option<f32>, _: &[String], _: bool) -> Result<Transcript, SttError> {
+        unreachable!("not asked to speak early")
+    }
+}
+
 /// Upper-cases; fails on Persian text.
 struct Upper;
 
@@ -193,6 +210,22 @@ fn utterances_come_out_in_input_order_through_every_stage() {
         }
     }
     assert!(!events.iter().any(|e| matches!(e, Event::Failed(_))));
+}
+
+#[test]
+fn a_passage_whisper_cannot_read_whole_is_read_in_its_pieces() {
+    let mut config = config(beeps());
+    config.segmenter = SegmenterOptions { min_pause_ms: 2000, piece_pause_ms: 400, ..config.segmenter };
+    let read = |config: &PipelineConfig| {
+        let events = collect(&start(crate::audio::chunks_of(bursts(3)), config).unwrap());
+        assert!(!events.iter().any(|e| matches!(e, Event::Dropped(_))), "{events:?}");
+        texts(&events)
+    };
+    assert_eq!(read(&config), ["U2"], "read whole when it can be (the loudest burst names it)");
+    config.stages.recognizer = Arc::new(|| Ok(Box::new(OneBurstAtATime)));
+    assert_eq!(read(&config), ["U0", "U1", "U2"]);
+    config.english_first = true;
+    assert_eq!(read(&config), ["u0", "u1", "u2"], "Whisper's own English, piece by piece");
 }
 
 #[test]

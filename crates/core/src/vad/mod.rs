@@ -32,6 +32,10 @@ pub struct Utterance {
     /// Mean speech probability of the frames between `speech_start` and `speech_end`: how sure
     /// the detector was (evidence for the hallucination gate).
     pub speech_probability: f32,
+    /// The stretches of speech it is made of, split at the pauses that would have ended an
+    /// utterance under shorter cuts ([`SegmenterOptions::piece_pause_ms`]); empty when there are
+    /// fewer than two.
+    pub pieces: Vec<Utterance>,
 }
 
 /// Scores frames of 16 kHz audio: the probability that each [`FRAME`] holds speech.

@@ -32,6 +32,9 @@ pub struct SegmenterOptions {
     /// at most 0.01 (digits 0.487 → 0.496, long-form 0.388 → 0.395, colloquial 0.317 unchanged;
     /// the padding before the speech matters far more: 100 ms there took the digits to 0.65).
     pub trailing_pad_ms: u32,
+    /// Pauses at least this long inside an utterance (shorter than `min_pause_ms`) mark its
+    /// [`Utterance::pieces`]: where it is cut again when Whisper cannot read it whole. 0: none.
+    pub piece_pause_ms: u32,
 }
 
 impl Default for SegmenterOptions {
@@ -47,6 +50,7 @@ impl Default for SegmenterOptions {
             max_utterance_ms: 15_000,
             pad_ms: 200,
             trailing_pad_ms: 100,
+            piece_pause_ms: 0,
         }
     }
 }
@@ -73,11 +77,22 @@ pub struct Segmenter {
     silent_run: usize,
     /// End (in frames) of the previous utterance's padding, so paddings never overlap.
     previous_end: usize,
+    /// Pauses of at least `piece_pause_ms` inside the current utterance: first silent frame and
+    /// the frame speech resumed.
+    pauses: Vec<(usize, usize)>,
 }
 
 impl Segmenter {
     pub fn new(options: SegmenterOptions) -> Self {
-        Self { options, current: Vec::new(), start_frame: 0, frame: 0, silent_run: 0, previous_end: 0 }
+        Self {
+            options,
+            current: Vec::new(),
+            start_frame: 0,
+            frame: 0,
+            silent_run: 0,
+            previous_end: 0,
+            pauses: Vec::new(),
+        }
     }
 
     /// Index of the first sample a future utterance can still include: audio before it can be
@@ -106,6 +121,10 @@ impl Segmenter {
         if probability < negative_threshold {
             self.silent_run += 1;
         } else if probability >= self.options.threshold {
+            let piece_pause = self.options.piece_pause_ms;
+            if piece_pause > 0 && self.silent_run >= frames(piece_pause) {
+                self.pauses.push((index - self.silent_run, index));
+            }
             self.silent_run = 0;
         }
         if self.silent_run >= self.pause_frames() {
@@ -172,11 +191,13 @@ impl Segmenter {
     fn close(&mut self, speech_frames: usize) -> Option<Utterance> {
         let start = self.start_frame;
         self.silent_run = 0;
+        let pauses = std::mem::take(&mut self.pauses);
         if speech_frames < frames(self.options.min_speech_ms) {
             self.current.clear();
             return None;
         }
-        let utterance = self.utterance(start, start + speech_frames, mean(&self.current[..speech_frames]));
+        let mut utterance = self.utterance(start, start + speech_frames, mean(&self.current[..speech_frames]));
+        utterance.pieces = self.pieces(&utterance, &pauses);
         self.current.clear();
         Some(utterance)
     }
@@ -195,7 +216,10 @@ impl Segmenter {
             .unwrap_or(self.current.len());
         let rest = self.current.split_off(cut);
         let start = self.start_frame;
-        let utterance = self.utterance(start, start + cut, mean(&self.current));
+        let (pauses, later): (Vec<_>, Vec<_>) = self.pauses.iter().partition(|&&(_, to)| to <= start + cut);
+        self.pauses = later;
+        let mut utterance = self.utterance(start, start + cut, mean(&self.current));
+        utterance.pieces = self.pieces(&utterance, &pauses);
         self.start_frame = start + cut;
         self.current = rest;
         self.silent_run = self.current.iter().rev().take_while(|&&p| p < self.options.threshold - 0.15).count();
@@ -214,7 +238,51 @@ impl Segmenter {
         let speech_start = speech_start_frame * FRAME;
         let speech_end = speech_end_frame * FRAME;
         let start = speech_start.saturating_sub(pad).max(self.previous_end);
-        Utterance { start, end: speech_end + trailing_pad, speech_start, speech_end, speech_probability }
+        Utterance {
+            start,
+            end: speech_end + trailing_pad,
+            speech_start,
+            speech_end,
+            speech_probability,
+            pieces: vec![],
+        }
+    }
+
+    /// The stretches of `utterance`'s speech between `pauses`, each padded as an utterance is but
+    /// within the pauses around it, as they would have been cut at `piece_pause_ms`; none when
+    /// fewer than two hold enough speech.
+    fn pieces(&self, utterance: &Utterance, pauses: &[(usize, usize)]) -> Vec<Utterance> {
+        let first = utterance.speech_start / FRAME;
+        let last = utterance.speech_end / FRAME;
+        let mut bounds = vec![first];
+        for &(from, to) in pauses.iter().filter(|&&(from, to)| from > first && to < last) {
+            bounds.extend([from, to]);
+        }
+        bounds.push(last);
+        let (pad, trailing_pad) = (self.options.pad_ms as usize * 16, self.options.trailing_pad_ms as usize * 16);
+        let pieces: Vec<Utterance> = bounds
+            .chunks(2)
+            .enumerate()
+            .filter(|(_, speech)| speech[1] - speech[0] >= frames(self.options.min_speech_ms))
+            .map(|(i, speech)| {
+                let (speech_start, speech_end) = (speech[0] * FRAME, speech[1] * FRAME);
+                let pause_before = if i == 0 { utterance.start } else { bounds[2 * i - 1] * FRAME };
+                let pause_after = bounds.get(2 * i + 2).map_or(utterance.end, |&next| next * FRAME);
+                let probabilities = &self.current[speech[0] - self.start_frame..speech[1] - self.start_frame];
+                Utterance {
+                    start: speech_start.saturating_sub(pad).max(pause_before),
+                    end: (speech_end + trailing_pad).min(pause_after).min(utterance.end),
+                    speech_start,
+                    speech_end,
+                    speech_probability: mean(probabilities),
+                    pieces: vec![],
+                }
+            })
+            .collect();
+        if pieces.len() < 2 {
+            return vec![];
+        }
+        pieces
     }
 }
 
@@ -270,6 +338,35 @@ mod tests {
         assert!((70..=73).contains(&cut), "cut at frame {cut}");
         assert_eq!(u[1].speech_start, u[0].speech_end);
         assert_eq!(u[1].speech_end, 133 * FRAME);
+    }
+
+    #[test]
+    fn a_passage_keeps_the_pieces_shorter_cuts_would_have_made() {
+        // Files: 2 s ends a passage, 400 ms (13 frames) marks a piece; 200 ms padding each side.
+        let opts = SegmenterOptions {
+            min_pause_ms: 2000,
+            piece_pause_ms: 400,
+            pad_ms: 200,
+            trailing_pad_ms: 200,
+            ..options()
+        }
+        .whole_sentences();
+        let p =
+            [vec![0.0; 20], vec![0.9; 20], vec![0.0; 15], vec![0.9; 20], vec![0.0; 5], vec![0.9; 20], vec![0.0; 80]]
+                .concat();
+        let u = run(&p, opts);
+        assert_eq!(u.len(), 1, "one passage: {u:?}");
+        let pieces = &u[0].pieces;
+        let speech: Vec<(usize, usize)> =
+            pieces.iter().map(|p| (p.speech_start / FRAME, p.speech_end / FRAME)).collect();
+        assert_eq!(speech, [(20, 40), (55, 100)], "cut at the 15-frame pause, not the 5-frame one");
+        assert_eq!(pieces[0].start, u[0].start);
+        assert_eq!(pieces[0].end, 40 * FRAME + 200 * 16, "padded into the pause");
+        assert_eq!(pieces[1].start, 55 * FRAME - 200 * 16);
+        assert_eq!(pieces[1].end, u[0].end);
+
+        let without = run(&p, SegmenterOptions { piece_pause_ms: 0, ..opts });
+        assert!(without[0].pieces.is_empty());
     }
 
     /// Speech, then `gap`, then 30 more frames of speech.

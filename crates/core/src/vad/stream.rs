@@ -19,6 +19,19 @@ pub struct HeardUtterance {
     pub speech_end_at: Instant,
 }
 
+impl HeardUtterance {
+    /// Its [`Utterance::pieces`], each with its audio.
+    pub fn pieces(&self) -> Vec<HeardUtterance> {
+        let at = |sample: usize| (sample - self.utterance.start).min(self.samples.len());
+        let piece = |utterance: &Utterance| HeardUtterance {
+            samples: self.samples[at(utterance.start)..at(utterance.end)].to_vec(),
+            utterance: utterance.clone(),
+            speech_end_at: self.speech_end_at,
+        };
+        self.utterance.pieces.iter().map(piece).collect()
+    }
+}
+
 /// Scores every [`FRAME`] of a stream and hands back each utterance once its padded audio has
 /// arrived, forgetting audio no future utterance can include.
 pub struct StreamingVad<'d> {
