@@ -641,20 +641,31 @@ fn speak_ahead(
 ) {
     let rate = synthesizer.sample_rate();
     let (seq, ahead_of) = (translated.recognized.heard.seq, translated.recognized.heard.audio.speech_end_at);
-    let text = translated.text;
     let behind_s = playback.as_ref().map_or(0.0, |p| p.behind_s());
-    if behind_s > MAX_SPEECH_BACKLOG_S {
-        let _ = out.send(Event::Warning(Warning::TooFarBehind { text, behind_s }));
-        return;
-    }
-    let result = synthesizer.synthesize(&text, speed_when_behind(behind_s), &mut |sentence| {
+    say(synthesizer, translated.text, behind_s, out, &mut |sentence| {
         if let Some(playback) = playback.as_deref_mut() {
             playback.queue(sentence.len() as f64 / f64::from(rate));
             playback.ahead.get_or_insert((seq, Instant::now()));
         }
         let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate, ahead_of: Some(ahead_of) });
     });
-    if let Err(e) = result {
+}
+
+/// Synthesises `text` sentence by sentence into `on_sentence`, faster when the listener is
+/// behind; when they are too far behind it is only captioned. Both that and a synthesis failure
+/// are warnings.
+fn say(
+    synthesizer: &mut dyn Synthesizer,
+    text: String,
+    behind_s: f64,
+    out: &SyncSender<Event>,
+    on_sentence: &mut dyn FnMut(&[f32]),
+) {
+    if behind_s > MAX_SPEECH_BACKLOG_S {
+        let _ = out.send(Event::Warning(Warning::TooFarBehind { text, behind_s }));
+        return;
+    }
+    if let Err(e) = synthesizer.synthesize(&text, speed_when_behind(behind_s), on_sentence) {
         let _ = out.send(Event::Warning(Warning::SynthesisFailed { text, reason: e.to_string() }));
     }
 }
@@ -674,7 +685,7 @@ fn speak(
     let Recognized { heard, text: source_text, caption, recognition, stt_ms, recognized_at, unsaid, .. } = recognized;
     // What was said ahead of the utterance's end is not said again.
     let said_ahead = unsaid.is_some();
-    let say = unsaid.unwrap_or_else(|| text.clone());
+    let to_say = unsaid.unwrap_or_else(|| text.clone());
     // Dropped at the first sentence, or when none comes: the transcript's decoding may start.
     let (caption, mut first_speech) = match caption {
         Some(Caption { transcript, first_speech }) => (Some(transcript), Some(first_speech)),
@@ -693,15 +704,13 @@ fn speak(
     let behind_s = playback.as_ref().map_or(0.0, |p| p.behind_s());
     // An English voice reading another script is noise to the listener; the caption still
     // carries the text, flagged. Numbers and Latin text are still spoken.
-    if say.is_empty() {
+    if to_say.is_empty() {
         // All of it was said ahead.
-    } else if mt_failed && !is_readable_in_english(&say) {
-        let _ = out.send(Event::Warning(Warning::NotSpoken { text: say }));
-    } else if behind_s > MAX_SPEECH_BACKLOG_S {
-        let _ = out.send(Event::Warning(Warning::TooFarBehind { text: say, behind_s }));
+    } else if mt_failed && !is_readable_in_english(&to_say) {
+        let _ = out.send(Event::Warning(Warning::NotSpoken { text: to_say }));
     } else {
         let seq = heard.seq;
-        let result = synthesizer.synthesize(&say, speed_when_behind(behind_s), &mut |sentence| {
+        say(synthesizer, to_say, behind_s, out, &mut |sentence| {
             marks.first_speech_at.get_or_insert_with(Instant::now);
             first_speech.take();
             if !stream {
@@ -714,9 +723,6 @@ fn speak(
             }
             let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate, ahead_of: None });
         });
-        if let Err(e) = result {
-            let _ = out.send(Event::Warning(Warning::SynthesisFailed { text: say, reason: e.to_string() }));
-        }
     }
     if let Some(playback) = playback.filter(|_| said_ahead) {
         let ahead = playback.ahead.take().filter(|&(of, _)| of == heard.seq).map(|(_, at)| at);
