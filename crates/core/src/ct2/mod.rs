@@ -187,8 +187,9 @@ pub struct Generated {
     pub no_speech_prob: f32,
 }
 
-/// A CTranslate2 Whisper model on the CPU, int8. Calls from several threads are queued by
-/// CTranslate2 onto its one replica.
+/// A CTranslate2 Whisper model on the CPU, int8, with one replica per core sharing the weights:
+/// calls from several threads (`serve`'s sessions, `transcribe`'s inputs) run side by side, each
+/// on its own `threads`.
 pub struct Whisper {
     api: &'static Api,
     raw: NonNull<LsWhisper>,
@@ -203,7 +204,8 @@ impl Whisper {
     /// `library` on first use.
     pub fn load(library: &Path, dir: &Path, threads: usize) -> Result<Self, Ct2Error> {
         let api = api(library)?;
-        Ok(Self { api, raw: load_model(api, api.whisper_load, dir, threads)? })
+        let replicas = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Self { api, raw: load_model(api, api.whisper_load, dir, threads, replicas)? })
     }
 
     /// The mel bands the encoder expects (80; 128 for large-v3).
@@ -320,7 +322,7 @@ impl Translator {
     /// `library` on first use.
     pub fn load(library: &Path, dir: &Path, threads: usize) -> Result<Self, Ct2Error> {
         let api = api(library)?;
-        Ok(Self { api, raw: load_model(api, api.translator_load, dir, threads)? })
+        Ok(Self { api, raw: load_model(api, api.translator_load, dir, threads, 1)? })
     }
 
     /// The best target tokens for `source`, starting with the forced `prefix` (as CTranslate2
@@ -375,15 +377,22 @@ impl Drop for Translator {
 }
 
 /// The shim's loader for one kind of model (`ls_whisper_load`, `ls_translator_load`).
-type Loader<T> = unsafe extern "C" fn(*const c_char, usize, *mut *mut T) -> *mut c_char;
+type Loader<T> = unsafe extern "C" fn(*const c_char, usize, usize, *mut *mut T) -> *mut c_char;
 
-/// Loads the model in `dir` with `load`; the model is ours to free.
-fn load_model<T>(api: &Api, load: Loader<T>, dir: &Path, threads: usize) -> Result<NonNull<T>, Ct2Error> {
+/// Loads the model in `dir` with `load`, `replicas` times over `threads` threads each; the model
+/// is ours to free.
+fn load_model<T>(
+    api: &Api,
+    load: Loader<T>,
+    dir: &Path,
+    threads: usize,
+    replicas: usize,
+) -> Result<NonNull<T>, Ct2Error> {
     let model_error = |reason: String| Ct2Error::Model { path: dir.display().to_string(), reason };
     let path = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|e| model_error(e.to_string()))?;
     let mut raw = std::ptr::null_mut();
     // SAFETY: valid C string and out-pointer; on success `raw` is a new model we own.
-    api.check(unsafe { load(path.as_ptr(), threads, &mut raw) }).map_err(model_error)?;
+    api.check(unsafe { load(path.as_ptr(), threads, replicas, &mut raw) }).map_err(model_error)?;
     NonNull::new(raw).ok_or_else(|| model_error("no model returned".into()))
 }
 

@@ -77,12 +77,16 @@ void ls_ct2_free_error(char* error) {
   free(error);
 }
 
-char* ls_whisper_load(const char* dir, size_t threads, LsWhisper** out) {
+// Replicas on the same device share the weights.
+char* ls_whisper_load(const char* dir, size_t threads, size_t replicas, LsWhisper** out) {
   return guarded([&] {
+    ctranslate2::models::ModelLoader loader(dir);
+    loader.device = ctranslate2::Device::CPU;
+    loader.compute_type = ctranslate2::ComputeType::INT8;
+    loader.num_replicas_per_device = replicas;
     ctranslate2::ReplicaPoolConfig config;
     config.num_threads_per_replica = threads;
-    *out = new LsWhisper{ctranslate2::models::Whisper(
-        dir, ctranslate2::Device::CPU, ctranslate2::ComputeType::INT8, {0}, false, config)};
+    *out = new LsWhisper{ctranslate2::models::Whisper(loader, config)};
   });
 }
 
@@ -160,12 +164,15 @@ void ls_whisper_result_free(LsWhisperResult* result) {
   delete result;
 }
 
-char* ls_translator_load(const char* dir, size_t threads, LsTranslator** out) {
+char* ls_translator_load(const char* dir, size_t threads, size_t replicas, LsTranslator** out) {
   return guarded([&] {
     ctranslate2::ReplicaPoolConfig config;
     config.num_threads_per_replica = threads;
-    *out = new LsTranslator{ctranslate2::Translator(
-        dir, ctranslate2::Device::CPU, ctranslate2::ComputeType::INT8, {0}, false, config)};
+    ctranslate2::models::ModelLoader loader(dir);
+    loader.device = ctranslate2::Device::CPU;
+    loader.compute_type = ctranslate2::ComputeType::INT8;
+    loader.num_replicas_per_device = replicas;
+    *out = new LsTranslator{ctranslate2::Translator(loader, config)};
   });
 }
 
