@@ -136,6 +136,9 @@ fn transcribe_prints_one_line_per_input() {
     assert!(lines[0].starts_with(&format!("{}\t", sample("fa-sentence-virgool.wav").display())));
     assert!(lines[1].starts_with(&format!("{}\t", sample("fa-one-ali.wav").display())));
     assert!(lines.iter().all(|l| l.split('\t').nth(1).is_some_and(|t| !t.trim().is_empty())), "{out}");
+    // Inputs are read side by side (the short one ends first), each exactly as when read alone.
+    let alone = ok(bin().arg("transcribe").arg(sample("fa-sentence-virgool.wav")));
+    assert_eq!(lines[0].split('\t').nth(1), Some(alone.trim_end()), "{out}");
 }
 
 #[test]
