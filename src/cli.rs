@@ -28,7 +28,8 @@ pub enum Command {
     Translate(TranslateArgs),
     /// Print the recognised text of one or more recordings.
     ///
-    /// With several inputs, one line each: `<input path><TAB><text>` (the model loads once).
+    /// With several inputs, one line each, in the order given: `<input path><TAB><text>` (the
+    /// model loads once, and the inputs are read side by side, one per CPU core).
     Transcribe(TranscribeArgs),
     /// Speak English text with the Piper voice (text-to-speech alone).
     Speak(SpeakArgs),
