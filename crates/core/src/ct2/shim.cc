@@ -77,16 +77,25 @@ void ls_ct2_free_error(char* error) {
   free(error);
 }
 
-// Replicas on the same device share the weights.
+// The model in `dir` on the CPU, int8, `replicas` times (replicas on one device share the weights).
+static ctranslate2::models::ModelLoader cpu_int8_loader(const char* dir, size_t replicas) {
+  ctranslate2::models::ModelLoader loader(dir);
+  loader.device = ctranslate2::Device::CPU;
+  loader.compute_type = ctranslate2::ComputeType::INT8;
+  loader.num_replicas_per_device = replicas;
+  return loader;
+}
+
+static ctranslate2::ReplicaPoolConfig threads_per_replica(size_t threads) {
+  ctranslate2::ReplicaPoolConfig config;
+  config.num_threads_per_replica = threads;
+  return config;
+}
+
 char* ls_whisper_load(const char* dir, size_t threads, size_t replicas, LsWhisper** out) {
   return guarded([&] {
-    ctranslate2::models::ModelLoader loader(dir);
-    loader.device = ctranslate2::Device::CPU;
-    loader.compute_type = ctranslate2::ComputeType::INT8;
-    loader.num_replicas_per_device = replicas;
-    ctranslate2::ReplicaPoolConfig config;
-    config.num_threads_per_replica = threads;
-    *out = new LsWhisper{ctranslate2::models::Whisper(loader, config)};
+    *out = new LsWhisper{
+        ctranslate2::models::Whisper(cpu_int8_loader(dir, replicas), threads_per_replica(threads))};
   });
 }
 
@@ -166,13 +175,8 @@ void ls_whisper_result_free(LsWhisperResult* result) {
 
 char* ls_translator_load(const char* dir, size_t threads, size_t replicas, LsTranslator** out) {
   return guarded([&] {
-    ctranslate2::ReplicaPoolConfig config;
-    config.num_threads_per_replica = threads;
-    ctranslate2::models::ModelLoader loader(dir);
-    loader.device = ctranslate2::Device::CPU;
-    loader.compute_type = ctranslate2::ComputeType::INT8;
-    loader.num_replicas_per_device = replicas;
-    *out = new LsTranslator{ctranslate2::Translator(loader, config)};
+    *out = new LsTranslator{
+        ctranslate2::Translator(cpu_int8_loader(dir, replicas), threads_per_replica(threads))};
   });
 }
 
