@@ -238,12 +238,52 @@ pub struct Outcome {
 const NO_SPEECH_LIMIT: f32 = 0.6;
 
 /// Whether a result is worth another, more expensive pass.
-fn needs_fallback(attempt: &Attempt, audio_s: f32, task: Task) -> bool {
-    if attempt.no_speech_prob > NO_SPEECH_LIMIT {
-        return false;
+/// A degenerate pass is judged by its own no-speech probability; one that is only in the wrong
+/// script by the first pass's, on the full window (a tight window can make Whisper less sure there
+/// is speech while its text says there is).
+fn needs_fallback(attempt: &Attempt, first: &Attempt, audio_s: f32, script: Script) -> bool {
+    if !attempt.usable(audio_s) {
+        return attempt.no_speech_prob <= NO_SPEECH_LIMIT;
     }
-    let off_target = task == Task::Translate && !attempt.text.is_empty() && !is_readable_in_english(&attempt.text);
-    !attempt.usable(audio_s) || off_target
+    !script.fits(&attempt.text) && first.no_speech_prob <= NO_SPEECH_LIMIT
+}
+
+/// The script a pass's text should be in. Whisper forced to Persian sometimes writes what it
+/// hears in Latin letters, as Persian is often typed informally ("voice shomaru" for
+/// «حواس شمارو»), and its "translation" is sometimes Persian again; both are retried, and a
+/// pass in the right script is preferred.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Script {
+    /// English: mostly Latin letters.
+    Latin,
+    /// Persian, Arabic, Urdu, Pashto: no Latin letters.
+    Arabic,
+    /// Anything goes.
+    Any,
+}
+
+impl Script {
+    pub fn expected(language: &str, task: Task) -> Self {
+        match (task, language) {
+            (Task::Translate, _) => Script::Latin,
+            (Task::Transcribe, "fa" | "ar" | "ur" | "ps") => Script::Arabic,
+            (Task::Transcribe, _) => Script::Any,
+        }
+    }
+
+    /// An empty text fits any script: it says nothing in the wrong one.
+    pub fn fits(self, text: &str) -> bool {
+        match self {
+            _ if text.is_empty() => true,
+            Script::Latin => is_readable_in_english(text),
+            Script::Arabic => !text.chars().any(is_latin_letter),
+            Script::Any => true,
+        }
+    }
+}
+
+fn is_latin_letter(c: char) -> bool {
+    c.is_ascii_alphabetic() || (c.is_alphabetic() && ('\u{00C0}'..='\u{024F}').contains(&c))
 }
 
 /// Fewest tokens a pass is allowed: below this it could not say anything useful.
@@ -256,6 +296,7 @@ pub fn decode_with_fallback(
     run: &mut dyn FnMut(Strategy, usize) -> Result<Option<Attempt>, SttError>,
     audio_s: f32,
     task: Task,
+    script: Script,
     budget: Budget,
 ) -> Result<Outcome, SttError> {
     let started = Instant::now();
@@ -265,12 +306,15 @@ pub fn decode_with_fallback(
         run(first_pass(task), cap)?.ok_or_else(|| SttError::Decode("the first decoding pass did not run".into()))?;
     let spent = first.tokens.len() as f64 * relative_cost(first.strategy);
     let mut outcome = Outcome { budget_exhausted: false, spent, attempts: vec![first], started };
-    let mut last_needs_fallback = needs_fallback(&outcome.attempts[0], audio_s, task);
+    let mut last_needs_fallback = needs_fallback(&outcome.attempts[0], &outcome.attempts[0], audio_s, script);
     for strategy in fallbacks(task) {
-        if !last_needs_fallback {
+        let first = &outcome.attempts[0];
+        // A transcript that the deterministic passes all write in Latin letters is more likely
+        // speech in another language than a slip: sampling, which is for loops, is not tried.
+        let only_off_script = task == Task::Transcribe && outcome.attempts.last().is_some_and(|a| a.usable(audio_s));
+        if !last_needs_fallback || (only_off_script && matches!(strategy, Strategy::Sample { .. })) {
             break;
         }
-        let first = &outcome.attempts[0];
         let extra = if strategy == Strategy::GreedyNoTimestampsTightWindow { ENCODE_COST } else { 0.0 };
         let affordable = ((budget.tokens - outcome.spent - extra) / relative_cost(strategy)).max(0.0).floor() as usize;
         // A pass that could not say what such audio usually holds is not worth starting.
@@ -285,20 +329,20 @@ pub fn decode_with_fallback(
             continue;
         };
         outcome.spent += attempt.tokens.len() as f64 * relative_cost(strategy) + extra;
-        last_needs_fallback = needs_fallback(&attempt, audio_s, task);
+        last_needs_fallback = needs_fallback(&attempt, &outcome.attempts[0], audio_s, script);
         outcome.attempts.push(attempt);
     }
     Ok(outcome)
 }
 
-/// The pass whose output is used: the most probable usable one, else the first (whose flaw then
-/// decides the verdict).
-pub fn choose(outcome: &Outcome, audio_s: f32) -> &Attempt {
+/// The pass whose output is used: the most probable usable one in the right script, else the most
+/// probable usable one, else the first (whose flaw then decides the verdict).
+pub fn choose(outcome: &Outcome, audio_s: f32, script: Script) -> &Attempt {
     outcome
         .attempts
         .iter()
         .filter(|a| a.usable(audio_s))
-        .max_by(|a, b| a.avg_logprob.total_cmp(&b.avg_logprob))
+        .max_by(|a, b| script.fits(&a.text).cmp(&script.fits(&b.text)).then(a.avg_logprob.total_cmp(&b.avg_logprob)))
         .unwrap_or(&outcome.attempts[0])
 }
 
@@ -311,7 +355,7 @@ pub fn finish(
     vad_probability: Option<f32>,
     options: &GateOptions,
 ) -> Transcript {
-    let chosen = choose(&outcome, audio.audio_s);
+    let chosen = choose(&outcome, audio.audio_s, Script::expected(language, task));
     let text = if language == "fa" && task == Task::Transcribe {
         normalize_persian(&chosen.text)
     } else {
@@ -406,7 +450,7 @@ mod tests {
             Ok(Some(attempt(s, "سلام دنیا", 6, -1.5, 50)))
         };
         let far = Budget { tokens: 1000.0, wall: Some(Duration::from_secs(60)) };
-        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far).unwrap();
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, Script::Arabic, far).unwrap();
         assert_eq!(outcome.attempts.len(), 1, "low confidence alone is not degenerate");
         assert!(!outcome.budget_exhausted);
     }
@@ -421,9 +465,9 @@ mod tests {
             }))
         };
         let far = Budget { tokens: 1000.0, wall: Some(Duration::from_secs(60)) };
-        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, far).unwrap();
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, Script::Arabic, far).unwrap();
         assert_eq!(outcome.attempts.len(), 5);
-        assert_eq!(choose(&outcome, 2.0).text, "سلام دنیا");
+        assert_eq!(choose(&outcome, 2.0, Script::Arabic).text, "سلام دنیا");
     }
 
     #[test]
@@ -436,7 +480,7 @@ mod tests {
         };
         // Greedy spent 30 of 40 token-equivalents: no fallback can say what 2 s of audio holds.
         let budget = Budget { tokens: 40.0, wall: Some(Duration::from_secs(60)) };
-        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, budget).unwrap();
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, Script::Arabic, budget).unwrap();
         assert_eq!(passes, 1);
         assert!(outcome.budget_exhausted);
     }
@@ -450,9 +494,39 @@ mod tests {
             Ok(Some(attempt(s, &looping, 30, -0.2, 100)))
         };
         let budget = Budget { tokens: 1000.0, wall: Some(Duration::ZERO) };
-        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, budget).unwrap();
+        let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, Script::Arabic, budget).unwrap();
         assert_eq!(passes, 1);
         assert!(outcome.budget_exhausted);
+    }
+
+    #[test]
+    fn persian_written_in_latin_letters_is_retried_and_the_persian_pass_chosen() {
+        let mut passes = Vec::new();
+        let mut run = |s: Strategy, _max: usize| {
+            passes.push(s);
+            Ok(Some(match s {
+                Strategy::Beam(5) => attempt(s, "اونا حواس شمارو پرت نمی‌کنن", 12, -0.9, 50),
+                _ => attempt(s, "اونا voice shomaru پرت نمی‌کنن", 12, -0.6, 50),
+            }))
+        };
+        let far = Budget { tokens: 1000.0, wall: None };
+        let outcome = decode_with_fallback(&mut run, 4.0, Task::Transcribe, Script::Arabic, far).unwrap();
+        assert_eq!(passes.last(), Some(&Strategy::Beam(5)), "{passes:?}");
+        assert_eq!(choose(&outcome, 4.0, Script::Arabic).text, "اونا حواس شمارو پرت نمی‌کنن");
+    }
+
+    #[test]
+    fn speech_every_deterministic_pass_writes_in_latin_letters_is_not_sampled() {
+        let mut passes = Vec::new();
+        let mut run = |s: Strategy, _max: usize| {
+            passes.push(s);
+            Ok(Some(attempt(s, "see you on Zoom tomorrow", 8, -0.5, 50)))
+        };
+        let far = Budget { tokens: 1000.0, wall: None };
+        let outcome = decode_with_fallback(&mut run, 4.0, Task::Transcribe, Script::Arabic, far).unwrap();
+        assert!(!passes.iter().any(|s| matches!(s, Strategy::Sample { .. })), "{passes:?}");
+        assert_eq!(choose(&outcome, 4.0, Script::Arabic).text, "see you on Zoom tomorrow");
+        assert!(!Script::Arabic.fits("ïk tú") && Script::Arabic.fits("ساعت ۳") && Script::Any.fits("ïk tú"));
     }
 
     #[test]
@@ -467,9 +541,9 @@ mod tests {
             }))
         };
         let far = Budget { tokens: 1000.0, wall: None };
-        let outcome = decode_with_fallback(&mut run, 6.0, Task::Translate, far).unwrap();
+        let outcome = decode_with_fallback(&mut run, 6.0, Task::Translate, Script::Latin, far).unwrap();
         assert_eq!(passes, [Strategy::Greedy, Strategy::GreedyNoRepeat(NO_REPEAT_ENGLISH)]);
-        assert_eq!(choose(&outcome, 6.0).text, "I was a teacher, then a student");
+        assert_eq!(choose(&outcome, 6.0, Script::Latin).text, "I was a teacher, then a student");
         assert!(!fallbacks(Task::Transcribe).iter().any(|s| matches!(s, Strategy::GreedyNoRepeat(_))));
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::decoding::{self, Attempt, Budget, Strategy, TokenLimits};
+use super::decoding::{self, Attempt, Budget, Script, Strategy, TokenLimits};
 use super::gate::is_repetitive;
 use super::gate::GateOptions;
 use super::mel::MelExtractor;
@@ -272,7 +272,8 @@ impl WhisperModel {
             };
             Ok(Some(Attempt::new(strategy, decoded, pass_started.elapsed(), max_new_tokens, limits)))
         };
-        let outcome = decoding::decode_with_fallback(&mut run, audio.audio_s, task, budget)?;
+        let outcome =
+            decoding::decode_with_fallback(&mut run, audio.audio_s, task, Script::expected(language, task), budget)?;
         let mut transcript = decoding::finish(outcome, language, task, audio, vad_probability, &self.options.gate);
         transcript.decoding.budget_tokens = budget.tokens;
         Ok(transcript)
