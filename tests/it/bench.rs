@@ -41,6 +41,7 @@ fn report_has_the_documented_fields_and_deterministic_content() {
         assert!(first["e2e_latency_s"][key].as_f64().is_some(), "e2e {key}");
         assert!(first["output_lag_s"][key].as_f64().is_some(), "output lag {key}");
     }
+    assert!(first["english_s"]["p50"].as_f64().is_some_and(|s| s > 0.2), "how long the English lasts: {first}");
     for stage in ["vad", "stt", "mt", "tts_first_audio"] {
         for key in ["p50", "p95"] {
             assert!(first["stages_ms"][stage][key].as_f64().is_some(), "{stage} {key}");

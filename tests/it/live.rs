@@ -142,6 +142,8 @@ fn speech_from_a_device_comes_out_of_the_virtual_microphone_in_english() {
     for stage in ["vad", "stt", "mt", "tts_first_audio", "e2e", "output_lag"] {
         assert!(first[stage].as_f64().is_some(), "{stage} missing: {report}");
     }
+    let (lag, english) = (first["output_lag"].as_f64().unwrap(), first["english"].as_f64().unwrap());
+    assert!(english > 200.0 && english < lag, "its English ({english} ms) within its output lag ({lag} ms)");
     assert!(report["peak_rss_mb"].as_f64().unwrap() > 0.0 && report["cpu_percent"].as_f64().is_some());
     assert!(no_linguastream_modules());
 }

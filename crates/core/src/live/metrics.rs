@@ -23,6 +23,9 @@ pub struct LatencyMs {
     /// Speech end → its English heard to the end (played in real time after the English before
     /// it): how far the voice runs behind the speaker.
     pub output_lag: f64,
+    /// Its English, as long as it takes to hear: without a queue the output lag is at least
+    /// e2e plus this.
+    pub english: f64,
 }
 
 /// Milliseconds each stage spent working on one utterance, queueing excluded.
@@ -61,6 +64,7 @@ impl UtteranceReport {
             output: ms(first_speech, written),
             e2e: ms(marks.speech_end_at, written),
             output_lag: marks.heard_until.map_or(0.0, |end| ms(marks.speech_end_at, end)),
+            english: marks.english_s * 1000.0,
         });
         Self {
             seq,
@@ -120,6 +124,8 @@ pub struct LiveReport {
     pub e2e_latency_s: Quantiles,
     /// Speech end → each utterance's English heard to the end (see `LatencyMs::output_lag`).
     pub output_lag_s: Quantiles,
+    /// How long each utterance's English takes to hear (see `LatencyMs::english`).
+    pub english_s: Quantiles,
     /// English said before its utterance ended (`--speak-early`): how long after the last audio
     /// it was translated from each clause's first sample was written, and how many there were.
     pub ahead_lag_s: Quantiles,
@@ -144,6 +150,7 @@ impl LiveReport {
         let seconds = |q: Quantiles| Quantiles { p50: q.p50 / 1000.0, p95: q.p95 / 1000.0, max: q.max / 1000.0 };
         self.e2e_latency_s = seconds(pick(|l| l.e2e));
         self.output_lag_s = seconds(pick(|l| l.output_lag));
+        self.english_s = seconds(pick(|l| l.english));
         self.ahead_lag_s = Quantiles::of(&self.ahead_lags_s);
         self.clauses_said_ahead = self.ahead_lags_s.len();
         self.stages_ms = StageQuantiles {

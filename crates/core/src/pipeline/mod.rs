@@ -115,6 +115,9 @@ pub struct StageMarks {
     /// When streamed speech has been heard to its end, played in real time after whatever
     /// English was still playing.
     pub heard_until: Option<Instant>,
+    /// Seconds its English takes to hear at the speed it was said (what was said after the
+    /// utterance ended): the part of the output lag no queue can remove.
+    pub english_s: f64,
 }
 
 /// A recoverable problem, shown to the user while the run goes on.

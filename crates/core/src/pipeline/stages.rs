@@ -699,6 +699,7 @@ fn speak(
         synthesis_started_at: started,
         first_speech_at: None,
         heard_until: None,
+        english_s: 0.0,
     };
     let mut speech = Vec::new();
     let behind_s = playback.as_ref().map_or(0.0, |p| p.behind_s());
@@ -712,6 +713,7 @@ fn speak(
         let seq = heard.seq;
         say(synthesizer, to_say, behind_s, out, &mut |sentence| {
             marks.first_speech_at.get_or_insert_with(Instant::now);
+            marks.english_s += sentence.len() as f64 / f64::from(rate);
             first_speech.take();
             if !stream {
                 speech.extend_from_slice(sentence);
