@@ -92,9 +92,8 @@ pub struct BenchArgs {
     /// Use only N rows of the manifest, spread evenly over it (sets are often sorted).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
-    /// Translation engine.
-    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
-    pub mt: MtChoice,
+    #[command(flatten)]
+    pub translation: TranslationArgs,
     #[command(flatten)]
     pub recognition: RecognitionArgs,
 }
@@ -145,9 +144,8 @@ pub struct LiveArgs {
     /// the sentence's English continues it. With --partial-captions, the captions are the English.
     #[arg(long)]
     pub speak_early: bool,
-    /// Translation engine.
-    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
-    pub mt: MtChoice,
+    #[command(flatten)]
+    pub translation: TranslationArgs,
     #[command(flatten)]
     pub recognition: RecognitionArgs,
 }
@@ -165,9 +163,8 @@ pub struct ServeArgs {
     /// Most live sessions at once; more are refused with 503 (each one keeps a CPU core busy).
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_sessions: u16,
-    /// Translation engine for sessions that do not choose one.
-    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
-    pub mt: MtChoice,
+    #[command(flatten)]
+    pub translation: TranslationArgs,
     #[command(flatten)]
     pub recognition: RecognitionArgs,
 }
@@ -239,6 +236,31 @@ pub struct RecognitionArgs {
     pub decode_budget: f32,
 }
 
+/// How an utterance is translated, and what happens to English of low confidence.
+#[derive(Debug, Args)]
+pub struct TranslationArgs {
+    /// Translation engine (`serve`: for sessions that do not choose one).
+    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
+    pub mt: MtChoice,
+    /// What to do with English of low confidence (marked "(?)" in the captions either way):
+    /// speak it after a short falling two-tone cue, speak it plainly, or caption it only and tell
+    /// the speaker it was not spoken. Low confidence means a recognition error rate about twice the
+    /// average on the development sets (see the README).
+    #[arg(long, value_enum, default_value_t = UnsureChoice::Cue, value_name = "POLICY")]
+    pub unsure: UnsureChoice,
+}
+
+/// `--unsure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnsureChoice {
+    /// Speak it after a short falling two-tone cue.
+    Cue,
+    /// Speak it like any other English.
+    Speak,
+    /// Caption it only; the speaker is told it was not spoken.
+    CaptionOnly,
+}
+
 #[derive(Debug, Args)]
 pub struct TranslateArgs {
     /// Recording to translate.
@@ -258,9 +280,8 @@ pub struct TranslateArgs {
     /// Target language (the voices are English).
     #[arg(long, default_value = "en", value_name = "LANG")]
     pub to: String,
-    /// Translation engine.
-    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
-    pub mt: MtChoice,
+    #[command(flatten)]
+    pub translation: TranslationArgs,
     /// Sample rate of the output WAV, 8000–192000 (default: the voice's, 22050).
     #[arg(long, value_name = "HZ", value_parser = rate_hz)]
     pub rate: Option<u32>,

@@ -31,7 +31,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
     let runtime = Runtime::open()?;
-    let (mut config, names) = pipeline_config(&runtime, &args.recognition, LIVE_CUTS, args.mt, true, args.realtime)?;
+    let (mut config, names) =
+        pipeline_config(&runtime, &args.recognition, LIVE_CUTS, &args.translation, true, args.realtime)?;
     config.partial_captions = args.partial_captions;
     speak_early(&mut config, &names, args.speak_early)?;
     eprintln!(
@@ -66,7 +67,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 fn run_text(args: &BenchArgs, limit: Option<usize>) -> Result<ExitCode> {
     let pairs = read_text_pairs(&args.manifest, limit)?;
     let runtime = Runtime::open()?;
-    let (factory, engine) = runtime.text_translator(&args.recognition.from, mt_choice(args.mt))?;
+    let (factory, engine) = runtime.text_translator(&args.recognition.from, mt_choice(args.translation.mt))?;
     let mut translator = factory()?;
     eprintln!("translating {} sentences from {} with {engine}…", pairs.len(), args.manifest.display());
     let report = bench::run_text(&pairs, translator.as_mut());

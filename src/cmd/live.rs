@@ -11,11 +11,12 @@ use anyhow::{bail, Context, Result};
 use linguastream_core::audio::capture::{capture_file, capture_pulse, Capture};
 use linguastream_core::audio::pulse::PulseServer;
 use linguastream_core::audio::{decode_file, STT_RATE};
+use linguastream_core::confidence::Level;
 use linguastream_core::live::{self, LiveEvent, LiveReport};
 use linguastream_core::outfile;
 use linguastream_core::output::sink::PulseSink;
 use linguastream_core::output::virtual_mic::{MIC, MIC_DESCRIPTION};
-use linguastream_core::output::{AudioSink, WavFileSink};
+use linguastream_core::output::{AudioSink, Delivery, TranslatedSegment, WavFileSink};
 use linguastream_core::runtime::Runtime;
 
 use super::{check_outputs, pipeline_config, speak_early, LIVE_CUTS};
@@ -66,7 +67,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         _ => None,
     };
 
-    let (mut config, names) = pipeline_config(&runtime, &args.recognition, LIVE_CUTS, args.mt, true, true)?;
+    let (mut config, names) = pipeline_config(&runtime, &args.recognition, LIVE_CUTS, &args.translation, true, true)?;
     config.partial_captions = args.partial_captions;
     speak_early(&mut config, &names, args.speak_early)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
@@ -84,14 +85,9 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     let from = args.recognition.from.clone();
     let colour = std::io::stdout().is_terminal();
     let report = live::run(capture, sinks, &config, |event| match event {
-        LiveEvent::Caption { segment, latency, backlog_s } => print_caption(
-            &from,
-            &segment.source_text,
-            &segment.translated_text,
-            latency.latency_ms.map(|l| l.e2e),
-            backlog_s,
-            colour,
-        ),
+        LiveEvent::Caption { segment, latency, backlog_s } => {
+            print_caption(&from, &segment, latency.latency_ms.map(|l| l.e2e), backlog_s, colour)
+        }
         LiveEvent::Partial { start_s, stable, unstable } => eprintln!("[{start_s:.1} s] … {stable} | {unstable}"),
         LiveEvent::Dropped(d) => eprintln!("[{:.1} s] not spoken: {}", d.start_s, d.reason),
         LiveEvent::Warning(warning) => eprintln!("warning: {warning}"),
@@ -133,13 +129,27 @@ fn stop_after(stop: Arc<AtomicBool>, duration: Duration) {
 
 /// Persian is wrapped in right-to-left isolates so bidi-aware terminals lay it out correctly
 /// without disturbing the rest of the line.
-fn print_caption(from: &str, source: &str, english: &str, e2e_ms: Option<f64>, backlog_s: f64, colour: bool) {
-    let (dim, cyan, green, reset) =
-        if colour { ("\x1b[2m", "\x1b[36m", "\x1b[32m", "\x1b[0m") } else { ("", "", "", "") };
+/// Both lines of an utterance; low-confidence ones are marked "(?)" on both lines, in yellow, so
+/// the speaker sees what the listener was warned of (or not told at all, with `--unsure
+/// caption-only`).
+fn print_caption(from: &str, segment: &TranslatedSegment, e2e_ms: Option<f64>, backlog_s: f64, colour: bool) {
+    let unsure = segment.confidence.level == Level::Low;
+    let (dim, cyan, green, yellow, reset) =
+        if colour { ("\x1b[2m", "\x1b[36m", "\x1b[32m", "\x1b[33m", "\x1b[0m") } else { ("", "", "", "", "") };
+    let (source_colour, english_colour, mark) = if unsure { (yellow, yellow, "(?) ") } else { (cyan, green, "") };
+    let source = &segment.source_text;
     let source = if from == "fa" { format!("\u{2067}{source}\u{2069}") } else { source.to_string() };
-    let latency = e2e_ms.map_or("not spoken".into(), |ms| format!("{:.2} s", ms / 1000.0));
+    let latency = match (e2e_ms, segment.delivery) {
+        (_, Delivery::CaptionOnly) => "not spoken: low confidence, say it again".to_string(),
+        (Some(ms), Delivery::SpokenWithCue) => format!("{:.2} s, after the unsure cue", ms / 1000.0),
+        (Some(ms), _) => format!("{:.2} s", ms / 1000.0),
+        (None, _) => "not spoken".into(),
+    };
     let backlog = if backlog_s >= 0.5 { format!(", backlog {backlog_s:.1} s") } else { String::new() };
-    println!("{cyan}{from}: {source}{reset}\n{green}en: {english}{reset} {dim}({latency}{backlog}){reset}");
+    let english = &segment.translated_text;
+    println!(
+        "{source_colour}{from}: {mark}{source}{reset}\n{english_colour}en: {mark}{english}{reset} {dim}({latency}{backlog}){reset}"
+    );
 }
 
 fn print_summary(report: &LiveReport) {

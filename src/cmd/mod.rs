@@ -15,11 +15,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use linguastream_core::outfile;
-use linguastream_core::pipeline::PipelineConfig;
+use linguastream_core::pipeline::{PipelineConfig, UnsurePolicy};
 use linguastream_core::runtime::{self, ModelNames, RecognitionOptions, Runtime, SessionOptions};
 use linguastream_core::vad::SegmenterOptions;
 
-use crate::cli::{Cli, Command, MtChoice, RecognitionArgs};
+use crate::cli::{Cli, Command, MtChoice, RecognitionArgs, TranslationArgs, UnsureChoice};
 
 /// How a command cuts speech unless told otherwise.
 #[derive(Debug, Clone, Copy)]
@@ -78,15 +78,26 @@ fn recognition_options(args: &RecognitionArgs, real_time: bool) -> RecognitionOp
 fn session_options(
     args: &RecognitionArgs,
     cuts: Cuts,
-    mt: MtChoice,
+    translation: &TranslationArgs,
     stream_speech: bool,
     real_time: bool,
 ) -> SessionOptions {
     SessionOptions {
+        unsure: translation.unsure.into(),
         recognition: recognition_options(args, real_time),
-        mt: mt_choice(mt),
+        mt: mt_choice(translation.mt),
         segmenter: segmenter_options(args, cuts, real_time),
         stream_speech,
+    }
+}
+
+impl From<UnsureChoice> for UnsurePolicy {
+    fn from(choice: UnsureChoice) -> Self {
+        match choice {
+            UnsureChoice::Speak => UnsurePolicy::Speak,
+            UnsureChoice::Cue => UnsurePolicy::Cue,
+            UnsureChoice::CaptionOnly => UnsurePolicy::CaptionOnly,
+        }
     }
 }
 
@@ -106,11 +117,11 @@ fn pipeline_config(
     runtime: &Runtime,
     args: &RecognitionArgs,
     cuts: Cuts,
-    mt: MtChoice,
+    translation: &TranslationArgs,
     stream_speech: bool,
     real_time: bool,
 ) -> Result<(PipelineConfig, ModelNames)> {
-    let options = session_options(args, cuts, mt, stream_speech, real_time);
+    let options = session_options(args, cuts, translation, stream_speech, real_time);
     let (config, names) = runtime.pipeline_config(&options)?;
     if let Some(note) = &names.note {
         eprintln!("note: {note}");

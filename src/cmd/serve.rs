@@ -13,8 +13,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         listen: args.listen,
         token: args.token,
         max_sessions: usize::from(args.max_sessions),
-        live: session_options(&args.recognition, LIVE_CUTS, args.mt, true, true),
-        file: session_options(&args.recognition, FILE_CUTS, args.mt, false, false),
+        live: session_options(&args.recognition, LIVE_CUTS, &args.translation, true, true),
+        file: session_options(&args.recognition, FILE_CUTS, &args.translation, false, false),
     })?;
     Ok(ExitCode::SUCCESS)
 }

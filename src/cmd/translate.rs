@@ -9,8 +9,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use linguastream_core::audio::{AudioReader, Chunk, DecodeError, WavWriter, STT_RATE};
+use linguastream_core::confidence::Level;
 use linguastream_core::outfile::{self, OutFile, OutputError};
-use linguastream_core::output::{json, srt, vtt, DroppedSegment, RunReport, Timeline, TranslatedSegment};
+use linguastream_core::output::{json, srt, vtt, Delivery, DroppedSegment, RunReport, Timeline, TranslatedSegment};
 use linguastream_core::pipeline::{self, Event};
 use linguastream_core::runtime::Runtime;
 
@@ -42,7 +43,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let reader = AudioReader::open(&args.input, STT_RATE)?;
     let runtime = Runtime::open()?;
-    let (config, names) = pipeline_config(&runtime, &args.recognition, FILE_CUTS, args.mt, false, false)?;
+    let (config, names) = pipeline_config(&runtime, &args.recognition, FILE_CUTS, &args.translation, false, false)?;
     let progress = progress_bar(reader.declared_duration_s(), args.quiet || stdout_taken);
 
     let input = Arc::new(Mutex::new(Input { reader, error: None }));
@@ -226,9 +227,14 @@ fn clock(seconds: f64) -> String {
 }
 
 fn caption(segment: &TranslatedSegment, from: &str) -> String {
-    let flag = if segment.mt_failed { " (untranslated)" } else { "" };
+    let flag = match segment.delivery {
+        _ if segment.mt_failed => " (untranslated)",
+        Delivery::CaptionOnly => " (not spoken: low confidence)",
+        _ => "",
+    };
+    let mark = if segment.confidence.level == Level::Low { "(?) " } else { "" };
     format!(
-        "[{} → {}] {from}: {}\n{:>17} en: {}{flag}",
+        "[{} → {}] {from}: {mark}{}\n{:>17} en: {mark}{}{flag}",
         clock(segment.start_s),
         clock(segment.end_s),
         segment.source_text,

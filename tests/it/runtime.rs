@@ -11,6 +11,7 @@ use crate::util::{sample, store};
 
 fn options(language: &str) -> SessionOptions {
     SessionOptions {
+        unsure: Default::default(),
         recognition: RecognitionOptions {
             language: language.into(),
             whisper: "base".into(),

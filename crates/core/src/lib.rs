@@ -10,10 +10,12 @@
 //! installs and verifies the weights every stage loads, [`onnx`] and [`ct2`] the inference
 //! libraries among them; [`live`] runs the pipeline on a microphone into audio sinks (the
 //! virtual microphone) and measures its latency; [`bench`] reports latency, resources and
-//! accuracy on a manifest of clips. [`outfile`] writes every output file whole or not at all.
+//! accuracy on a manifest of clips; [`confidence`] says how far each utterance's English can be
+//! trusted, and [`mt::echo`] removes English that repeats itself. [`outfile`] writes every output file whole or not at all.
 
 pub mod audio;
 pub mod bench;
+pub mod confidence;
 pub mod ct2;
 pub mod live;
 pub mod memory;

@@ -15,7 +15,7 @@ use crate::models::{ModelStore, StoreError};
 use crate::mt::{nllb_code, CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, NllbTranslator, Translator};
 #[cfg(feature = "llm")]
 use crate::mt::{LlmOptions, LlmTranslator};
-use crate::pipeline::{Factory, PipelineConfig, StageFactories};
+use crate::pipeline::{Factory, PipelineConfig, StageFactories, UnsurePolicy};
 use crate::stt::{Recognizer, SttError, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
 use crate::tts::{PiperSynthesizer, PiperVoice, Synthesizer, TtsError};
 use crate::vad::{SegmenterOptions, SileroVad, SpeechDetector};
@@ -81,6 +81,8 @@ pub struct SessionOptions {
     pub segmenter: SegmenterOptions,
     /// See [`PipelineConfig::stream_speech`].
     pub stream_speech: bool,
+    /// See [`PipelineConfig::unsure`].
+    pub unsure: UnsurePolicy,
 }
 
 /// Which models a session runs, for reports.
@@ -193,6 +195,7 @@ impl Runtime {
             partial_captions: false,
             english_first: matches!(engine, MtEngine::Direct),
             speak_early: false,
+            unsure: options.unsure,
         };
         Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
     }

@@ -108,7 +108,7 @@ fn start_session(server: &Arc<Server>, request: StartLive) -> Result<Value, (Sta
             format!("already translating '{}' into the virtual microphone", r.session.source()),
         ));
     }
-    let choices = Choices { from: request.from, mt: request.mt, partials: false };
+    let choices = Choices { from: request.from, mt: request.mt, partials: false, unsure: None };
     let options = choices.apply(&server.live).map_err(|m| (StatusCode::BAD_REQUEST, m))?;
     let slot = server.take_slot().map_err(|busy| (busy.status, busy.message))?;
     let internal = |e: &dyn std::fmt::Display| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string());

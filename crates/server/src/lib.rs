@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use linguastream_core::audio::{chunks_of, decode_file, STT_RATE};
 use linguastream_core::output::{self, DroppedSegment, RunReport, Timeline, TranslatedSegment};
-use linguastream_core::pipeline::{self, Event};
+use linguastream_core::pipeline::{self, Event, UnsurePolicy};
 use linguastream_core::runtime::{self, Runtime, SessionOptions};
 use serde::Deserialize;
 use serde_json::json;
@@ -233,6 +233,8 @@ pub(crate) struct Choices {
     /// Partial captions of the utterance under way (see `live --partial-captions`); streams only.
     #[serde(default)]
     pub(crate) partials: bool,
+    /// What to do with English of low confidence (`cue`, `speak` or `caption_only`).
+    unsure: Option<UnsurePolicy>,
 }
 
 impl Choices {
@@ -253,6 +255,9 @@ impl Choices {
                 }
             };
         }
+        if let Some(unsure) = self.unsure {
+            options.unsure = unsure;
+        }
         Ok(options)
     }
 }
@@ -262,6 +267,7 @@ struct TranslateQuery {
     format: Option<String>,
     from: Option<String>,
     mt: Option<String>,
+    unsure: Option<UnsurePolicy>,
 }
 
 /// `POST /v1/translate`: a recording in the body, its translation out as JSON (default), SRT,
@@ -271,7 +277,7 @@ async fn translate(State(server): State<Arc<Server>>, Query(query): Query<Transl
     if !["json", "srt", "vtt", "wav"].contains(&format.as_str()) {
         return error(StatusCode::BAD_REQUEST, &format!("unknown format '{format}' (json, srt, vtt or wav)"));
     }
-    let choices = Choices { from: query.from.clone(), mt: query.mt.clone(), partials: false };
+    let choices = Choices { from: query.from.clone(), mt: query.mt.clone(), partials: false, unsure: query.unsure };
     let options = match choices.apply(&server.file) {
         Ok(options) => options,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),

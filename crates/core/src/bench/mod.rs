@@ -7,6 +7,7 @@
 
 pub mod metrics;
 mod report;
+pub mod risk;
 mod text;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use crate::audio::{decode_file, Audio, DecodeError, STT_RATE};
 use crate::live::{self, LiveEvent, LiveReport};
 use crate::pipeline::{PipelineConfig, PipelineError};
 use metrics::{corpus_bleu, corpus_chrf, ErrorRate};
+use risk::{RiskCoverage, Scored};
 
 /// Silence between clips: longer than any utterance-ending pause.
 const GAP_S: f64 = 1.5;
@@ -169,14 +171,23 @@ pub struct Accuracy {
     pub bleu: Option<f64>,
     pub chrf: Option<f64>,
     pub transcripts: Vec<(String, String, String)>,
+    /// Confidence levels against each utterance's own errors.
+    pub risk: Option<RiskCoverage>,
 }
 
 fn accuracy(clips: &[Clip], spans: &[Span], live: &LiveReport) -> Accuracy {
     let mut result = Accuracy::default();
     let (mut hypotheses, mut references) = (Vec::new(), Vec::new());
+    let mut scored: Vec<Scored> = live
+        .utterances
+        .iter()
+        .map(|u| Scored { level: u.confidence.level, score: u.confidence.score, cer: None, english: None })
+        .collect();
     for (clip, span) in clips.iter().zip(spans) {
-        let inside: Vec<_> =
-            live.utterances.iter().filter(|u| u.start_s >= span.start_s - 0.5 && u.start_s < span.end_s).collect();
+        let within = |u: &&crate::live::UtteranceReport| u.start_s >= span.start_s - 0.5 && u.start_s < span.end_s;
+        let indices: Vec<usize> = (0..live.utterances.len()).filter(|&i| within(&&live.utterances[i])).collect();
+        let inside: Vec<_> = indices.iter().map(|&i| &live.utterances[i]).collect();
+        score_clip(clip, &indices, &inside, &mut scored);
         let source = inside.iter().map(|u| u.source_text.as_str()).collect::<Vec<_>>().join(" ");
         let english = inside.iter().map(|u| u.translated_text.as_str()).collect::<Vec<_>>().join(" ");
         if let Some(reference) = &clip.transcript {
@@ -193,7 +204,22 @@ fn accuracy(clips: &[Clip], spans: &[Span], live: &LiveReport) -> Accuracy {
         result.bleu = Some(corpus_bleu(&hypotheses, &references));
         result.chrf = Some(corpus_chrf(&hypotheses, &references));
     }
+    result.risk = Some(RiskCoverage::new(&scored, &live.utterances));
     result
+}
+
+/// Each utterance of a clip charged with its own recognition errors; a clip read as one
+/// utterance also lends it its English reference.
+fn score_clip(clip: &Clip, indices: &[usize], inside: &[&crate::live::UtteranceReport], scored: &mut [Scored]) {
+    if let Some(reference) = &clip.transcript {
+        let pieces: Vec<&str> = inside.iter().map(|u| u.source_text.as_str()).collect();
+        for (&i, charge) in indices.iter().zip(risk::charges(reference, &pieces)) {
+            scored[i].cer = Some(charge);
+        }
+    }
+    if let (Some(reference), [i], [u]) = (&clip.english, indices, inside) {
+        scored[*i].english = Some((u.translated_text.clone(), reference.clone()));
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::risk::RiskCoverage;
 use super::{Accuracy, Clip};
 use crate::live::{LatencyMs, LiveReport, Quantiles, UtteranceReport};
 use crate::output::Recognition;
@@ -179,6 +180,9 @@ pub struct BenchReport {
     pub bleu: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chrf: Option<f64>,
+    /// Confidence levels against the utterances' own errors, and the echoes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<RiskCoverage>,
     pub machine: Machine,
     pub models: serde_json::Value,
     pub results: Vec<ClipResult>,
@@ -226,6 +230,7 @@ impl BenchReport {
             cer: accuracy.cer.rate(),
             bleu: accuracy.bleu,
             chrf: accuracy.chrf,
+            confidence: accuracy.risk.clone(),
             machine: Machine::this(),
             models: serde_json::Value::Null,
             results: accuracy
@@ -347,6 +352,9 @@ impl BenchReport {
         for row in rows {
             let _ = writeln!(out, "| {} | {} | {} | {} |", row.name, row.target, row.ours, row.baseline);
         }
+        if let Some(risk) = &self.confidence {
+            write_risk_coverage(&mut out, risk);
+        }
         self.write_slowest(&mut out, 5);
         if let Some(b) = baseline {
             for (label, key) in [("speech recognition, whole set", "stt_s"), ("speech synthesis, whole set", "tts_s")] {
@@ -390,6 +398,34 @@ impl BenchReport {
                 u.recognition.decoding.fallbacks
             );
         }
+    }
+}
+
+/// The confidence levels with their share and their utterances' own errors, and the echoes.
+fn write_risk_coverage(out: &mut String, risk: &RiskCoverage) {
+    let value = |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |v| format!("{v:.digits$}"));
+    let _ = write!(
+        out,
+        "\nConfidence (risk–coverage: each level's utterances and their own errors; Spearman ρ of score and CER {}). \
+         Echoes: {} utterances' English repeated itself and was collapsed; {} still repeat.\n\n\
+         | confidence | utterances | CER | chrF (one-utterance clips) | this level and above: share | CER |\n\
+         |---|---|---|---|---|---|\n",
+        value(risk.score_cer_spearman, 2),
+        risk.echoes_collapsed,
+        risk.echoes_left
+    );
+    for row in &risk.levels {
+        let _ = writeln!(
+            out,
+            "| {} | {} ({:.0} %) | {} | {} | {:.0} % | {} |",
+            row.level.name(),
+            row.utterances,
+            row.share * 100.0,
+            value(row.cer, 3),
+            value(row.chrf, 1),
+            row.cumulative_share * 100.0,
+            value(row.cumulative_cer, 3)
+        );
     }
 }
 

@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::output::{DroppedSegment, Recognition, TranslatedSegment};
+use crate::confidence::Confidence;
+use crate::output::{Delivery, DroppedSegment, Recognition, TranslatedSegment};
 use crate::pipeline::StageMarks;
 
 /// Milliseconds each step took for one utterance, from the end of its speech.
@@ -48,6 +49,10 @@ pub struct UtteranceReport {
     pub latency_ms: Option<LatencyMs>,
     pub processing_ms: ProcessingMs,
     pub recognition: Recognition,
+    pub confidence: Confidence,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub echo_removed: Vec<String>,
+    pub delivery: Delivery,
 }
 
 fn ms(from: Instant, to: Instant) -> f64 {
@@ -79,6 +84,9 @@ impl UtteranceReport {
                 tts_first_audio: marks.first_speech_at.map_or(0.0, |at| ms(marks.synthesis_started_at, at)),
             },
             recognition: segment.recognition.clone(),
+            confidence: segment.confidence.clone(),
+            echo_removed: segment.echo_removed.clone(),
+            delivery: segment.delivery,
         }
     }
 }

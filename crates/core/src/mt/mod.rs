@@ -13,6 +13,7 @@ use crate::stt::EncodedAudio;
 
 mod cache;
 mod direct;
+pub mod echo;
 mod firefox;
 #[cfg(feature = "llm")]
 mod llm;

@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{DroppedSegment, TranslatedSegment};
+use super::{Delivery, DroppedSegment, TranslatedSegment};
+use crate::confidence::Level;
 
 /// The machine-readable record of a run (`--json`).
 #[derive(Debug, Serialize)]
@@ -30,7 +31,8 @@ pub fn srt(segments: &[TranslatedSegment]) -> String {
     let mut out = String::new();
     for (i, cue) in cues(segments).iter().enumerate() {
         let (start, end) = (timestamp(cue.start_s, ','), timestamp(cue.end_s, ','));
-        let _ = write!(out, "{}\n{start} --> {end}\n{}\n{}\n\n", i + 1, cue.source, cue.english);
+        let (source, english) = cue.lines();
+        let _ = write!(out, "{}\n{start} --> {end}\n{source}\n{english}\n\n", i + 1);
     }
     out
 }
@@ -39,7 +41,8 @@ pub fn vtt(segments: &[TranslatedSegment]) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for cue in cues(segments) {
         let (start, end) = (timestamp(cue.start_s, '.'), timestamp(cue.end_s, '.'));
-        let _ = write!(out, "{start} --> {end}\n{}\n{}\n\n", cue.source, cue.english);
+        let (source, english) = cue.lines();
+        let _ = write!(out, "{start} --> {end}\n{source}\n{english}\n\n");
     }
     out
 }
@@ -54,6 +57,39 @@ struct Cue<'a> {
     end_s: f64,
     source: &'a str,
     english: &'a str,
+    mark: Mark,
+}
+
+/// What a caption says about its utterance's confidence: both lines of a low-confidence one are
+/// marked "(?)", so the speaker sees what the listener was warned of, and English the listener
+/// did not hear says so.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mark {
+    None,
+    Unsure,
+    UnsureNotSpoken,
+}
+
+impl Mark {
+    fn of(segment: &TranslatedSegment) -> Self {
+        match (segment.confidence.level, segment.delivery) {
+            (_, Delivery::CaptionOnly) => Mark::UnsureNotSpoken,
+            (Level::Low, _) => Mark::Unsure,
+            _ => Mark::None,
+        }
+    }
+}
+
+impl Cue<'_> {
+    /// The source line and the English line, marked.
+    fn lines(&self) -> (String, String) {
+        let (source, english) = (self.source, self.english);
+        match self.mark {
+            Mark::None => (source.to_string(), english.to_string()),
+            Mark::Unsure => (format!("(?) {source}"), format!("(?) {english}")),
+            Mark::UnsureNotSpoken => (format!("(?) {source}"), format!("(?, not spoken) {english}")),
+        }
+    }
 }
 
 fn cues(segments: &[TranslatedSegment]) -> Vec<Cue<'_>> {
@@ -66,9 +102,10 @@ fn segment_cues(segment: &TranslatedSegment) -> Vec<Cue<'_>> {
     let wanted = (duration / MAX_CUE_S).ceil().max(1.0) as usize;
     let source = split_text(&segment.source_text, wanted);
     let english = split_text(&segment.translated_text, source.len());
+    let mark = Mark::of(segment);
     if source.len() < 2 || english.len() != source.len() {
         let (source, english) = (segment.source_text.as_str(), segment.translated_text.as_str());
-        return vec![Cue { start_s: segment.start_s, end_s: segment.end_s, source, english }];
+        return vec![Cue { start_s: segment.start_s, end_s: segment.end_s, source, english, mark }];
     }
     let total: usize = source.iter().map(|part| part.chars().count()).sum();
     let mut start_s = segment.start_s;
@@ -79,7 +116,7 @@ fn segment_cues(segment: &TranslatedSegment) -> Vec<Cue<'_>> {
         .map(|(source, english)| {
             done += source.chars().count();
             let end_s = segment.start_s + duration * done as f64 / total.max(1) as f64;
-            let cue = Cue { start_s, end_s, source, english };
+            let cue = Cue { start_s, end_s, source, english, mark };
             start_s = end_s;
             cue
         })
@@ -137,6 +174,9 @@ mod tests {
             timings_ms: StageTimings { stt: 1.0, mt: 2.0, tts: 3.0 },
             speech_start_s: 61.5,
             recognition: Default::default(),
+            confidence: Default::default(),
+            echo_removed: vec![],
+            delivery: Default::default(),
             speech: vec![],
         }
     }
@@ -146,6 +186,24 @@ mod tests {
         let segments = [segment()];
         assert_eq!(srt(&segments), "1\n00:01:01,500 --> 00:01:03,250\nسلام\nHello\n\n");
         assert_eq!(vtt(&segments), "WEBVTT\n\n00:01:01.500 --> 00:01:03.250\nسلام\nHello\n\n");
+    }
+
+    #[test]
+    fn low_confidence_marks_both_lines_and_says_when_it_was_not_spoken() {
+        let unsure = crate::confidence::Confidence { level: Level::Low, ..Default::default() };
+        let cued = TranslatedSegment { confidence: unsure.clone(), delivery: Delivery::SpokenWithCue, ..segment() };
+        assert_eq!(srt(&[cued]), "1\n00:01:01,500 --> 00:01:03,250\n(?) سلام\n(?) Hello\n\n");
+        let silent = TranslatedSegment { confidence: unsure, delivery: Delivery::CaptionOnly, ..segment() };
+        assert!(vtt(&[silent]).ends_with("(?) سلام\n(?, not spoken) Hello\n\n"));
+        let sure = [segment()];
+        assert!(!srt(&sure).contains("(?)"));
+        let json =
+            json(&RunReport { segments: &sure, dropped: &[], model: Default::default(), input: Default::default() });
+        assert!(
+            json.contains("\"confidence\"")
+                && json.contains("\"level\": \"high\"")
+                && json.contains("\"delivery\": \"spoken\"")
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub use wav_sink::WavFileSink;
 
 use serde::Serialize;
 
+use crate::confidence::Confidence;
 use crate::stt::{DecodingReport, Evidence};
 
 /// How an utterance was recognised: the gate's evidence and the decoding passes.
@@ -45,8 +46,27 @@ pub struct TranslatedSegment {
     /// Where its English speech starts in the output audio.
     pub speech_start_s: f64,
     pub recognition: Recognition,
+    /// How far its English can be trusted.
+    pub confidence: Confidence,
+    /// What the English repeated and was not said twice ([`crate::mt::echo`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub echo_removed: Vec<String>,
+    /// How its English reached the listener.
+    pub delivery: Delivery,
     #[serde(skip)]
     pub speech: Vec<f32>,
+}
+
+/// How an utterance's English reached the listener, as the low-confidence policy decided.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    #[default]
+    Spoken,
+    /// Spoken after a short two-tone cue that tells the listener it may be wrong.
+    SpokenWithCue,
+    /// Shown in the captions only, marked, and not spoken.
+    CaptionOnly,
 }
 
 /// An utterance the hallucination gate refused to speak, kept for the report.

@@ -51,6 +51,9 @@ mod tests {
             timings_ms: StageTimings::default(),
             speech_start_s: 0.0,
             recognition: Default::default(),
+            confidence: Default::default(),
+            echo_removed: vec![],
+            delivery: Default::default(),
             speech: vec![0.5; samples],
         }
     }

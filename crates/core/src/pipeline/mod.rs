@@ -76,6 +76,21 @@ pub struct PipelineConfig {
     /// with `english_first`, `real_time` and `stream_speech`; with `partial_captions` the partial
     /// captions are then the English.
     pub speak_early: bool,
+    /// What happens to English of low confidence ([`crate::confidence`]).
+    pub unsure: UnsurePolicy,
+}
+
+/// What the pipeline does with English it has low confidence in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsurePolicy {
+    /// Speak it like any other English.
+    Speak,
+    /// Speak it after a short two-tone cue, so the listener knows it may be wrong.
+    #[default]
+    Cue,
+    /// Caption it, marked, and do not speak it; the speaker is told so they can say it again.
+    CaptionOnly,
 }
 
 /// The stages, in pipeline order.
@@ -149,6 +164,11 @@ pub enum Warning {
         start_s: f64,
         reason: String,
     },
+    /// English of low confidence, captioned but not spoken ([`UnsurePolicy::CaptionOnly`]).
+    Unsure {
+        start_s: f64,
+        text: String,
+    },
     /// An audio output broke and was reopened (the sound server restarted, say).
     OutputReopened {
         output: String,
@@ -169,6 +189,7 @@ impl Warning {
             Warning::TooFarBehind { .. } => "too_far_behind",
             Warning::SynthesisFailed { .. } => "synthesis_failed",
             Warning::TranscriptRefused { .. } => "transcript_refused",
+            Warning::Unsure { .. } => "unsure",
             Warning::OutputReopened { .. } => "output_reopened",
             Warning::OutputFailed { .. } => "output_failed",
         }
@@ -188,6 +209,9 @@ impl fmt::Display for Warning {
             Warning::SynthesisFailed { text, reason } => write!(f, "speech synthesis failed for \"{text}\": {reason}"),
             Warning::TranscriptRefused { start_s, reason } => {
                 write!(f, "the transcript at {start_s:.1} s was refused after its English was spoken ({reason})")
+            }
+            Warning::Unsure { start_s, text } => {
+                write!(f, "not spoken at {start_s:.1} s, low confidence (please say it again): \"{text}\"")
             }
             Warning::OutputReopened { output } => write!(f, "reconnected the output to {output}"),
             Warning::OutputFailed { output, reason } => write!(f, "cannot play to {output}: {reason}"),
@@ -332,10 +356,11 @@ pub fn start(
         move || stages::mt(&factories.translator, &cancel, recognized_rx, translated_tx)
     })
     .map_err(stop_on_error)?;
-    let (factories, stream_speech, paced) = (config.stages.clone(), config.stream_speech, config.real_time);
+    let (factories, stream_speech, paced, unsure) =
+        (config.stages.clone(), config.stream_speech, config.real_time, config.unsure);
     let tts = spawn(Stage::Tts, &cancel, {
         let (cancel, events_tx) = (cancel.clone(), events_tx.clone());
-        let speech = stages::SpeechOutput { stream: stream_speech, paced };
+        let speech = stages::SpeechOutput { stream: stream_speech, paced, unsure };
         move || stages::tts(&factories.synthesizer, speech, &cancel, translated_rx, events_tx)
     })
     .map_err(stop_on_error)?;

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::partials::{Agreement, EarlyEnglish, PARTIAL_EVERY_S};
-use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, Warning};
+use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, UnsurePolicy, Warning};
 use crate::audio::{Chunk, STT_RATE};
+use crate::confidence::{self, Confidence, Level};
 use crate::memory;
-use crate::mt::{SourceSegment, Translator};
-use crate::output::{DroppedSegment, Recognition, StageTimings, TranslatedSegment};
+use crate::mt::{echo, SourceSegment, Translator};
+use crate::output::{Delivery, DroppedSegment, Recognition, StageTimings, TranslatedSegment};
 use crate::stt::{text_of_tokens, EncodedAudio, Recognizer, SttError, Task, Transcript, Verdict};
 use crate::text::is_readable_in_english;
-use crate::tts::Synthesizer;
+use crate::tts::{unsure_cue, Synthesizer};
 use crate::vad::{HeardUtterance, SegmenterOptions, SpeechDetector, StreamingVad, Utterance};
 
 pub(super) struct Heard {
@@ -81,8 +82,22 @@ pub(super) struct Translated {
     recognized: Recognized,
     text: String,
     mt_failed: bool,
+    /// Echoes taken out of `text`.
+    echo_removed: Vec<String>,
+    confidence: Confidence,
     mt_ms: f64,
     translated_at: Instant,
+}
+
+/// Utterances less than this apart belong to one passage: an echo of the English just said is
+/// not said again. Files end a passage at a 2 s pause too.
+const PASSAGE_PAUSE_S: f64 = 2.0;
+
+/// The English said last, for echoes across the utterances of one passage.
+#[derive(Default)]
+struct SaidBefore {
+    end_s: f64,
+    english: String,
 }
 
 fn seconds(sample: usize) -> f64 {
@@ -504,11 +519,12 @@ pub(super) fn mt(
     out: SyncSender<Result<Translated, Event>>,
 ) -> Result<(), PipelineError> {
     let mut translator = factory()?;
+    let mut said_before = SaidBefore::default();
     for message in input {
         if cancel.is_cancelled() {
             break;
         }
-        let message = message.map(|recognized| translate(translator.as_mut(), recognized, &out));
+        let message = message.map(|recognized| translate(translator.as_mut(), recognized, &mut said_before, &out));
         if out.send(message).is_err() {
             break;
         }
@@ -516,10 +532,12 @@ pub(super) fn mt(
     Ok(())
 }
 
-/// Translates one utterance; on failure the source text goes on, flagged, with a warning.
+/// Translates one utterance, without echoes, and judges its confidence; on failure the source
+/// text goes on, flagged, with a warning.
 fn translate(
     translator: &mut dyn Translator,
     mut recognized: Recognized,
+    said_before: &mut SaidBefore,
     out: &SyncSender<Result<Translated, Event>>,
 ) -> Translated {
     let started = Instant::now();
@@ -538,7 +556,48 @@ fn translate(
             (recognized.text.clone(), true)
         }
     };
-    Translated { recognized, text, mt_failed, mt_ms: ms_since(started), translated_at: Instant::now() }
+    let (text, echo_removed) =
+        if mt_failed { (text, Vec::new()) } else { without_echoes(&mut recognized, text, said_before) };
+    let utterance = &recognized.heard.audio.utterance;
+    let outcome = confidence::Outcome {
+        english: &text,
+        speech_s: seconds(utterance.speech_end.saturating_sub(utterance.speech_start)),
+        echoes: echo_removed.len(),
+        mt_failed,
+    };
+    let confidence = confidence::assess(&recognized.recognition, outcome);
+    Translated {
+        recognized,
+        text,
+        mt_failed,
+        echo_removed,
+        confidence,
+        mt_ms: ms_since(started),
+        translated_at: Instant::now(),
+    }
+}
+
+/// `english` without the clauses it repeats, within itself or from the English said just before
+/// in the same passage. English said ahead of its utterance's end (`speak_early`) continues
+/// itself, so only its own repeats are removed there, and what is still to be said is collapsed
+/// alone.
+fn without_echoes(recognized: &mut Recognized, english: String, said_before: &mut SaidBefore) -> (String, Vec<String>) {
+    let utterance = &recognized.heard.audio.utterance;
+    let (start_s, end_s) = (seconds(utterance.speech_start), seconds(utterance.speech_end));
+    let spoken_ahead = recognized.ahead || recognized.unsaid.is_some();
+    let before = match spoken_ahead || start_s - said_before.end_s > PASSAGE_PAUSE_S {
+        true => "",
+        false => said_before.english.as_str(),
+    };
+    let collapsed = echo::collapse(&english, before);
+    if let Some(unsaid) = recognized.unsaid.as_mut() {
+        *unsaid = echo::collapse(unsaid, "").text;
+    }
+    if !spoken_ahead && !collapsed.text.is_empty() {
+        said_before.english = collapsed.text.clone();
+    }
+    said_before.end_s = end_s;
+    (collapsed.text, collapsed.removed)
 }
 
 /// How the TTS stage hands over speech.
@@ -547,6 +606,16 @@ pub(super) struct SpeechOutput {
     pub stream: bool,
     /// Streamed speech is heard in real time: keep it from falling behind ([`Playback`]).
     pub paced: bool,
+    pub unsure: UnsurePolicy,
+}
+
+/// How the English of an utterance of this confidence reaches the listener.
+fn delivery(confidence: &Confidence, policy: UnsurePolicy) -> Delivery {
+    match (confidence.level, policy) {
+        (Level::Low, UnsurePolicy::Cue) => Delivery::SpokenWithCue,
+        (Level::Low, UnsurePolicy::CaptionOnly) => Delivery::CaptionOnly,
+        _ => Delivery::Spoken,
+    }
 }
 
 /// How often the heap's free pages go back to the system, between two utterances. After each one,
@@ -575,11 +644,11 @@ pub(super) fn tts(
         let event = match message {
             Err(event) => event,
             Ok(translated) if translated.recognized.ahead => {
-                speak_ahead(synthesizer.as_mut(), translated, playback.as_mut(), &out);
+                speak_ahead(synthesizer.as_mut(), translated, speech.unsure, playback.as_mut(), &out);
                 continue;
             }
             Ok(translated) => {
-                let spoken = speak(synthesizer.as_mut(), translated, speech.stream, playback.as_mut(), &out);
+                let spoken = speak(synthesizer.as_mut(), translated, &speech, playback.as_mut(), &out);
                 if memory_returned.elapsed() >= RETURN_MEMORY_EVERY {
                     memory::return_freed_memory();
                     memory_returned = Instant::now();
@@ -636,13 +705,16 @@ fn speed_when_behind(behind_s: f64) -> f32 {
 fn speak_ahead(
     synthesizer: &mut dyn Synthesizer,
     translated: Translated,
+    unsure: UnsurePolicy,
     mut playback: Option<&mut Playback>,
     out: &SyncSender<Event>,
 ) {
     let rate = synthesizer.sample_rate();
     let (seq, ahead_of) = (translated.recognized.heard.seq, translated.recognized.heard.audio.speech_end_at);
     let behind_s = playback.as_ref().map_or(0.0, |p| p.behind_s());
-    say(synthesizer, translated.text, behind_s, out, &mut |sentence| {
+    let start_s = seconds(translated.recognized.heard.audio.utterance.speech_start);
+    let how = delivery(&translated.confidence, unsure);
+    say(synthesizer, translated.text, (start_s, how), behind_s, out, &mut |sentence| {
         if let Some(playback) = playback.as_deref_mut() {
             playback.queue(sentence.len() as f64 / f64::from(rate));
             playback.ahead.get_or_insert((seq, Instant::now()));
@@ -653,19 +725,35 @@ fn speak_ahead(
 
 /// Synthesises `text` sentence by sentence into `on_sentence`, faster when the listener is
 /// behind; when they are too far behind it is only captioned. Both that and a synthesis failure
-/// are warnings.
+/// are warnings. `(start_s, how)`: where the utterance starts and how the low-confidence policy
+/// delivers it: English with a cue has the cue joined to its first sentence, so the cue never
+/// reaches the listener before the English is ready; English for the captions only is a warning
+/// that tells the speaker.
 fn say(
     synthesizer: &mut dyn Synthesizer,
     text: String,
+    (start_s, how): (f64, Delivery),
     behind_s: f64,
     out: &SyncSender<Event>,
     on_sentence: &mut dyn FnMut(&[f32]),
 ) {
+    if how == Delivery::CaptionOnly {
+        let _ = out.send(Event::Warning(Warning::Unsure { start_s, text }));
+        return;
+    }
     if behind_s > MAX_SPEECH_BACKLOG_S {
         let _ = out.send(Event::Warning(Warning::TooFarBehind { text, behind_s }));
         return;
     }
-    if let Err(e) = synthesizer.synthesize(&text, speed_when_behind(behind_s), on_sentence) {
+    let mut cue = (how == Delivery::SpokenWithCue).then(|| unsure_cue(synthesizer.sample_rate()));
+    let mut with_cue = |sentence: &[f32]| match cue.take() {
+        Some(mut first) => {
+            first.extend_from_slice(sentence);
+            on_sentence(&first);
+        }
+        None => on_sentence(sentence),
+    };
+    if let Err(e) = synthesizer.synthesize(&text, speed_when_behind(behind_s), &mut with_cue) {
         let _ = out.send(Event::Warning(Warning::SynthesisFailed { text, reason: e.to_string() }));
     }
 }
@@ -675,13 +763,15 @@ fn say(
 fn speak(
     synthesizer: &mut dyn Synthesizer,
     translated: Translated,
-    stream: bool,
+    output: &SpeechOutput,
     mut playback: Option<&mut Playback>,
     out: &SyncSender<Event>,
 ) -> Event {
     let started = Instant::now();
-    let rate = synthesizer.sample_rate();
-    let Translated { recognized, text, mt_failed, mt_ms, translated_at } = translated;
+    let (rate, stream) = (synthesizer.sample_rate(), output.stream);
+    let Translated { recognized, text, mt_failed, echo_removed, confidence, mt_ms, translated_at } = translated;
+    let how = delivery(&confidence, output.unsure);
+    let start_s = seconds(recognized.heard.audio.utterance.speech_start);
     let Recognized { heard, text: source_text, caption, recognition, stt_ms, recognized_at, unsaid, .. } = recognized;
     // What was said ahead of the utterance's end is not said again.
     let said_ahead = unsaid.is_some();
@@ -711,7 +801,7 @@ fn speak(
         let _ = out.send(Event::Warning(Warning::NotSpoken { text: to_say }));
     } else {
         let seq = heard.seq;
-        say(synthesizer, to_say, behind_s, out, &mut |sentence| {
+        say(synthesizer, to_say, (start_s, how), behind_s, out, &mut |sentence| {
             marks.first_speech_at.get_or_insert_with(Instant::now);
             marks.english_s += sentence.len() as f64 / f64::from(rate);
             first_speech.take();
@@ -746,6 +836,9 @@ fn speak(
         timings_ms: StageTimings { stt: stt_ms, mt: mt_ms, tts: ms_since(started) },
         speech_start_s: 0.0,
         recognition,
+        confidence,
+        echo_removed,
+        delivery: how,
         speech,
     };
     Event::Translated { seq: heard.seq, segment, marks }

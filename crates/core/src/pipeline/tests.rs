@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::mt::SourceSegment;
+use crate::output::Delivery;
 use crate::stt::{Task, Transcript, Verdict};
 
 /// Bounds every wait, so a broken pipeline fails the test instead of hanging it.
@@ -147,6 +148,7 @@ fn config(synthesizer: Factory<dyn Synthesizer>) -> PipelineConfig {
         partial_captions: false,
         english_first: false,
         speak_early: false,
+        unsure: UnsurePolicy::default(),
     }
 }
 
@@ -762,10 +764,116 @@ fn a_warnings_code_is_the_kind_its_json_carries() {
         Warning::TooFarBehind { text: String::new(), behind_s: 0.0 },
         Warning::SynthesisFailed { text: String::new(), reason: String::new() },
         Warning::TranscriptRefused { start_s: 0.0, reason: String::new() },
+        Warning::Unsure { start_s: 0.0, text: String::new() },
         Warning::OutputReopened { output: String::new() },
         Warning::OutputFailed { output: String::new(), reason: String::new() },
     ];
     for warning in warnings {
         assert_eq!(serde_json::to_value(&warning).unwrap()["kind"], warning.code());
+    }
+}
+
+const ECHO: &str = "I was waiting for him to come. I was waiting for him to come.";
+
+/// A text engine that echoes, as every engine does on speech it cannot follow.
+struct Echoing;
+
+impl Translator for Echoing {
+    fn name(&self) -> &str {
+        "echoing"
+    }
+    fn translate(&mut self, _: SourceSegment<'_>) -> Result<String, MtError> {
+        Ok(ECHO.into())
+    }
+}
+
+/// Whisper whose English echoes (`direct`) and whose every decode has `avg_logprob`.
+struct EchoingWhisper {
+    avg_logprob: f32,
+}
+
+impl Recognizer for EchoingWhisper {
+    fn transcribe(&mut self, samples: &[f32], _: Option<f32>, task: Task) -> Result<Transcript, SttError> {
+        let text = match task {
+            Task::Translate => ECHO.to_string(),
+            Task::Transcribe => format!("fa{}", burst_index(samples)),
+        };
+        let mut t = transcript(&text, Verdict::Speech, true);
+        t.evidence.avg_logprob = self.avg_logprob;
+        Ok(t)
+    }
+    fn translate_after(&mut self, _: &[f32], _: Option<f32>, _: &[String], _: bool) -> Result<Transcript, SttError> {
+        unreachable!("not asked to speak early")
+    }
+}
+
+fn segments(events: &[Event]) -> Vec<&TranslatedSegment> {
+    events.iter().filter_map(|e| if let Event::Translated { segment, .. } = e { Some(segment) } else { None }).collect()
+}
+
+#[test]
+fn an_echo_is_said_once_whatever_the_engine() {
+    let once = "I was waiting for him to come.";
+    let mut text_engine = config(beeps());
+    text_engine.stages.translator = Arc::new(|| Ok(Box::new(Echoing)));
+    let mut direct = config(beeps());
+    direct.english_first = true;
+    direct.stages.recognizer = Arc::new(|| Ok(Box::new(EchoingWhisper { avg_logprob: -0.2 })));
+    for config in [text_engine, direct] {
+        let events = collect(&start(crate::audio::chunks_of(bursts(2)), &config).unwrap());
+        let said = segments(&events);
+        assert_eq!(said.len(), 2, "{events:?}");
+        assert_eq!(said[0].translated_text, once);
+        assert_eq!(said[0].echo_removed, ["I was waiting for him to come"]);
+        assert_eq!(said[0].speech.len(), once.len() + 1, "the collapsed English is what is spoken");
+        // The next utterance, half a second later, is the same passage: not said again.
+        assert_eq!(said[1].translated_text, "");
+        assert!(said[1].speech.is_empty());
+    }
+}
+
+/// Half-second bursts three seconds apart: separate passages.
+fn apart(n: u32) -> Vec<f32> {
+    (0..n).flat_map(|i| burst(i).into_iter().chain(vec![0.0; 40_000])).collect()
+}
+
+#[test]
+fn an_echo_of_an_earlier_passage_is_said_again() {
+    let mut config = config(beeps());
+    config.stages.translator = Arc::new(|| Ok(Box::new(Echoing)));
+    let events = collect(&start(crate::audio::chunks_of(apart(2)), &config).unwrap());
+    let texts: Vec<&str> = segments(&events).iter().map(|s| s.translated_text.as_str()).collect();
+    assert_eq!(texts, ["I was waiting for him to come."; 2]);
+}
+
+#[test]
+fn low_confidence_english_follows_the_policy() {
+    let run = |unsure: UnsurePolicy, avg_logprob: f32| {
+        let mut config = config(beeps());
+        config.english_first = true;
+        config.unsure = unsure;
+        config.stages.recognizer = Arc::new(move || Ok(Box::new(EchoingWhisper { avg_logprob })));
+        collect(&start(crate::audio::chunks_of(burst(0)), &config).unwrap())
+    };
+    let english = "I was waiting for him to come.";
+    let cue = crate::tts::unsure_cue(8_000).len();
+    for (policy, delivery, speech) in [
+        (UnsurePolicy::Speak, Delivery::Spoken, english.len() + 1),
+        (UnsurePolicy::Cue, Delivery::SpokenWithCue, cue + english.len() + 1),
+        (UnsurePolicy::CaptionOnly, Delivery::CaptionOnly, 0),
+    ] {
+        let events = run(policy, -2.0);
+        let segment = segments(&events)[0];
+        assert_eq!(segment.confidence.level, crate::confidence::Level::Low);
+        assert_eq!((segment.delivery, segment.speech.len()), (delivery, speech), "{policy:?}");
+        assert_eq!(segment.translated_text, english, "captioned whatever the policy");
+        let told = events.iter().any(|e| matches!(e, Event::Warning(Warning::Unsure { text, .. }) if text == english));
+        assert_eq!(told, policy == UnsurePolicy::CaptionOnly, "{policy:?}");
+    }
+    // Confident English is spoken plainly under every policy.
+    for policy in [UnsurePolicy::Cue, UnsurePolicy::CaptionOnly] {
+        let events = run(policy, -0.1);
+        assert_eq!(segments(&events)[0].delivery, Delivery::Spoken);
+        assert_eq!(segments(&events)[0].speech.len(), english.len() + 1);
     }
 }
