@@ -2,6 +2,7 @@
 //! input closes or the run is cancelled. Events for the user (drops, warnings) travel down the
 //! same channels as the utterances, so they arrive in input order.
 
+use std::cell::Cell;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::partials::{Agreement, EarlyEnglish, PARTIAL_EVERY_S};
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, UnsurePolicy, Warning};
 use crate::audio::{Chunk, STT_RATE};
-use crate::confidence::{self, Confidence, Level};
+use crate::confidence::{self, Level};
 use crate::memory;
 use crate::mt::{echo, SourceSegment, Translator};
 use crate::output::{Delivery, DroppedSegment, Recognition, StageTimings, TranslatedSegment};
@@ -84,7 +85,6 @@ pub(super) struct Translated {
     mt_failed: bool,
     /// Echoes taken out of `text`.
     echo_removed: Vec<String>,
-    confidence: Confidence,
     mt_ms: f64,
     translated_at: Instant,
 }
@@ -532,8 +532,8 @@ pub(super) fn mt(
     Ok(())
 }
 
-/// Translates one utterance, without echoes, and judges its confidence; on failure the source
-/// text goes on, flagged, with a warning.
+/// Translates one utterance, without echoes; on failure the source text goes on, flagged, with a
+/// warning.
 fn translate(
     translator: &mut dyn Translator,
     mut recognized: Recognized,
@@ -556,25 +556,11 @@ fn translate(
             (recognized.text.clone(), true)
         }
     };
-    let (text, echo_removed) =
-        if mt_failed { (text, Vec::new()) } else { without_echoes(&mut recognized, text, said_before) };
-    let utterance = &recognized.heard.audio.utterance;
-    let outcome = confidence::Outcome {
-        english: &text,
-        speech_s: seconds(utterance.speech_end.saturating_sub(utterance.speech_start)),
-        echoes: echo_removed.len(),
-        mt_failed,
+    let (text, echo_removed) = match mt_failed {
+        true => (text, Vec::new()),
+        false => without_echoes(&mut recognized, text, said_before),
     };
-    let confidence = confidence::assess(&recognized.recognition, outcome);
-    Translated {
-        recognized,
-        text,
-        mt_failed,
-        echo_removed,
-        confidence,
-        mt_ms: ms_since(started),
-        translated_at: Instant::now(),
-    }
+    Translated { recognized, text, mt_failed, echo_removed, mt_ms: ms_since(started), translated_at: Instant::now() }
 }
 
 /// `english` without the clauses it repeats, within itself or from the English said just before
@@ -609,15 +595,6 @@ pub(super) struct SpeechOutput {
     pub unsure: UnsurePolicy,
 }
 
-/// How the English of an utterance of this confidence reaches the listener.
-fn delivery(confidence: &Confidence, policy: UnsurePolicy) -> Delivery {
-    match (confidence.level, policy) {
-        (Level::Low, UnsurePolicy::Cue) => Delivery::SpokenWithCue,
-        (Level::Low, UnsurePolicy::CaptionOnly) => Delivery::CaptionOnly,
-        _ => Delivery::Spoken,
-    }
-}
-
 /// How often the heap's free pages go back to the system, between two utterances. After each one,
 /// a 15-minute live session rested at 350 MB instead of 464, but used 8 % more CPU to fault the
 /// pages back in; the heap grows by a few MB a minute, so now and then is enough.
@@ -644,7 +621,7 @@ pub(super) fn tts(
         let event = match message {
             Err(event) => event,
             Ok(translated) if translated.recognized.ahead => {
-                speak_ahead(synthesizer.as_mut(), translated, speech.unsure, playback.as_mut(), &out);
+                speak_ahead(synthesizer.as_mut(), translated, playback.as_mut(), &out);
                 continue;
             }
             Ok(translated) => {
@@ -705,16 +682,13 @@ fn speed_when_behind(behind_s: f64) -> f32 {
 fn speak_ahead(
     synthesizer: &mut dyn Synthesizer,
     translated: Translated,
-    unsure: UnsurePolicy,
     mut playback: Option<&mut Playback>,
     out: &SyncSender<Event>,
 ) {
     let rate = synthesizer.sample_rate();
     let (seq, ahead_of) = (translated.recognized.heard.seq, translated.recognized.heard.audio.speech_end_at);
     let behind_s = playback.as_ref().map_or(0.0, |p| p.behind_s());
-    let start_s = seconds(translated.recognized.heard.audio.utterance.speech_start);
-    let how = delivery(&translated.confidence, unsure);
-    say(synthesizer, translated.text, (start_s, how), behind_s, out, &mut |sentence| {
+    say(synthesizer, translated.text, behind_s, out, &mut |sentence| {
         if let Some(playback) = playback.as_deref_mut() {
             playback.queue(sentence.len() as f64 / f64::from(rate));
             playback.ahead.get_or_insert((seq, Instant::now()));
@@ -725,41 +699,31 @@ fn speak_ahead(
 
 /// Synthesises `text` sentence by sentence into `on_sentence`, faster when the listener is
 /// behind; when they are too far behind it is only captioned. Both that and a synthesis failure
-/// are warnings. `(start_s, how)`: where the utterance starts and how the low-confidence policy
-/// delivers it: English with a cue has the cue joined to its first sentence, so the cue never
-/// reaches the listener before the English is ready; English for the captions only is a warning
-/// that tells the speaker.
+/// are warnings. False when nothing was said.
 fn say(
     synthesizer: &mut dyn Synthesizer,
     text: String,
-    (start_s, how): (f64, Delivery),
     behind_s: f64,
     out: &SyncSender<Event>,
     on_sentence: &mut dyn FnMut(&[f32]),
-) {
-    if how == Delivery::CaptionOnly {
-        let _ = out.send(Event::Warning(Warning::Unsure { start_s, text }));
-        return;
-    }
+) -> bool {
     if behind_s > MAX_SPEECH_BACKLOG_S {
         let _ = out.send(Event::Warning(Warning::TooFarBehind { text, behind_s }));
-        return;
+        return false;
     }
-    let mut cue = (how == Delivery::SpokenWithCue).then(|| unsure_cue(synthesizer.sample_rate()));
-    let mut with_cue = |sentence: &[f32]| match cue.take() {
-        Some(mut first) => {
-            first.extend_from_slice(sentence);
-            on_sentence(&first);
-        }
-        None => on_sentence(sentence),
-    };
-    if let Err(e) = synthesizer.synthesize(&text, speed_when_behind(behind_s), &mut with_cue) {
+    if let Err(e) = synthesizer.synthesize(&text, speed_when_behind(behind_s), on_sentence) {
         let _ = out.send(Event::Warning(Warning::SynthesisFailed { text, reason: e.to_string() }));
+        return false;
     }
+    true
 }
 
 /// Synthesises one utterance, streaming its sentences (paced by `playback` when a listener hears
-/// them as they come) or collecting them into the segment.
+/// them as they come) or collecting them into the segment, and judges its confidence from its
+/// transcript ([`confidence::assess`]). English of low confidence is followed by the unsure cue:
+/// after it, the same place whichever engine translated, so the listener learns one sign (with
+/// `direct` the transcript that judges it is decoded while the English is being said). With
+/// [`UnsurePolicy::CaptionOnly`] it is not said: `direct`'s English then waits for its transcript.
 fn speak(
     synthesizer: &mut dyn Synthesizer,
     translated: Translated,
@@ -769,18 +733,27 @@ fn speak(
 ) -> Event {
     let started = Instant::now();
     let (rate, stream) = (synthesizer.sample_rate(), output.stream);
-    let Translated { recognized, text, mt_failed, echo_removed, confidence, mt_ms, translated_at } = translated;
-    let how = delivery(&confidence, output.unsure);
-    let start_s = seconds(recognized.heard.audio.utterance.speech_start);
+    let Translated { recognized, text, mt_failed, echo_removed, mt_ms, translated_at } = translated;
     let Recognized { heard, text: source_text, caption, recognition, stt_ms, recognized_at, unsaid, .. } = recognized;
+    let utterance = &heard.audio.utterance;
+    let start_s = seconds(utterance.speech_start);
     // What was said ahead of the utterance's end is not said again.
     let said_ahead = unsaid.is_some();
     let to_say = unsaid.unwrap_or_else(|| text.clone());
+    let outcome = confidence::Outcome { echoes: echo_removed.len(), mt_failed };
     // Dropped at the first sentence, or when none comes: the transcript's decoding may start.
-    let (caption, mut first_speech) = match caption {
-        Some(Caption { transcript, first_speech }) => (Some(transcript), Some(first_speech)),
-        None => (None, None),
+    let (mut caption, first_speech) = match caption {
+        Some(Caption { transcript, first_speech }) => (Some(transcript), Cell::new(Some(first_speech))),
+        None => (None, Cell::new(None)),
     };
+    let (mut source_text, mut recognition) = (source_text, recognition);
+    if output.unsure == UnsurePolicy::CaptionOnly && !to_say.is_empty() {
+        if let Some(transcript) = caption.take() {
+            first_speech.take();
+            (source_text, recognition) = transcript_behind(transcript, start_s, recognition, out);
+        }
+    }
+    let judged_first = caption.is_none().then(|| confidence::assess(&recognition, outcome));
     let mut marks = StageMarks {
         speech_end_at: heard.audio.speech_end_at,
         detected_at: heard.detected_at,
@@ -793,42 +766,57 @@ fn speak(
     };
     let mut speech = Vec::new();
     let behind_s = playback.as_ref().map_or(0.0, |p| p.behind_s());
+    let seq = heard.seq;
+    let mut emit = |sentence: &[f32]| {
+        marks.first_speech_at.get_or_insert_with(Instant::now);
+        marks.english_s += sentence.len() as f64 / f64::from(rate);
+        first_speech.take();
+        if !stream {
+            speech.extend_from_slice(sentence);
+            return;
+        }
+        if let Some(playback) = playback.as_deref_mut() {
+            playback.queue(sentence.len() as f64 / f64::from(rate));
+            marks.heard_until = playback.ends_at;
+        }
+        let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate, ahead_of: None });
+    };
+    let unsure_first = judged_first.as_ref().is_some_and(|c| c.level == Level::Low);
     // An English voice reading another script is noise to the listener; the caption still
     // carries the text, flagged. Numbers and Latin text are still spoken.
-    if to_say.is_empty() {
+    let spoken = if to_say.is_empty() {
         // All of it was said ahead.
+        said_ahead
     } else if mt_failed && !is_readable_in_english(&to_say) {
         let _ = out.send(Event::Warning(Warning::NotSpoken { text: to_say }));
+        false
+    } else if unsure_first && output.unsure == UnsurePolicy::CaptionOnly {
+        let _ = out.send(Event::Warning(Warning::Unsure { start_s, text: to_say }));
+        false
     } else {
-        let seq = heard.seq;
-        say(synthesizer, to_say, (start_s, how), behind_s, out, &mut |sentence| {
-            marks.first_speech_at.get_or_insert_with(Instant::now);
-            marks.english_s += sentence.len() as f64 / f64::from(rate);
-            first_speech.take();
-            if !stream {
-                speech.extend_from_slice(sentence);
-                return;
-            }
-            if let Some(playback) = playback.as_deref_mut() {
-                playback.queue(sentence.len() as f64 / f64::from(rate));
-                marks.heard_until = playback.ends_at;
-            }
-            let _ = out.send(Event::Speech { seq, samples: sentence.to_vec(), rate, ahead_of: None });
-        });
+        say(synthesizer, to_say, behind_s, out, &mut emit)
+    };
+    if let Some(transcript) = caption.take() {
+        first_speech.take();
+        (source_text, recognition) = transcript_behind(transcript, start_s, recognition, out);
     }
+    let confidence = judged_first.unwrap_or_else(|| confidence::assess(&recognition, outcome));
+    let delivery = match (confidence.level, output.unsure) {
+        (Level::Low, UnsurePolicy::CaptionOnly) if !spoken => Delivery::CaptionOnly,
+        (Level::Low, UnsurePolicy::Cue) if spoken => {
+            emit(&unsure_cue(rate));
+            Delivery::SpokenWithCue
+        }
+        _ => Delivery::Spoken,
+    };
+    drop(emit);
     if let Some(playback) = playback.filter(|_| said_ahead) {
         let ahead = playback.ahead.take().filter(|&(of, _)| of == heard.seq).map(|(_, at)| at);
         marks.first_speech_at = marks.first_speech_at.or(ahead);
         marks.heard_until = marks.heard_until.or(playback.ends_at);
     }
-    drop(first_speech);
-    let utterance = &heard.audio.utterance;
-    let (source_text, recognition) = match caption {
-        Some(caption) => transcript_behind(caption, seconds(utterance.speech_start), recognition, out),
-        None => (source_text, recognition),
-    };
     let segment = TranslatedSegment {
-        start_s: seconds(utterance.speech_start),
+        start_s,
         end_s: seconds(utterance.speech_end),
         source_text,
         translated_text: text,
@@ -838,10 +826,10 @@ fn speak(
         recognition,
         confidence,
         echo_removed,
-        delivery: how,
+        delivery,
         speech,
     };
-    Event::Translated { seq: heard.seq, segment, marks }
+    Event::Translated { seq, segment, marks }
 }
 
 /// The transcript of an utterance whose English went ahead of it, and its recognition report

@@ -856,20 +856,30 @@ fn low_confidence_english_follows_the_policy() {
         collect(&start(crate::audio::chunks_of(burst(0)), &config).unwrap())
     };
     let english = "I was waiting for him to come.";
-    let cue = crate::tts::unsure_cue(8_000).len();
+    let cue = crate::tts::unsure_cue(8_000);
     for (policy, delivery, speech) in [
         (UnsurePolicy::Speak, Delivery::Spoken, english.len() + 1),
-        (UnsurePolicy::Cue, Delivery::SpokenWithCue, cue + english.len() + 1),
+        (UnsurePolicy::Cue, Delivery::SpokenWithCue, english.len() + 1 + cue.len()),
         (UnsurePolicy::CaptionOnly, Delivery::CaptionOnly, 0),
     ] {
         let events = run(policy, -2.0);
         let segment = segments(&events)[0];
         assert_eq!(segment.confidence.level, crate::confidence::Level::Low);
         assert_eq!((segment.delivery, segment.speech.len()), (delivery, speech), "{policy:?}");
+        if delivery == Delivery::SpokenWithCue {
+            assert!(segment.speech.ends_with(&cue), "the cue follows the English it doubts");
+        }
         assert_eq!(segment.translated_text, english, "captioned whatever the policy");
         let told = events.iter().any(|e| matches!(e, Event::Warning(Warning::Unsure { text, .. }) if text == english));
         assert_eq!(told, policy == UnsurePolicy::CaptionOnly, "{policy:?}");
     }
+    // A text engine's English is judged before it is said.
+    let mut text_engine = config(beeps());
+    text_engine.unsure = UnsurePolicy::CaptionOnly;
+    text_engine.stages.translator = Arc::new(|| Ok(Box::new(Echoing)));
+    text_engine.stages.recognizer = Arc::new(|| Ok(Box::new(EchoingWhisper { avg_logprob: -2.0 })));
+    let events = collect(&start(crate::audio::chunks_of(burst(0)), &text_engine).unwrap());
+    assert_eq!((segments(&events)[0].delivery, segments(&events)[0].speech.len()), (Delivery::CaptionOnly, 0));
     // Confident English is spoken plainly under every policy.
     for policy in [UnsurePolicy::Cue, UnsurePolicy::CaptionOnly] {
         let events = run(policy, -0.1);
