@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod bench;
+mod confidence;
 mod downloads;
 mod hallucination;
 mod import;
