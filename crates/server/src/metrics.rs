@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use linguastream_core::confidence::Level;
 use linguastream_core::live::{peak_rss_mb, LatencyMs};
 
 /// Upper bounds (seconds) of the latency buckets: the targets (0.8 s, 1.2 s) fall on edges.
@@ -38,6 +39,8 @@ pub(crate) struct Metrics {
     pub spoken: AtomicU64,
     pub captioned_only: AtomicU64,
     pub refused: AtomicU64,
+    /// Utterances by confidence level: low, medium, high.
+    by_confidence: [AtomicU64; 3],
     latency: Mutex<[Histogram; STAGES.len()]>,
 }
 
@@ -47,7 +50,8 @@ impl Metrics {
     }
 
     /// One utterance that reached the client: spoken (with its latencies) or captioned only.
-    pub fn utterance(&self, latency: Option<&LatencyMs>) {
+    pub fn utterance(&self, latency: Option<&LatencyMs>, confidence: Level) {
+        Self::count(&self.by_confidence[confidence as usize], 1);
         let Some(l) = latency else {
             Self::count(&self.captioned_only, 1);
             return;
@@ -93,6 +97,14 @@ impl Metrics {
             "Utterances translated but not spoken.",
             self.captioned_only.load(Ordering::Relaxed) as f64,
         );
+        let _ = writeln!(
+            out,
+            "# HELP linguastream_utterances_by_confidence_total Utterances translated, by confidence level.\n# TYPE linguastream_utterances_by_confidence_total counter"
+        );
+        for level in [Level::Low, Level::Medium, Level::High] {
+            let n = self.by_confidence[level as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "linguastream_utterances_by_confidence_total{{level=\"{}\"}} {n}", level.name());
+        }
         counter(
             &mut out,
             "linguastream_utterances_refused_total",

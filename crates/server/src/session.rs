@@ -153,7 +153,7 @@ async fn send_event(
         }
         Event::Translated { seq, segment, marks } => {
             let report = UtteranceReport::new(seq, &segment, &marks, first_speech_sent.remove(&seq));
-            metrics.utterance(report.latency_ms.as_ref());
+            metrics.utterance(report.latency_ms.as_ref(), report.confidence.level);
             let mut value = serde_json::to_value(&report).unwrap_or_default();
             value["type"] = json!("final");
             value["mt_failed"] = json!(segment.mt_failed);
