@@ -86,7 +86,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     let colour = std::io::stdout().is_terminal();
     let report = live::run(capture, sinks, &config, |event| match event {
         LiveEvent::Caption { segment, latency, backlog_s } => {
-            print_caption(&from, &segment, latency.latency_ms.map(|l| l.e2e), backlog_s, colour)
+            print_caption(&from, segment, latency.latency_ms.map(|l| l.e2e), backlog_s, colour)
         }
         LiveEvent::Partial { start_s, stable, unstable } => eprintln!("[{start_s:.1} s] … {stable} | {unstable}"),
         LiveEvent::Dropped(d) => eprintln!("[{:.1} s] not spoken: {}", d.start_s, d.reason),

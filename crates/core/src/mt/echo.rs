@@ -60,7 +60,6 @@ fn longest_repeat(words: &[Word]) -> Option<(usize, usize, usize)> {
     let n = words.len();
     // common[i][j]: how many words match from i and from j on.
     let mut common = vec![vec![0usize; n + 1]; n + 1];
-    let mut best: Option<(usize, usize, usize)> = None;
     for i in (0..n).rev() {
         for j in (i + 1..n).rev() {
             if words[i].key == words[j].key {
@@ -68,15 +67,11 @@ fn longest_repeat(words: &[Word]) -> Option<(usize, usize, usize)> {
             }
         }
     }
-    for j in 1..n {
-        for i in 0..j {
-            let length = common[i][j].min(j - i);
-            if length >= MIN_RUN_WORDS && best.is_none_or(|(_, _, l)| length > l) {
-                best = Some((i, j, length));
-            }
-        }
-    }
-    best
+    (1..n)
+        .flat_map(|j| (0..j).map(move |i| (i, j)))
+        .map(|(i, j)| (i, j, common[i][j].min(j - i)))
+        .filter(|&(_, _, length)| length >= MIN_RUN_WORDS)
+        .min_by_key(|&(i, j, length)| (std::cmp::Reverse(length), j, i))
 }
 
 /// Removes words `from..to` of `text`, with the separator before them and any connector that

@@ -220,6 +220,8 @@ impl fmt::Display for Warning {
 }
 
 /// What a run reports as it goes, in input order.
+// One event per sentence or utterance: boxing the large `Translated` would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Event {
     /// The voice is loaded; all speech of this run comes at this sample rate. The first event

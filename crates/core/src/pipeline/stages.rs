@@ -809,7 +809,6 @@ fn speak(
         }
         _ => Delivery::Spoken,
     };
-    drop(emit);
     if let Some(playback) = playback.filter(|_| said_ahead) {
         let ahead = playback.ahead.take().filter(|&(of, _)| of == heard.seq).map(|(_, at)| at);
         marks.first_speech_at = marks.first_speech_at.or(ahead);
