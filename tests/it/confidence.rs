@@ -2,8 +2,15 @@
 //! bundled "one" (`fa-one-ali.wav`), which it reads as «یق» with a mean token probability near 0.3
 //! (low confidence), and the sentence sample, which it reads with medium or high confidence.
 
+use std::net::TcpStream;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
+use linguastream_core::audio::{decode_file, STT_RATE};
+use serde_json::json;
+use tungstenite::Message;
+
+use super::serve::Served;
 use super::util::{bin, json, ok, read_wav, sample};
 
 /// The second of the last audible sample: where the English (or its cue) ends.
@@ -78,4 +85,57 @@ fn live_captions_and_metrics_carry_the_confidence() {
         .arg(&metrics));
     assert!(!sure.contains("(?)"), "{sure}");
     assert_ne!(json(&metrics)["utterances"][0]["confidence"]["level"], "low");
+}
+
+/// One WebSocket session of `serve` on the unsure sample, paced as spoken: every JSON event and
+/// the samples of English speech received.
+fn serve_session(server: &Served, start: serde_json::Value) -> (Vec<serde_json::Value>, usize) {
+    let stream = TcpStream::connect(server.address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let (mut socket, _) = tungstenite::client(format!("ws://{}/v1/stream", server.address), stream).unwrap();
+    socket.send(Message::text(start.to_string())).unwrap();
+    let audio = decode_file(&sample("fa-one-ali.wav"), STT_RATE).unwrap();
+    let started = Instant::now();
+    for (n, frame) in audio.samples.chunks(320).enumerate() {
+        std::thread::sleep((started + Duration::from_millis(20 * n as u64)).saturating_duration_since(Instant::now()));
+        let bytes: Vec<u8> = frame.iter().flat_map(|&s| ((s * 32767.0) as i16).to_le_bytes()).collect();
+        socket.send(Message::binary(bytes)).unwrap();
+    }
+    socket.send(Message::text(json!({ "type": "stop" }).to_string())).unwrap();
+    let (mut events, mut samples) = (Vec::new(), 0);
+    loop {
+        match socket.read().expect("the session runs to its end") {
+            Message::Text(text) => {
+                let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let end = event["type"] == "end";
+                events.push(event);
+                if end {
+                    return (events, samples);
+                }
+            }
+            Message::Binary(bytes) => samples += bytes.len() / 2,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn serve_sends_the_confidence_and_follows_the_sessions_policy() {
+    let server = Served::start(&[]);
+    let (events, cued) = serve_session(&server, json!({ "type": "start", "from": "fa" }));
+    let last = |events: &[serde_json::Value], kind: &str| events.iter().rfind(|e| e["type"] == kind).cloned();
+    let final_ = last(&events, "final").unwrap_or_else(|| panic!("no final: {events:?}"));
+    assert_eq!((&final_["confidence"]["level"], &final_["delivery"]), (&"low".into(), &"spoken_with_cue".into()));
+    assert!(cued > 22_050 * 3 / 10, "the English and its cue: {cued} samples");
+
+    let (events, silent) = serve_session(&server, json!({ "type": "start", "from": "fa", "unsure": "caption_only" }));
+    let final_ = last(&events, "final").unwrap_or_else(|| panic!("no final: {events:?}"));
+    assert_eq!(final_["delivery"], "caption_only", "{final_}");
+    assert_eq!(silent, 0, "nothing spoken");
+    let warning = last(&events, "warning").expect("the speaker is told");
+    assert_eq!(warning["warning"]["kind"], "unsure", "{warning}");
+
+    let (_, metrics) = server.request("GET", "/metrics", &[], b"");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(metrics.contains("linguastream_utterances_by_confidence_total{level=\"low\"} 2"), "{metrics}");
 }
