@@ -54,9 +54,23 @@ unmount_all() {
   done
 }
 
+# Whatever a failed step left running in the root (a server, an apt) is stopped before the root goes.
+stop_processes_in_root() {
+  local signal link pid
+  for signal in TERM KILL; do
+    for link in /proc/[0-9]*/root; do
+      [ "$(readlink "$link" 2>/dev/null)" = "$ROOT" ] || continue
+      pid=${link#/proc/}
+      kill -s "$signal" "${pid%/root}" 2>/dev/null
+    done
+    [ "$signal" = KILL ] || sleep 1
+  done
+}
+
 finish() {
   local status=$?
   set +e
+  stop_processes_in_root
   unmount_all
   if grep -q " $ROOT/" /proc/mounts; then
     echo "warning: something is still mounted under $ROOT; it is left in place" >&2
