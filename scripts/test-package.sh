@@ -247,7 +247,15 @@ check_serve() {
 }
 
 echo "==> trying $DEB in a clean Debian $SUITE root ($ROOT)"
-step "a bare Debian root (debootstrap minbase, cached)" make_root
+# What a run killed outright may have left.
+stop_processes_in_root
+unmount_all
+rm -rf --one-file-system "$ROOT"
+if [ -f "$CACHE" ]; then
+  step "a bare Debian root (from target/package-test/)" make_root
+else
+  step "a bare Debian root (debootstrap --variant=minbase $SUITE; cached for the next run)" make_root
+fi
 step "network, apt sources, apt-get update" configure_root
 step "apt-get install ./$(basename "$DEB") (pulls its Depends)" install_package
 step "linguastream --version" check_version
