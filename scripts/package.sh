@@ -65,7 +65,7 @@ stage_tree() {
 
 # Every crate compiled into the binary, with its licence (build-only and test-only crates left out).
 third_party() {
-  echo "Rust crates compiled into /usr/bin/linguastream (name, version, licence), from Cargo.lock."
+  echo "Rust crates compiled into the linguastream binary (name, version, licence), from Cargo.lock."
   echo "Their sources: https://crates.io/crates/NAME/VERSION"
   echo
   cargo tree --locked --offline -p linguastream -e normal --target "$(rustc -vV | sed -n 's/^host: //p')" \
