@@ -1,5 +1,5 @@
 # The two quick-start commands: `make demo` and `make test`. Both install what is missing first.
-.PHONY: demo test setup fuzz lint
+.PHONY: demo test setup fuzz lint package package-test
 
 SAMPLE := samples/fa-sentence-virgool.wav
 
@@ -16,6 +16,15 @@ demo: setup
 test: setup
 	./target/release/linguastream models fetch gemma3-270m
 	bash scripts/with-pulse.sh cargo test --release --locked
+
+# For users without a compiler: the Debian package and the release archive, both in dist/.
+package: setup
+	bash scripts/package.sh
+
+# The package installed with apt in a fresh Debian root (debootstrap) and run there by an ordinary
+# user: --version, man, completion, models fetch, translate, serve. Needs root and the network.
+package-test: package
+	bash scripts/test-package.sh
 
 # Formatting and lints, as CI checks them (rustfmt and clippy come with rustup's default profile).
 lint: setup

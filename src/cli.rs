@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// translation) and English speech (Piper voices). Models are installed once with
 /// `linguastream models fetch` into $LINGUASTREAM_HOME (default ~/.local/share/linguastream).
 #[derive(Debug, Parser)]
-#[command(name = "linguastream", version, about, long_about, max_term_width = 100)]
+#[command(name = "linguastream", version = env!("LINGUASTREAM_VERSION"), about, long_about, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -59,6 +59,34 @@ pub enum Command {
     /// Install, list and verify models.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Write the man pages or a shell's completions, made from these very definitions.
+    ///
+    /// Packagers run it at build time, so the pages and completions always match `--help`.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to write.
+    #[arg(value_enum)]
+    pub what: Generated,
+    /// Write files into this folder instead of standard output: for `man`, a page for every
+    /// subcommand too (linguastream-translate.1, …); for a shell, the file name it looks for.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    /// The man page (roff).
+    Man,
+    /// Bash completions.
+    Bash,
+    /// Zsh completions.
+    Zsh,
+    /// Fish completions.
+    Fish,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod bench;
 mod devices;
+mod generate;
 mod live;
 mod models;
 mod recommend;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Devices => devices::run(),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Generate(args) => generate::run(args),
     }
 }
 
