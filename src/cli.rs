@@ -282,7 +282,7 @@ pub struct TranslationArgs {
 /// `--unsure`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum UnsureChoice {
-    /// Speak it after a short falling two-tone cue.
+    /// Speak it, then a short falling two-tone cue (0.3 s).
     Cue,
     /// Speak it like any other English.
     Speak,
