@@ -270,19 +270,11 @@ pub(crate) struct Slot(Arc<Server>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // glibc keeps what a finished session freed (a large upload's buffers, say); with no
+        // session left, it goes back to the system.
         if self.0.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-            release_memory();
+            linguastream_core::memory::return_freed_memory();
         }
-    }
-}
-
-/// Gives the memory the last session freed back to the system: glibc keeps freed memory for
-/// reuse, so a server that once took a large upload would otherwise stay that size.
-fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory to the kernel; it touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
