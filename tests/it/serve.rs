@@ -426,13 +426,13 @@ fn idle_and_departed_clients_give_their_session_back() {
     let freed = wait_for_sessions(&server, 0, Duration::from_secs(2));
     eprintln!("an upload left halfway freed its place in {freed:?}");
 
-    // So does one whose client leaves while it is translated: a minute and a half of speech,
-    // which takes far longer than that to translate.
+    // So does one whose client leaves while it is translated, once its work has stopped (the
+    // Whisper pass under way finishes): three minutes of speech, far longer to translate.
     let audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
     let mut long = Audio { samples: Vec::new(), rate: STT_RATE };
-    while long.duration_s() < 90.0 {
+    while long.duration_s() < 180.0 {
         long.samples.extend_from_slice(&audio.samples);
-        long.samples.extend(std::iter::repeat_n(0.0, STT_RATE as usize));
+        long.samples.extend(std::iter::repeat_n(0.0, STT_RATE as usize * 5 / 2));
     }
     let dir = tempfile::tempdir().unwrap();
     super::util::write_wav_i16(&dir.path().join("long.wav"), &long, 1);
@@ -441,7 +441,7 @@ fn idle_and_departed_clients_give_their_session_back() {
     wait_for_sessions(&server, 1, Duration::from_secs(5));
     std::thread::sleep(Duration::from_secs(2));
     drop(upload);
-    let freed = wait_for_sessions(&server, 0, Duration::from_secs(2));
+    let freed = wait_for_sessions(&server, 0, Duration::from_secs(5));
     eprintln!("a translation whose client left freed its place in {freed:?}");
 }
 

@@ -37,14 +37,15 @@ enum Control {
     Stop,
 }
 
-pub(super) async fn run(mut socket: WebSocket, server: Arc<Server>, _slot: Slot) {
-    if let Err(message) = session(&mut socket, &server).await {
+pub(super) async fn run(mut socket: WebSocket, server: Arc<Server>, slot: Slot) {
+    if let Err(message) = session(&mut socket, &server, slot).await {
         let _ = send_json(&mut socket, json!({ "type": "error", "message": message })).await;
     }
     let _ = socket.send(Message::Close(None)).await;
 }
 
-async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> {
+/// `slot` is given back when the session's pipeline has stopped, not merely its socket.
+async fn session(socket: &mut WebSocket, server: &Server, slot: Slot) -> Result<(), String> {
     // A connection that never starts would hold its place for ever.
     let deadline = server.limits.start_timeout;
     let Ok(first) = tokio::time::timeout(deadline, socket.recv()).await else {
@@ -76,10 +77,15 @@ async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> 
     // The run's events come on a blocking channel: a thread hands them to this task. Unbounded,
     // so a slow client never stalls the pipeline (and with it the audio it is still sending).
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    // It keeps the session's place until the run has ended: a client that leaves frees it once
+    // the work it started has stopped, so leaving and coming back cannot pile work up.
     std::thread::spawn(move || {
+        let _slot = slot;
+        let mut forwarding = true;
         for event in handle.events() {
-            if events_tx.send(event).is_err() {
-                break;
+            forwarding = forwarding && events_tx.send(event).is_ok();
+            if !forwarding {
+                handle.cancel_handle().cancel();
             }
         }
     });

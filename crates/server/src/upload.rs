@@ -176,7 +176,10 @@ fn translate_file(
         let event = match run.events().recv_timeout(CLIENT_CHECK) {
             Ok(event) => event,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) if gone.is_cancelled() => {
-                // Dropping the run stops its stages.
+                // The session's place is kept until the stages have stopped (the events end),
+                // so a client that leaves and comes back cannot pile work up.
+                run.cancel_handle().cancel();
+                run.events().iter().for_each(drop);
                 return Err(Failure::new(StatusCode::REQUEST_TIMEOUT, "the client went away"));
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
