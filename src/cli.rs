@@ -60,7 +60,7 @@ pub enum Command {
     /// page may act on it (other Origins get 403; --allow-origin) and it answers only to its own
     /// address and `localhost` (--allow-host). What a client may cost is limited: uploads by
     /// seconds of audio and by bytes, a WebSocket that does not start by a deadline, slow or idle
-    /// connections by a read timeout, open connections by a cap (docs/deploy.md).
+    /// connections by a read timeout, open connections by a cap (the table "Limits" in docs/api.md).
     Serve(ServeArgs),
     /// Install, list and verify models.
     #[command(subcommand)]
