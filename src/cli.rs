@@ -55,6 +55,12 @@ pub enum Command {
     /// (16 kHz s16le audio in, JSON events and English PCM out); `POST /v1/translate` translates
     /// an uploaded recording; `GET /v1/status` reports the models and sessions. See docs/api.md.
     /// Models are loaded once and shared by every session.
+    ///
+    /// Any web page the user opens can reach a local server, so by default only the server's own
+    /// page may act on it (other Origins get 403; --allow-origin) and it answers only to its own
+    /// address and `localhost` (--allow-host). What a client may cost is limited: uploads by
+    /// seconds of audio and by bytes, a WebSocket that does not start by a deadline, slow or idle
+    /// connections by a read timeout, open connections by a cap (the table "Limits" in docs/api.md).
     Serve(ServeArgs),
     /// Install, list and verify models.
     #[command(subcommand)]
@@ -188,9 +194,41 @@ pub struct ServeArgs {
     /// WebSocket can send). Default: no token (keep the default localhost address then).
     #[arg(long, value_name = "TOKEN", env = "LINGUASTREAM_TOKEN")]
     pub token: Option<String>,
-    /// Most live sessions at once; more are refused with 503 (each one keeps a CPU core busy).
+    /// Most sessions at once (WebSockets, uploads, the virtual microphone); more are refused
+    /// with 503 (each one keeps a CPU core busy).
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_sessions: u16,
+    /// Also answer under this host name (repeatable; `*`: any). By default only the listening
+    /// address, loopback addresses and `localhost` are answered, so that a web page that points
+    /// a name of its own at this machine (DNS rebinding) cannot read it. Behind a reverse proxy
+    /// that passes the Host header on, give the public name.
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
+    /// Also let pages from this origin (`https://app.example:8443`; repeatable; `*`: any) open
+    /// sessions and send uploads and other POSTs. By default only the server's own page may:
+    /// any other web page the user opens is refused with 403.
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+    /// Longest upload, in seconds of audio (checked against the header before any work, and
+    /// as the audio is decoded); longer ones get 413.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_upload_seconds: u32,
+    /// Largest upload body in MB (10^6 bytes) as sent; a larger Content-Length gets 413 at once,
+    /// before anything is read.
+    #[arg(long, default_value_t = 700, value_name = "MB", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_upload_mb: u32,
+    /// Seconds a new WebSocket has to send its start message before it is closed (it holds a
+    /// session place meanwhile).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub start_timeout: u16,
+    /// Seconds a client has to send a request's headers, and between two pieces of its body;
+    /// an idle kept-alive connection is closed after as long.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub read_timeout: u16,
+    /// Most connections open at once; more wait to be accepted (a WebSocket counts among
+    /// --max-sessions instead).
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     #[command(flatten)]
     pub translation: TranslationArgs,
     #[command(flatten)]

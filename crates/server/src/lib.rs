@@ -6,33 +6,38 @@
 //! microphone of the computer it runs on in `desktop.rs`). It is the only crate with an async
 //! runtime. The API is described in `docs/api.md`.
 
+mod access;
 mod desktop;
 mod metrics;
 mod session;
+mod upload;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, Request, State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::{Query, Request, State, WebSocketUpgrade};
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use linguastream_core::audio::{chunks_of, decode_file, STT_RATE};
-use linguastream_core::output::{self, DroppedSegment, RunReport, Timeline, TranslatedSegment};
-use linguastream_core::pipeline::{self, Event, UnsurePolicy};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use linguastream_core::pipeline::UnsurePolicy;
 use linguastream_core::runtime::{self, Runtime, SessionOptions};
 use serde::Deserialize;
 use serde_json::json;
+use tokio::sync::Semaphore;
+
+pub use access::Access;
 
 const PAGE: &str = include_str!("page.html");
-/// The largest recording `POST /v1/translate` takes (about an hour of 16-bit 48 kHz stereo).
-const MAX_UPLOAD_BYTES: usize = 700 * 1024 * 1024;
+/// The largest body a request other than an upload may have (a JSON start request is tiny).
+const SMALL_BODY: usize = 64 * 1024;
 
 /// What every request handler shares.
 pub(crate) struct Server {
@@ -42,7 +47,8 @@ pub(crate) struct Server {
     /// language and the translation engine.
     live: SessionOptions,
     file: SessionOptions,
-    token: Option<String>,
+    access: Access,
+    limits: Limits,
     max_sessions: usize,
     active: AtomicUsize,
     models: serde_json::Value,
@@ -53,10 +59,12 @@ pub(crate) struct Server {
 /// How the server listens and what its sessions run.
 pub struct ServeOptions {
     pub listen: SocketAddr,
-    /// Required from every client of the API when set; required to listen beyond loopback.
-    pub token: Option<String>,
-    /// Live sessions at once (the WebSocket and the virtual microphone); more are refused.
+    /// The Host names, Origins and token the server accepts.
+    pub access: Access,
+    /// Live sessions and uploads at once (the WebSocket, the virtual microphone, uploads being
+    /// received or translated); more are refused.
     pub max_sessions: usize,
+    pub limits: Limits,
     /// Settings for live sessions, as `live` uses them; a session's start message may change the
     /// language and the translation engine.
     pub live: SessionOptions,
@@ -64,10 +72,26 @@ pub struct ServeOptions {
     pub file: SessionOptions,
 }
 
+/// What a client may cost the server, in the units it costs them.
+pub struct Limits {
+    /// The longest upload, in seconds of decoded audio.
+    pub upload_seconds: f64,
+    /// The largest upload body, in bytes as sent (compressed audio is counted as it arrives).
+    pub upload_bytes: u64,
+    /// How long a new WebSocket may take to send its start message.
+    pub start_timeout: Duration,
+    /// How long a client may take to send a request's headers, and between two pieces of its
+    /// body; also how long an idle kept-alive connection stays open.
+    pub read_timeout: Duration,
+    /// Connections open at once (a WebSocket counts among the sessions instead once upgraded);
+    /// more wait to be accepted.
+    pub max_connections: usize,
+}
+
 /// Loads the models, then serves until Ctrl-C.
 pub fn run(options: ServeOptions) -> Result<()> {
-    let ServeOptions { listen, token, max_sessions, live, file } = options;
-    if !listen.ip().is_loopback() && token.is_none() {
+    let ServeOptions { listen, access, max_sessions, limits, live, file } = options;
+    if !listen.ip().is_loopback() && !access.has_token() {
         bail!(
             "listening on {listen} would let anyone on the network use this machine: give --token (or \
              LINGUASTREAM_TOKEN), or listen on 127.0.0.1"
@@ -83,12 +107,13 @@ pub fn run(options: ServeOptions) -> Result<()> {
         eprintln!("note: {note}");
     }
     let models = json!({ "whisper": names.whisper_dir, "mt": names.mt, "note": names.note });
-    let server_token = token.is_some();
+    let server_token = access.has_token();
     let server = Arc::new(Server {
         runtime,
         live,
         file,
-        token,
+        access,
+        limits,
         max_sessions,
         active: AtomicUsize::new(0),
         models,
@@ -103,12 +128,14 @@ pub fn run(options: ServeOptions) -> Result<()> {
         .route("/v1/live/start", post(desktop::start))
         .route("/v1/live/stop", post(desktop::stop))
         .route("/metrics", get(prometheus))
-        .route("/v1/translate", post(translate).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route("/v1/translate", post(upload::translate))
         .route_layer(middleware::from_fn_with_state(server.clone(), require_token));
     let app = Router::new()
         .route("/", get(page))
         .route("/healthz", get(|| async { "ok" }))
         .merge(api)
+        .layer(middleware::from_fn_with_state(server.clone(), guard))
+        .layer(middleware::from_fn(json_errors))
         .with_state(server.clone());
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     tokio.block_on(async {
@@ -117,20 +144,95 @@ pub fn run(options: ServeOptions) -> Result<()> {
         let address = listener.local_addr()?;
         let access = if server_token { "a token is required" } else { "no token: this machine only" };
         eprintln!("listening on http://{address}/ ({access}; Ctrl-C stops)");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving")
+        serve(listener, app, &server.limits).await;
+        anyhow::Ok(())
     })?;
     // The virtual microphone goes with the server (its session holds a reference to it).
     server.desktop.stop();
     Ok(())
 }
 
+/// Accepts connections until Ctrl-C: at most `max_connections` at once, each given
+/// `read_timeout` for its headers (a connection that sends nothing is closed too).
+async fn serve(listener: tokio::net::TcpListener, app: Router, limits: &Limits) {
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.read_timeout);
+    let mut stop = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        let permit = tokio::select! {
+            permit = open.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = &mut stop => return,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: wait for connections to close.
+                    eprintln!("warning: cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => return,
+        };
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())).with_upgrades();
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+}
+
 async fn page() -> Html<&'static str> {
     Html(PAGE)
+}
+
+/// Every request: the Host and Origin rules, then (except for an upload, which streams its own)
+/// the body read whole within the read timeout.
+async fn guard(State(server): State<Arc<Server>>, request: Request, next: Next) -> Response {
+    if let Err(refused) = server.access.check_request(request.method(), request.headers()) {
+        return refused.into_response();
+    }
+    if request.uri().path() == "/v1/translate" {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let timeout = server.limits.read_timeout;
+    let body = match tokio::time::timeout(timeout, axum::body::to_bytes(body, SMALL_BODY)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            let message = format!("cannot read the request body (at most {} KB): {e}", SMALL_BODY / 1024);
+            return error(StatusCode::BAD_REQUEST, &message);
+        }
+        Err(_) => {
+            let message = format!("the request body did not arrive within {} s", timeout.as_secs());
+            return error(StatusCode::REQUEST_TIMEOUT, &message);
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// Every error as `{"error": "…"}`, also those axum answers itself (a malformed query, a
+/// missing content type, an unknown route).
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, SMALL_BODY).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut answer = error(status, &message);
+    answer.headers_mut().extend(parts.headers);
+    answer
 }
 
 /// A token given as `?token=`, the one way a browser's WebSocket can send one.
@@ -140,33 +242,18 @@ struct TokenQuery {
 }
 
 /// Guards every API route: with `--token`, a request without it gets 401.
-async fn require_token(
-    State(server): State<Arc<Server>>,
-    Query(query): Query<TokenQuery>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match server.authorize(request.headers(), &query) {
+async fn require_token(State(server): State<Arc<Server>>, request: Request, next: Next) -> Response {
+    let query = match Query::<TokenQuery>::try_from_uri(request.uri()) {
+        Ok(Query(query)) => query,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, &rejection.body_text()),
+    };
+    match server.access.check_token(request.headers(), query.token.as_deref()) {
         Ok(()) => next.run(request).await,
         Err(denied) => denied.into_response(),
     }
 }
 
 impl Server {
-    fn authorize(&self, headers: &HeaderMap, query: &TokenQuery) -> Result<(), Failure> {
-        let Some(token) = &self.token else {
-            return Ok(());
-        };
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        if bearer == Some(token.as_str()) || query.token.as_deref() == Some(token.as_str()) {
-            return Ok(());
-        }
-        Err(Failure::new(StatusCode::UNAUTHORIZED, "a token is required: Authorization: Bearer TOKEN or ?token=TOKEN"))
-    }
-
     /// A place among the sessions, or 503 when all are taken.
     fn take_slot(self: &Arc<Self>) -> Result<Slot, Failure> {
         let max = self.max_sessions;
@@ -184,12 +271,27 @@ pub(crate) struct Slot(Arc<Server>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
+        // glibc keeps what a finished session freed (a large upload's buffers, say); with no
+        // session left, it goes back to the system.
+        if self.0.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            linguastream_core::memory::return_freed_memory();
+        }
     }
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
+}
+
+pub(crate) struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, message: impl std::fmt::Display) -> Self {
+        Self { status, message: message.to_string() }
+    }
 }
 
 impl IntoResponse for Failure {
@@ -218,7 +320,10 @@ async fn installed_models(State(server): State<Arc<Server>>) -> Response {
 
 async fn stream(State(server): State<Arc<Server>>, upgrade: WebSocketUpgrade) -> Response {
     match server.take_slot() {
-        Ok(slot) => upgrade.on_upgrade(move |socket| session::run(socket, server, slot)),
+        Ok(slot) => upgrade
+            .max_message_size(session::MAX_MESSAGE_BYTES)
+            .max_frame_size(session::MAX_MESSAGE_BYTES)
+            .on_upgrade(move |socket| session::run(socket, server, slot)),
         Err(busy) => busy.into_response(),
     }
 }
@@ -234,7 +339,7 @@ pub(crate) struct Choices {
     #[serde(default)]
     pub(crate) partials: bool,
     /// What to do with English of low confidence (`cue`, `speak` or `caption_only`).
-    unsure: Option<UnsurePolicy>,
+    pub(crate) unsure: Option<UnsurePolicy>,
 }
 
 impl Choices {
@@ -260,141 +365,4 @@ impl Choices {
         }
         Ok(options)
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct TranslateQuery {
-    format: Option<String>,
-    from: Option<String>,
-    mt: Option<String>,
-    unsure: Option<UnsurePolicy>,
-}
-
-/// `POST /v1/translate`: a recording in the body, its translation out as JSON (default), SRT,
-/// VTT or the English speech as WAV.
-async fn translate(State(server): State<Arc<Server>>, Query(query): Query<TranslateQuery>, body: Bytes) -> Response {
-    let format = query.format.clone().unwrap_or_else(|| "json".into());
-    if !["json", "srt", "vtt", "wav"].contains(&format.as_str()) {
-        return error(StatusCode::BAD_REQUEST, &format!("unknown format '{format}' (json, srt, vtt or wav)"));
-    }
-    let choices = Choices { from: query.from.clone(), mt: query.mt.clone(), partials: false, unsure: query.unsure };
-    let options = match choices.apply(&server.file) {
-        Ok(options) => options,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
-    };
-    let slot = match server.take_slot() {
-        Ok(slot) => slot,
-        Err(busy) => return busy.into_response(),
-    };
-    let work = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        translate_upload(&server, &options, &body)
-    });
-    match work.await {
-        Ok(Ok(translation)) => translation.into_response(&format),
-        Ok(Err(failure)) => failure.into_response(),
-        Err(panic) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the translation crashed: {panic}")),
-    }
-}
-
-struct Failure {
-    status: StatusCode,
-    message: String,
-}
-
-impl Failure {
-    fn new(status: StatusCode, message: impl std::fmt::Display) -> Self {
-        Self { status, message: message.to_string() }
-    }
-}
-
-struct Translation {
-    segments: Vec<TranslatedSegment>,
-    dropped: Vec<DroppedSegment>,
-    speech_rate: u32,
-    duration_s: f64,
-    models: serde_json::Value,
-}
-
-fn translate_upload(server: &Server, options: &SessionOptions, body: &[u8]) -> Result<Translation, Failure> {
-    let audio = decode_upload(body).map_err(|e| Failure::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    let duration_s = audio.len() as f64 / f64::from(STT_RATE);
-    let (config, names) =
-        server.runtime.pipeline_config(options).map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e))?;
-    let (mut segments, mut dropped, mut speech_rate) = (Vec::new(), Vec::new(), 0);
-    pipeline::run(chunks_of(audio), &config, |event| match event {
-        Event::Ready { speech_rate: rate } => speech_rate = rate,
-        Event::Translated { segment, .. } => segments.push(segment),
-        Event::Dropped(d) => dropped.push(d),
-        _ => {}
-    })
-    .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    let models = json!({ "whisper": names.whisper_dir, "mt": names.mt });
-    Ok(Translation { segments, dropped, speech_rate, duration_s, models })
-}
-
-/// The decoder reads files, so the body goes through a private temporary file.
-fn decode_upload(body: &[u8]) -> Result<Vec<f32>, String> {
-    if body.is_empty() {
-        return Err("the request body is empty: send the recording's bytes".into());
-    }
-    let file = tempfile::Builder::new()
-        .prefix("linguastream-upload-")
-        .tempfile()
-        .map_err(|e| format!("cannot store the upload: {e}"))?;
-    std::fs::write(file.path(), body).map_err(|e| format!("cannot store the upload: {e}"))?;
-    let path: PathBuf = file.path().to_path_buf();
-    let audio =
-        decode_file(&path, STT_RATE).map_err(|e| e.to_string().replace(&path.display().to_string(), "the upload"))?;
-    Ok(audio.samples)
-}
-
-impl Translation {
-    fn into_response(mut self, format: &str) -> Response {
-        let text =
-            |content_type: &'static str, body: String| ([(header::CONTENT_TYPE, content_type)], body).into_response();
-        match format {
-            "srt" => text("application/x-subrip; charset=utf-8", output::srt(&self.segments)),
-            "vtt" => text("text/vtt; charset=utf-8", output::vtt(&self.segments)),
-            "wav" => ([(header::CONTENT_TYPE, "audio/wav")], self.wav()).into_response(),
-            _ => {
-                let report = RunReport {
-                    segments: &self.segments,
-                    dropped: &self.dropped,
-                    model: self.models.clone(),
-                    input: json!({ "duration_s": self.duration_s }),
-                };
-                text("application/json", output::json(&report))
-            }
-        }
-    }
-
-    /// The English speech, each utterance where its source started (as `translate` writes it).
-    fn wav(&mut self) -> Vec<u8> {
-        let rate = self.speech_rate.max(1);
-        let mut timeline = Timeline::new(rate);
-        let mut samples = Vec::new();
-        for segment in &mut self.segments {
-            let silence = timeline.place(segment);
-            samples.resize(samples.len() + silence as usize, 0.0);
-            samples.append(&mut segment.speech);
-        }
-        samples.resize(samples.len() + timeline.pad_to(self.duration_s) as usize, 0.0);
-        wav_bytes(&samples, rate)
-    }
-}
-
-/// 16-bit mono WAV.
-fn wav_bytes(samples: &[f32], rate: u32) -> Vec<u8> {
-    let spec =
-        hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    {
-        let mut writer = hound::WavWriter::new(&mut bytes, spec).expect("writing to memory");
-        for &sample in samples {
-            writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16).expect("writing to memory");
-        }
-        writer.finalize().expect("writing to memory");
-    }
-    bytes.into_inner()
 }

@@ -11,14 +11,17 @@ use linguastream_core::live::UtteranceReport;
 use linguastream_core::pipeline::{self, Event};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::metrics::Metrics;
 use super::{Choices, Server, Slot};
 
-/// Audio messages waiting for the voice-activity detector: a minute of 20 ms frames. The
-/// detector keeps up easily; the queue only absorbs a client that sends faster than real time.
-const AUDIO_QUEUE: usize = 3000;
+/// Audio waiting for the voice-activity detector, in samples: a minute at 16 kHz. The detector
+/// keeps up easily; the backlog only absorbs a client that sends faster than real time, and
+/// reading stops while it is full.
+const BACKLOG_SAMPLES: usize = 60 * 16_000;
+/// The longest message a client may send: 10 s of audio (the page sends 20 ms at a time).
+pub(super) const MAX_MESSAGE_BYTES: usize = 10 * 16_000 * 2;
 /// A session that sends nothing for this long is closed, so a vanished client frees its place.
 const IDLE: Duration = Duration::from_secs(60);
 
@@ -34,15 +37,21 @@ enum Control {
     Stop,
 }
 
-pub(super) async fn run(mut socket: WebSocket, server: Arc<Server>, _slot: Slot) {
-    if let Err(message) = session(&mut socket, &server).await {
+pub(super) async fn run(mut socket: WebSocket, server: Arc<Server>, slot: Slot) {
+    if let Err(message) = session(&mut socket, &server, slot).await {
         let _ = send_json(&mut socket, json!({ "type": "error", "message": message })).await;
     }
     let _ = socket.send(Message::Close(None)).await;
 }
 
-async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> {
-    let choices = match socket.recv().await {
+/// `slot` is given back when the session's pipeline has stopped, not merely its socket.
+async fn session(socket: &mut WebSocket, server: &Server, slot: Slot) -> Result<(), String> {
+    // A connection that never starts would hold its place for ever.
+    let deadline = server.limits.start_timeout;
+    let Ok(first) = tokio::time::timeout(deadline, socket.recv()).await else {
+        return Err(format!("no start message within {} s; closing the session", deadline.as_secs()));
+    };
+    let choices = match first {
         Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
             Ok(Control::Start { choices }) => choices,
             Ok(Control::Stop) => return Ok(()),
@@ -55,9 +64,12 @@ async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> 
     let (mut config, names) =
         tokio::task::block_in_place(|| server.runtime.pipeline_config(&options)).map_err(|e| e.to_string())?;
     config.partial_captions = choices.partials;
-    let (audio_tx, mut audio_rx) = mpsc::channel::<Vec<f32>>(AUDIO_QUEUE);
+    // The channel is bounded by the permits its messages carry, one per sample, given back as
+    // the pipeline takes each message.
+    let backlog = Arc::new(Semaphore::new(BACKLOG_SAMPLES));
+    let (audio_tx, mut audio_rx) = mpsc::unbounded_channel::<(Vec<f32>, OwnedSemaphorePermit)>();
     let source = std::iter::from_fn(move || {
-        audio_rx.blocking_recv().map(|samples| Chunk { samples, captured_at: Instant::now() })
+        audio_rx.blocking_recv().map(|(samples, _permit)| Chunk { samples, captured_at: Instant::now() })
     });
     let handle = pipeline::start(source, &config).map_err(|e| e.to_string())?;
     Metrics::count(&server.metrics.sessions, 1);
@@ -65,10 +77,15 @@ async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> 
     // The run's events come on a blocking channel: a thread hands them to this task. Unbounded,
     // so a slow client never stalls the pipeline (and with it the audio it is still sending).
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    // It keeps the session's place until the run has ended: a client that leaves frees it once
+    // the work it started has stopped, so leaving and coming back cannot pile work up.
     std::thread::spawn(move || {
+        let _slot = slot;
+        let mut forwarding = true;
         for event in handle.events() {
-            if events_tx.send(event).is_err() {
-                break;
+            forwarding = forwarding && events_tx.send(event).is_ok();
+            if !forwarding {
+                handle.cancel_handle().cancel();
             }
         }
     });
@@ -88,7 +105,10 @@ async fn session(socket: &mut WebSocket, server: &Server) -> Result<(), String> 
                     let samples = pcm16_to_f32(&bytes)?;
                     Metrics::count(&server.metrics.audio_samples, samples.len() as u64);
                     if let Some(sender) = &audio {
-                        if sender.send(samples).await.is_err() {
+                        // A message is at most MAX_MESSAGE_BYTES, far below the backlog.
+                        let permit = backlog.clone().acquire_many_owned(samples.len() as u32).await;
+                        let permit = permit.expect("the backlog is never closed");
+                        if sender.send((samples, permit)).is_err() {
                             audio = None;
                         }
                     }

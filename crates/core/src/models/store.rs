@@ -26,7 +26,7 @@ pub enum StoreError {
     NotInstalled { id: String, dir: String, hint: String },
     #[error("model '{id}' is damaged: {file} is missing; reinstall with `linguastream models fetch {id} --force`")]
     Missing { id: String, file: String },
-    #[error("model '{id}' is corrupted: checksum mismatch in {file} (expected sha256 {expected}, found {actual}); reinstall with `linguastream models fetch {id} --force`")]
+    #[error("model '{id}' is corrupted: checksum mismatch in {file} (expected {expected}, found {actual}); reinstall with `linguastream models fetch {id} --force`")]
     Corrupt { id: String, file: String, expected: String, actual: String },
     #[error("cannot read model files in {path}: {reason}")]
     Io { path: String, reason: String },
@@ -189,8 +189,8 @@ impl ModelStore {
                 });
             }
             match &file.blake3 {
-                Some(expected) => self.check(id, &path, expected, blake3_file)?,
-                None => self.check(id, &path, &file.sha256, sha256_file)?,
+                Some(expected) => self.check(id, &path, expected, Checksum::Blake3)?,
+                None => self.check(id, &path, &file.sha256, Checksum::Sha256)?,
             }
         }
         Ok(dir)
@@ -209,26 +209,24 @@ impl ModelStore {
             if !path.exists() {
                 return Err(StoreError::Missing { id: id.into(), file: file.name.clone() });
             }
-            self.check(id, &path, &expected, sha256_file)?;
+            self.check(id, &path, &expected, Checksum::Sha256)?;
         }
         Ok(())
     }
 
-    fn check(
-        &self,
-        id: &str,
-        path: &Path,
-        expected: &str,
-        hash: fn(&Path) -> std::io::Result<String>,
-    ) -> Result<(), StoreError> {
+    fn check(&self, id: &str, path: &Path, expected: &str, checksum: Checksum) -> Result<(), StoreError> {
+        let (name, hash) = match checksum {
+            Checksum::Blake3 => ("BLAKE3", blake3_file as fn(&Path) -> std::io::Result<String>),
+            Checksum::Sha256 => ("sha256", sha256_file as fn(&Path) -> std::io::Result<String>),
+        };
         let actual =
             hash(path).map_err(|e| StoreError::Io { path: path.display().to_string(), reason: e.to_string() })?;
         if actual != expected {
             return Err(StoreError::Corrupt {
                 id: id.into(),
                 file: path.display().to_string(),
-                expected: expected.into(),
-                actual,
+                expected: format!("{name} {expected}"),
+                actual: format!("{name} {actual}"),
             });
         }
         Ok(())
@@ -273,6 +271,13 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     read_through(path, |piece| hasher.update(piece))?;
     Ok(hex(&hasher.finalize()))
+}
+
+/// Which digest an install record's hash is (named in the message when a file does not match).
+#[derive(Clone, Copy)]
+enum Checksum {
+    Blake3,
+    Sha256,
 }
 
 /// Hex BLAKE3 of a file's contents.
@@ -330,7 +335,10 @@ mod tests {
         fs::File::options().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
         let err = store.require("silero-vad").unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
-        assert!(err.to_string().contains("checksum mismatch"));
+        // Every load checks BLAKE3; the message names the digest it compared.
+        let message = err.to_string();
+        assert!(message.contains("expected BLAKE3 ") && message.contains("found BLAKE3 "), "{message}");
+        assert!(!message.contains("sha256"), "{message}");
     }
 
     #[test]
@@ -347,7 +355,9 @@ mod tests {
         fs::write(dir.join(INSTALLED_FILE), old).unwrap();
         assert!(store.require("silero-vad").is_ok());
         fs::write(dir.join("silero_vad.onnx"), b"weightz").unwrap();
-        assert!(matches!(store.require("silero-vad"), Err(StoreError::Corrupt { .. })));
+        let err = store.require("silero-vad").unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("expected sha256 "), "{err}");
     }
 
     #[test]

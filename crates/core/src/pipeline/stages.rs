@@ -213,7 +213,7 @@ pub(super) fn stt(
             continue;
         }
         if !heard.audio.utterance.pieces.is_empty() {
-            if !passage(recognizer.as_mut(), heard, first_task, &out) {
+            if !passage(recognizer.as_mut(), heard, first_task, cancel, &out) {
                 break;
             }
             continue;
@@ -245,11 +245,13 @@ pub(super) fn stt(
 /// shorter cuts would have read it, so the longer cut loses nothing that was said. Whisper base
 /// read a recording of ten digits said three times as a loop of Latin letters, and each time
 /// alone as the ten digits. `first_task` is the task of a piece's first decode. False when the
-/// next stage has gone.
+/// next stage has gone or the run is cancelled (a passage read piece by piece takes many
+/// decodes: a client that has left should not wait for them all).
 fn passage(
     recognizer: &mut dyn Recognizer,
     heard: Heard,
     first_task: Task,
+    cancel: &CancelHandle,
     out: &SyncSender<Result<Recognized, Event>>,
 ) -> bool {
     if first_task == Task::Transcribe {
@@ -278,6 +280,9 @@ fn passage(
         return out.send(judged(heard, transcript, english, ms_since(started))).is_ok();
     }
     heard.audio.pieces().into_iter().all(|audio| {
+        if cancel.is_cancelled() {
+            return false;
+        }
         let piece = Heard { seq: heard.seq, audio, detected_at: heard.detected_at, kind: HeardKind::Whole };
         let started = Instant::now();
         match recognize(recognizer, &piece.audio, Task::Translate) {
