@@ -57,9 +57,13 @@ fn a_real_word_recognised_with_low_confidence_is_spoken() {
     let segments = report["segments"].as_array().unwrap();
     assert_eq!(segments.len(), 1, "{report}");
     assert!(report["dropped"].as_array().unwrap().is_empty(), "{report}");
-    assert!(segments[0]["source_text"].as_str().unwrap().contains("یک"), "{report}");
-    // It is spoken although Whisper is unsure: the gate no longer refuses low confidence alone.
+    // «یک» ("one"): Whisper base hears «یک» on an Intel CPU and «یق» on an AMD one (int8 arithmetic).
+    let heard = segments[0]["source_text"].as_str().unwrap();
+    assert!(heard.starts_with('ی') && heard.chars().count() <= 3, "{report}");
+    // It is spoken although Whisper is unsure: the gate no longer refuses low confidence alone;
+    // the listener is warned instead (the unsure cue).
     assert!(segments[0]["recognition"]["evidence"]["avg_logprob"].as_f64().unwrap() < -0.5, "{report}");
+    assert_eq!(segments[0]["delivery"], "spoken_with_cue", "{report}");
 }
 
 /// Whisper base loops on this digit string in timestamp mode; a cheaper decoding pass (no
