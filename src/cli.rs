@@ -362,6 +362,19 @@ pub enum ModelsCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Install a GGUF language model you bring (a multilingual instruct model, e.g. from
+    /// Hugging Face) for `--mt llm`: its header is checked, it is loaded by llama.cpp to check
+    /// it, installed with its sha256 as `llm-NAME` and added to the local model list.
+    /// `--mt llm` then uses it (the model imported last, before the registry's Gemma). When the
+    /// GGUF carries a chat template llama.cpp knows, the sentence is put to it as an
+    /// instruction in that template; otherwise it is prompted with Persian→English examples.
+    ImportGguf {
+        /// The .gguf file.
+        file: PathBuf,
+        /// Its name (default: the file's name); it is installed as `llm-NAME`.
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Print the directory models are installed in.
     Path,
     /// Time every installed Whisper size with every installed translation engine on this
