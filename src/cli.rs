@@ -177,8 +177,9 @@ pub enum MtChoice {
     Direct,
     /// A Firefox-Translations model for the pair (fa→en: `models fetch firefox-faen`).
     Firefox,
-    /// A local LLM (GGUF, llama.cpp) given the conversation so far: `models fetch gemma3-270m`
-    /// (Gemma 3 270M, small and weak; Gemma terms apply).
+    /// A local LLM (GGUF, llama.cpp), one sentence at a time: your own model
+    /// (`models import-gguf FILE`) or `models fetch gemma3-270m` (Gemma 3 270M, small and weak;
+    /// Gemma terms apply).
     Llm,
     /// NLLB-200 through CTranslate2: `models fetch nllb-200-distilled-600m` (many languages;
     /// its weights are licensed for non-commercial use only).

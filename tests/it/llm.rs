@@ -42,6 +42,21 @@ fn gemma_translates_persian_sentences_and_keeps_to_one_line() {
 }
 
 #[test]
+fn earlier_utterances_never_reach_a_later_prompt() {
+    let options = || LlmOptions { time_budget: Duration::from_secs(60), ..LlmOptions::default() };
+    let (later, earlier) = ("یک، دو، سه، چهار، پنج", "من امروز خیلی خسته هستم.");
+    let mut fresh = LlmTranslator::try_new(&gemma(), options()).unwrap();
+    let alone = fresh.translate(text(later)).unwrap();
+    let mut llm = LlmTranslator::try_new(&gemma(), options()).unwrap();
+    let english = llm.translate(text(earlier)).unwrap();
+    let prompt = llm.prompt_for(later);
+    assert!(!prompt.contains(&english) && !prompt.contains(earlier), "the earlier utterance is in: {prompt}");
+    assert_eq!(prompt, fresh.prompt_for(later));
+    // The KV cache keeps nothing of it either: the same sentence, the same English.
+    assert_eq!(llm.translate(text(later)).unwrap(), alone);
+}
+
+#[test]
 fn the_time_budget_bounds_each_translation() {
     let options = LlmOptions { time_budget: Duration::from_millis(1), ..LlmOptions::default() };
     let mut llm = LlmTranslator::try_new(&gemma(), options).unwrap();

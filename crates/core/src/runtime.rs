@@ -371,8 +371,9 @@ fn text_translator_factory(engine: MtEngine) -> Result<Factory<dyn Translator>, 
             let nllb = NllbTranslator::try_new(&library, &dir, &language, NLLB_THREADS)?;
             Ok(Box::new(CachedTranslator::new(nllb, cache)))
         }),
-        // Not cached: its output depends on the conversation so far.
         #[cfg(feature = "llm")]
-        MtEngine::Llm(gguf) => Arc::new(move || Ok(Box::new(LlmTranslator::try_new(&gguf, LlmOptions::default())?))),
+        MtEngine::Llm(gguf) => Arc::new(move || {
+            Ok(Box::new(CachedTranslator::new(LlmTranslator::try_new(&gguf, LlmOptions::default())?, cache)))
+        }),
     })
 }

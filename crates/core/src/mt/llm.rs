@@ -1,12 +1,14 @@
 //! A local LLM in GGUF, run by llama.cpp, as a translator.
 //!
-//! The model is prompted with a few Persian→English pairs, then the last utterances of this
-//! conversation with their translations (names and topics carry over), then the new sentence;
-//! greedy decoding stops at the end of the line, on a repetition loop, at a token cap that grows
-//! with the source, or when the time budget is spent. The few-shot prefix stays in llama.cpp's
-//! KV cache, so each utterance only pays for its own tokens.
+//! A model whose GGUF carries a chat template llama.cpp can apply is asked, in that template, to
+//! translate the sentence; any other is prompted with a few Persian→English pairs, then the new
+//! sentence. Each sentence is translated on its own: earlier utterances and their English are
+//! never in the prompt, because with them the model carried words of one utterance into the
+//! next (measured: `bench/results/README.md`). Greedy decoding stops at the end of the line, on
+//! a repetition loop, at a token cap that grows with the source, or when the time budget is
+//! spent. The fixed start of the prompt stays in llama.cpp's KV cache, so each utterance only
+//! pays for its own tokens.
 
-use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -49,15 +51,13 @@ pub struct LlmOptions {
     pub threads: usize,
     /// Decoding stops when this is spent; what was produced so far is returned.
     pub time_budget: Duration,
-    /// How many earlier utterances (with their translations) are shown as context.
-    pub context_utterances: usize,
     pub max_new_tokens: usize,
 }
 
 impl Default for LlmOptions {
     fn default() -> Self {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self { threads, time_budget: Duration::from_secs(4), context_utterances: 2, max_new_tokens: 96 }
+        Self { threads, time_budget: Duration::from_secs(4), max_new_tokens: 96 }
     }
 }
 
@@ -123,7 +123,6 @@ pub struct LlmTranslator {
     /// Tokens of the fixed prompt, kept in the KV cache at positions 0..prefix_len.
     prefix_len: usize,
     prompt: Prompt,
-    history: VecDeque<(String, String)>,
     options: LlmOptions,
 }
 
@@ -147,7 +146,7 @@ impl LlmTranslator {
             .with_n_threads_batch(threads);
         let context = model_ref.new_context(backend, params).map_err(|e| load_error(e.to_string()))?;
         let prompt = Prompt::for_model(model_ref);
-        let mut translator = Self { context, model, prefix_len: 0, prompt, history: VecDeque::new(), options };
+        let mut translator = Self { context, model, prefix_len: 0, prompt, options };
         let prefix = translator.tokenize(&translator.prompt.prefix(), true);
         decode(&mut translator.context, &prefix, 0).map_err(|e| load_error(format!("evaluating the prompt: {e}")))?;
         translator.prefix_len = prefix.len();
@@ -172,29 +171,16 @@ impl LlmTranslator {
         vocab.tokenize(text.as_bytes(), at_start && !(chat && has_bos), chat)
     }
 
-    /// The prompt after the fixed prefix: recent context, then the sentence to translate.
-    fn prompt_tail(&self, text: &str) -> Vec<LlamaToken> {
-        let room = CONTEXT_TOKENS as usize - self.prefix_len - self.options.max_new_tokens;
-        // Earlier turns are example pairs, which only the example prompt is made of.
-        let history = if self.prompt == Prompt::Examples { self.history.len() } else { 0 };
-        for context in (0..=history).rev() {
-            let mut tail = String::new();
-            for (source, english) in self.history.iter().skip(self.history.len() - context) {
-                tail.push_str(&example(source, english));
-            }
-            tail.push_str(&self.prompt.tail(text));
-            let tokens = self.tokenize(&tail, false);
-            if tokens.len() <= room {
-                return tokens;
-            }
-        }
-        Vec::new()
+    /// The whole prompt for `text`, as the model reads it: the fixed start, then the sentence
+    /// (and whatever the template puts after it). Nothing said before is in it.
+    pub fn prompt_for(&self, text: &str) -> String {
+        self.prompt.prefix() + &self.prompt.tail(text)
     }
 
     fn generate(&mut self, text: &str) -> Result<String, MtError> {
         let started = Instant::now();
-        let tail = self.prompt_tail(text);
-        if tail.is_empty() {
+        let tail = self.tokenize(&self.prompt.tail(text), false);
+        if tail.len() > CONTEXT_TOKENS as usize - self.prefix_len - self.options.max_new_tokens {
             return Err(MtError::Engine("the sentence is too long for the LLM's context".into()));
         }
         self.context
@@ -293,10 +279,6 @@ impl Translator for LlmTranslator {
         if english.is_empty() {
             return Err(MtError::Empty);
         }
-        self.history.push_back((text, english.clone()));
-        while self.history.len() > self.options.context_utterances {
-            self.history.pop_front();
-        }
         Ok(english)
     }
 }
@@ -318,6 +300,14 @@ mod tests {
     fn persian_letters_are_told_from_digits_and_latin() {
         assert!("سلام".chars().any(is_persian_letter));
         assert!(!"1, 2, 3 ok ۱۲۳".chars().any(is_persian_letter));
+    }
+
+    #[test]
+    fn the_sentence_goes_where_the_prompt_leaves_room_for_it() {
+        assert_eq!(Prompt::Examples.tail("سلام"), "Persian: سلام\nEnglish:");
+        let chat = Prompt::Chat { before: "<u>Translate: ".into(), after: "</u><model>".into() };
+        assert_eq!(chat.prefix() + &chat.tail("سلام"), "<u>Translate: سلام</u><model>");
+        assert!(Prompt::Examples.prefix().ends_with("English: The price of this book is two hundred thousand tomans.\n\n"));
     }
 
     #[test]
