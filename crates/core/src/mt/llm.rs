@@ -307,7 +307,9 @@ mod tests {
         assert_eq!(Prompt::Examples.tail("سلام"), "Persian: سلام\nEnglish:");
         let chat = Prompt::Chat { before: "<u>Translate: ".into(), after: "</u><model>".into() };
         assert_eq!(chat.prefix() + &chat.tail("سلام"), "<u>Translate: سلام</u><model>");
-        assert!(Prompt::Examples.prefix().ends_with("English: The price of this book is two hundred thousand tomans.\n\n"));
+        assert!(Prompt::Examples
+            .prefix()
+            .ends_with("English: The price of this book is two hundred thousand tomans.\n\n"));
     }
 
     #[test]
