@@ -243,8 +243,9 @@ pub enum MtChoice {
     Direct,
     /// A Firefox-Translations model for the pair (fa→en: `models fetch firefox-faen`).
     Firefox,
-    /// A local LLM (GGUF, llama.cpp) given the conversation so far: `models fetch gemma3-270m`
-    /// (Gemma 3 270M, small and weak; Gemma terms apply).
+    /// A local LLM (GGUF, llama.cpp), one sentence at a time: your own model
+    /// (`models import-gguf FILE`) or `models fetch gemma3-270m` (Gemma 3 270M, small and weak;
+    /// Gemma terms apply).
     Llm,
     /// NLLB-200 through CTranslate2: `models fetch nllb-200-distilled-600m` (many languages;
     /// its weights are licensed for non-commercial use only).
@@ -425,6 +426,19 @@ pub enum ModelsCommand {
         /// Hugging Face repository id (owner/name) or a folder.
         source: String,
         /// The name for `--whisper` (default: the repository's or folder's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Install a GGUF language model you bring (a multilingual instruct model, e.g. from
+    /// Hugging Face) for `--mt llm`: its header is checked, it is loaded by llama.cpp to check
+    /// it, installed with its sha256 as `llm-NAME` and added to the local model list.
+    /// `--mt llm` then uses it (the model imported last, before the registry's Gemma). When the
+    /// GGUF carries a chat template llama.cpp knows, the sentence is put to it as an
+    /// instruction in that template; otherwise it is prompted with Persian→English examples.
+    ImportGguf {
+        /// The .gguf file.
+        file: PathBuf,
+        /// Its name (default: the file's name); it is installed as `llm-NAME`.
         #[arg(long)]
         name: Option<String>,
     },

@@ -26,6 +26,7 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::ImportHf { source, name } => import_hf(&store, &source, name),
+        ModelsCommand::ImportGguf { file, name } => import_gguf(&store, &file, name),
         ModelsCommand::Recommend { clip } => super::recommend::run(&store, clip.as_deref()),
         ModelsCommand::Path => {
             println!("{}", store.models_dir().display());
@@ -44,6 +45,22 @@ fn import_hf(store: &ModelStore, source: &str, name: Option<String>) -> Result<E
     };
     let id = hf_import::import_whisper(store, source, &name, &loads)?;
     println!("installed {id} from {source}; use it with --whisper {}", id.trim_start_matches("whisper-"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks, loads, installs and lists a GGUF language model for `--mt llm`.
+fn import_gguf(store: &ModelStore, file: &Path, name: Option<String>) -> Result<ExitCode> {
+    use linguastream_core::mt::{LlmOptions, LlmTranslator};
+    let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let name = name.unwrap_or_else(|| hf_import::default_name(&stem));
+    let prompt = std::cell::RefCell::new(String::new());
+    let loads = |gguf: &Path| {
+        *prompt.borrow_mut() =
+            LlmTranslator::try_new(gguf, LlmOptions::default()).map_err(|e| e.to_string())?.prompt_kind();
+        Ok(())
+    };
+    let id = hf_import::import_gguf(store, file, &name, &loads)?;
+    println!("installed {id} from {}; `--mt llm` uses it, {}", file.display(), prompt.borrow());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -306,7 +306,7 @@ impl Runtime {
         Ok((text_translator_factory(engine)?, name))
     }
 
-    /// The first installed GGUF model (built in or from the local model list); its prompt is
+    /// The installed GGUF model a user imported last, else the registry's; its prompt is
     /// written for Persian → English.
     #[cfg(feature = "llm")]
     fn llm_engine(&self, from: &str) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
@@ -314,12 +314,12 @@ impl Runtime {
             return Err(RuntimeError::LlmLanguage(from.to_string()));
         }
         let (id, dir) = self.model_of_role("llm").ok_or(RuntimeError::NoLlm)??;
-        Ok((MtEngine::Llm(dir.join("model.gguf")), format!("llm ({id})"), None))
+        Ok((MtEngine::Llm(dir.join(crate::models::import::GGUF_FILE)), format!("llm ({id})"), None))
     }
 }
 
 impl Runtime {
-    /// The first installed NLLB conversion (built in or from the local model list).
+    /// The installed NLLB conversion from the local model list, else the built-in one.
     fn nllb_engine(&self, from: &str) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
         if nllb_code(from).is_none() {
             return Err(RuntimeError::NllbLanguage(from.to_string()));
@@ -330,13 +330,14 @@ impl Runtime {
         Ok((engine, format!("nllb ({id})"), None))
     }
 
-    /// The first installed model of `role`, built in or from the local model list, with its
-    /// folder; if none is installed, the first listed, with why it cannot be used. None when no
-    /// model of `role` is listed.
+    /// The last installed model of `role` in the model list, with its folder: a user's own
+    /// model (the local list comes after the built-in one, the latest import last) before the
+    /// registry's. If none is installed, the first listed, with why it cannot be used. None when
+    /// no model of `role` is listed.
     fn model_of_role(&self, role: &str) -> Option<Result<(String, PathBuf), StoreError>> {
         let manifest = self.store.manifest();
         let listed: Vec<_> = manifest.models.iter().filter(|m| m.role == role).collect();
-        let entry = listed.iter().find(|m| self.store.require(&m.id).is_ok()).or(listed.first())?;
+        let entry = listed.iter().rev().find(|m| self.store.require(&m.id).is_ok()).or(listed.first())?;
         Some(self.store.require(&entry.id).map(|dir| (entry.id.clone(), dir)))
     }
 }
@@ -370,8 +371,9 @@ fn text_translator_factory(engine: MtEngine) -> Result<Factory<dyn Translator>, 
             let nllb = NllbTranslator::try_new(&library, &dir, &language, NLLB_THREADS)?;
             Ok(Box::new(CachedTranslator::new(nllb, cache)))
         }),
-        // Not cached: its output depends on the conversation so far.
         #[cfg(feature = "llm")]
-        MtEngine::Llm(gguf) => Arc::new(move || Ok(Box::new(LlmTranslator::try_new(&gguf, LlmOptions::default())?))),
+        MtEngine::Llm(gguf) => Arc::new(move || {
+            Ok(Box::new(CachedTranslator::new(LlmTranslator::try_new(&gguf, LlmOptions::default())?, cache)))
+        }),
     })
 }

@@ -1,5 +1,6 @@
 //! `models import-hf`: a Whisper checkpoint (a Transformers fine-tune, or a CTranslate2
-//! conversion) made into an installed, verified, registered model.
+//! conversion) made into an installed, verified, registered model; `models import-gguf`: the
+//! same for a GGUF language model a user brings for `--mt llm`.
 //!
 //! A Transformers checkpoint is converted to CTranslate2 int8 by CTranslate2's own converter,
 //! run from a private virtual environment in the LinguaStream home (created on first use). A
@@ -113,7 +114,69 @@ pub fn import_whisper(
         hashes.push((file.clone(), sha256_file(&path).map_err(io_error(&path))?));
     }
     staging.install(store, &id, &hashes)?;
-    register(store, &id, source, &names)?;
+    let description = format!("Whisper imported from {source}, CTranslate2 int8");
+    register(store, &id, "stt", &description, &names)?;
+    Ok(id)
+}
+
+/// The id a GGUF language model named `name` is installed under.
+pub fn llm_id(name: &str) -> String {
+    format!("llm-{}", name.trim_start_matches("llm-"))
+}
+
+/// The file name an installed GGUF model has in its folder.
+pub const GGUF_FILE: &str = "model.gguf";
+
+/// Checks that `file` starts as a GGUF file does (magic `GGUF`, format version 1–3), so a
+/// wrong file is named as such before it is copied or handed to llama.cpp.
+pub fn check_gguf_header(file: &Path) -> Result<(), FetchError> {
+    use std::io::Read;
+    let mut header = [0u8; 8];
+    let read = fs::File::open(file).and_then(|mut f| f.read(&mut header)).map_err(io_error(file))?;
+    if read < header.len() || &header[..4] != b"GGUF" {
+        let start = String::from_utf8_lossy(&header[..read.min(4)]).escape_debug().to_string();
+        return Err(FetchError::Other(format!(
+            "{} is not a GGUF model: a GGUF file starts with \"GGUF\", this one with \"{start}\"",
+            file.display()
+        )));
+    }
+    let version = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if !(1..=3).contains(&version) {
+        return Err(FetchError::Other(format!(
+            "{} is GGUF version {version}, which this build of llama.cpp does not read (1–3)",
+            file.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Installs a GGUF file as `llm-NAME`: its header checked, copied, checked by `verify`
+/// (loading it), its sha256 recorded, and listed with the `llm` role. Returns the id.
+pub fn import_gguf(
+    store: &ModelStore,
+    file: &Path,
+    name: &str,
+    verify: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<String, FetchError> {
+    let id = llm_id(name);
+    if Manifest::builtin().get(&id).is_some() {
+        return Err(FetchError::Other(format!("{id} is a built-in model; choose another --name")));
+    }
+    if !file.is_file() {
+        return Err(FetchError::Other(format!("{} is not a file", file.display())));
+    }
+    check_gguf_header(file)?;
+    fs::create_dir_all(store.models_dir()).map_err(io_error(&store.models_dir()))?;
+    let staging = Staging::new(store, &id)?;
+    let files = staging.dir.join("files");
+    fs::create_dir_all(&files).map_err(io_error(&files))?;
+    let target = files.join(GGUF_FILE);
+    fs::copy(file, &target).map_err(io_error(&target))?;
+    verify(&target).map_err(|e| FetchError::Other(format!("{} does not load: {e}", file.display())))?;
+    let sha256 = sha256_file(&target).map_err(io_error(&target))?;
+    staging.install(store, &id, &[(GGUF_FILE.to_string(), sha256)])?;
+    let description = format!("GGUF language model imported from {}, for --mt llm", file.display());
+    register(store, &id, "llm", &description, &[GGUF_FILE.to_string()])?;
     Ok(id)
 }
 
@@ -206,7 +269,7 @@ fn run(command: &mut Command, what: &str) -> Result<(), FetchError> {
 }
 
 /// Adds (or replaces) the model's entry in the local model list.
-fn register(store: &ModelStore, id: &str, source: &str, names: &[String]) -> Result<(), FetchError> {
+fn register(store: &ModelStore, id: &str, role: &str, description: &str, names: &[String]) -> Result<(), FetchError> {
     let path = store.root().join(LOCAL_MANIFEST);
     let text = fs::read_to_string(&path).unwrap_or_default();
     let mut list: toml::Table = toml::from_str(&text).map_err(|e| {
@@ -221,8 +284,8 @@ fn register(store: &ModelStore, id: &str, source: &str, names: &[String]) -> Res
         names.iter().map(|n| toml::Value::Table(toml::Table::from_iter([("name".into(), n.clone().into())]))).collect();
     let entry = toml::Table::from_iter([
         ("id".to_string(), toml::Value::from(id)),
-        ("role".into(), "stt".into()),
-        ("description".into(), format!("Whisper imported from {source}, CTranslate2 int8").into()),
+        ("role".into(), role.into()),
+        ("description".into(), description.into()),
         ("license".into(), "that of its source (see its model card)".into()),
         ("default".into(), false.into()),
         ("source".into(), "local".into()),
@@ -253,9 +316,26 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_does_not_start_as_gguf_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.gguf");
+        fs::write(&path, b"<html>not found</html>").unwrap();
+        let error = check_gguf_header(&path).unwrap_err().to_string();
+        assert!(error.contains("not a GGUF model") && error.contains("\"<htm\""), "{error}");
+        fs::write(&path, b"GGU").unwrap();
+        assert!(check_gguf_header(&path).unwrap_err().to_string().contains("not a GGUF model"));
+        fs::write(&path, b"GGUF\x09\0\0\0").unwrap();
+        assert!(check_gguf_header(&path).unwrap_err().to_string().contains("GGUF version 9"));
+        fs::write(&path, b"GGUF\x03\0\0\0rest").unwrap();
+        check_gguf_header(&path).unwrap();
+    }
+
+    #[test]
     fn names_come_from_the_source() {
         assert_eq!(default_name("someone/Whisper-Small-FA"), "small-fa");
         assert_eq!(whisper_id("whisper-small-fa"), "whisper-small-fa");
         assert_eq!(whisper_id("tiny-test"), "whisper-tiny-test");
+        assert_eq!(llm_id("llm-qwen"), "llm-qwen");
+        assert_eq!(default_name("Qwen2.5-1.5B-Instruct-Q4_K_M"), "qwen2-5-1-5b-instruct-q4-k-m");
     }
 }

@@ -1,12 +1,14 @@
 //! A local LLM in GGUF, run by llama.cpp, as a translator.
 //!
-//! The model is prompted with a few Persian→English pairs, then the last utterances of this
-//! conversation with their translations (names and topics carry over), then the new sentence;
-//! greedy decoding stops at the end of the line, on a repetition loop, at a token cap that grows
-//! with the source, or when the time budget is spent. The few-shot prefix stays in llama.cpp's
-//! KV cache, so each utterance only pays for its own tokens.
+//! A model whose GGUF carries a chat template llama.cpp can apply is asked, in that template, to
+//! translate the sentence; any other is prompted with a few Persian→English pairs, then the new
+//! sentence. Each sentence is translated on its own: earlier utterances and their English are
+//! never in the prompt, because with them the model carried words of one utterance into the
+//! next (measured: `bench/results/README.md`). Greedy decoding stops at the end of the line, on
+//! a repetition loop, at a token cap that grows with the source, or when the time budget is
+//! spent. The fixed start of the prompt stays in llama.cpp's KV cache, so each utterance only
+//! pays for its own tokens.
 
-use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -17,7 +19,7 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
-use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
 use super::{MtError, SourceSegment, Translator};
@@ -33,6 +35,12 @@ const EXAMPLES: [(&str, &str); 4] = [
     ("قیمت این کتاب دویست هزار تومان است.", "The price of this book is two hundred thousand tomans."),
 ];
 
+/// What an instruction-tuned model is asked, in its own chat template, before the sentence.
+const INSTRUCTION: &str =
+    "Translate this Persian to English. Answer with the English translation only, on one line.\n\n";
+/// Stands for the sentence while the chat template is applied; split out afterwards.
+const SENTENCE_MARK: &str = "@@SENTENCE@@";
+
 const CONTEXT_TOKENS: u32 = 1024;
 /// Tokens evaluated per llama.cpp call; small batches keep the compute buffers (memory) small.
 const BATCH_TOKENS: usize = 128;
@@ -43,15 +51,13 @@ pub struct LlmOptions {
     pub threads: usize,
     /// Decoding stops when this is spent; what was produced so far is returned.
     pub time_budget: Duration,
-    /// How many earlier utterances (with their translations) are shown as context.
-    pub context_utterances: usize,
     pub max_new_tokens: usize,
 }
 
 impl Default for LlmOptions {
     fn default() -> Self {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self { threads, time_budget: Duration::from_secs(4), context_utterances: 2, max_new_tokens: 96 }
+        Self { threads, time_budget: Duration::from_secs(4), max_new_tokens: 96 }
     }
 }
 
@@ -67,6 +73,48 @@ fn backend() -> Result<&'static LlamaBackend, MtError> {
         .map_err(|e| MtError::Engine(format!("cannot start llama.cpp: {e}")))
 }
 
+/// How a sentence is put to the model.
+#[derive(Debug, Clone, PartialEq)]
+enum Prompt {
+    /// Persian→English example pairs, then the sentence: for base models, and for chat
+    /// templates llama.cpp cannot apply.
+    Examples,
+    /// The model's own chat template around [`INSTRUCTION`] and the sentence: the text before
+    /// the sentence and the text after it (up to where the model's answer starts).
+    Chat { before: String, after: String },
+}
+
+impl Prompt {
+    /// The model's chat template when it has one llama.cpp can apply, else the examples.
+    fn for_model(model: &LlamaModel) -> Self {
+        let Ok(template) = model.chat_template(None) else {
+            return Prompt::Examples;
+        };
+        let message = LlamaChatMessage::new("user".into(), format!("{INSTRUCTION}{SENTENCE_MARK}"));
+        let rendered = message.ok().and_then(|m| model.apply_chat_template(&template, &[m], true).ok());
+        match rendered.as_deref().and_then(|r| r.split_once(SENTENCE_MARK)) {
+            Some((before, after)) => Prompt::Chat { before: before.to_string(), after: after.to_string() },
+            None => Prompt::Examples,
+        }
+    }
+
+    /// The fixed start, evaluated once and kept in the KV cache.
+    fn prefix(&self) -> String {
+        match self {
+            Prompt::Examples => few_shot_prefix(),
+            Prompt::Chat { before, .. } => before.clone(),
+        }
+    }
+
+    /// What follows the prefix for one sentence.
+    fn tail(&self, text: &str) -> String {
+        match self {
+            Prompt::Examples => format!("Persian: {text}\nEnglish:"),
+            Prompt::Chat { after, .. } => format!("{text}{after}"),
+        }
+    }
+}
+
 /// A GGUF model with its context and the few-shot prompt already evaluated.
 pub struct LlmTranslator {
     // Declared before `model`, so it is dropped first: it borrows the model.
@@ -74,7 +122,7 @@ pub struct LlmTranslator {
     model: Box<LlamaModel>,
     /// Tokens of the fixed prompt, kept in the KV cache at positions 0..prefix_len.
     prefix_len: usize,
-    history: VecDeque<(String, String)>,
+    prompt: Prompt,
     options: LlmOptions,
 }
 
@@ -97,38 +145,42 @@ impl LlmTranslator {
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
         let context = model_ref.new_context(backend, params).map_err(|e| load_error(e.to_string()))?;
-        let mut translator = Self { context, model, prefix_len: 0, history: VecDeque::new(), options };
-        let prefix = translator.tokenize(&few_shot_prefix(), true);
+        let prompt = Prompt::for_model(model_ref);
+        let mut translator = Self { context, model, prefix_len: 0, prompt, options };
+        let prefix = translator.tokenize(&translator.prompt.prefix(), true);
         decode(&mut translator.context, &prefix, 0).map_err(|e| load_error(format!("evaluating the prompt: {e}")))?;
         translator.prefix_len = prefix.len();
         Ok(translator)
     }
 
-    fn tokenize(&self, text: &str, with_bos: bool) -> Vec<LlamaToken> {
-        self.model.vocab().tokenize(text.as_bytes(), with_bos, false)
+    /// What the model is given: its chat template with an instruction, or examples.
+    pub fn prompt_kind(&self) -> String {
+        match self.prompt {
+            Prompt::Examples => "prompted with Persian→English examples (it has no chat template llama.cpp can apply)",
+            Prompt::Chat { .. } => "asked in its own chat template",
+        }
+        .to_string()
     }
 
-    /// The prompt after the fixed prefix: recent context, then the sentence to translate.
-    fn prompt_tail(&self, text: &str) -> Vec<LlamaToken> {
-        let room = CONTEXT_TOKENS as usize - self.prefix_len - self.options.max_new_tokens;
-        for context in (0..=self.history.len()).rev() {
-            let mut tail = String::new();
-            for (source, english) in self.history.iter().skip(self.history.len() - context) {
-                tail.push_str(&example(source, english));
-            }
-            tail.push_str(&format!("Persian: {text}\nEnglish:"));
-            let tokens = self.tokenize(&tail, false);
-            if tokens.len() <= room {
-                return tokens;
-            }
-        }
-        Vec::new()
+    /// Tokens of `text`; the markers of a chat template (`<start_of_turn>` …) are read as the
+    /// special tokens they stand for, and BOS is added only where the text does not begin with it.
+    fn tokenize(&self, text: &str, at_start: bool) -> Vec<LlamaToken> {
+        let vocab = self.model.vocab();
+        let chat = matches!(self.prompt, Prompt::Chat { .. });
+        let has_bos = vocab.text(vocab.bos()).and_then(|b| b.to_str().ok()).is_some_and(|b| text.starts_with(b));
+        vocab.tokenize(text.as_bytes(), at_start && !(chat && has_bos), chat)
+    }
+
+    /// The whole prompt for `text`, as the model reads it: the fixed start, then the sentence
+    /// (and whatever the template puts after it). Nothing said before is in it.
+    pub fn prompt_for(&self, text: &str) -> String {
+        self.prompt.prefix() + &self.prompt.tail(text)
     }
 
     fn generate(&mut self, text: &str) -> Result<String, MtError> {
         let started = Instant::now();
-        let tail = self.prompt_tail(text);
-        if tail.is_empty() {
+        let tail = self.tokenize(&self.prompt.tail(text), false);
+        if tail.len() > CONTEXT_TOKENS as usize - self.prefix_len - self.options.max_new_tokens {
             return Err(MtError::Engine("the sentence is too long for the LLM's context".into()));
         }
         self.context
@@ -227,10 +279,6 @@ impl Translator for LlmTranslator {
         if english.is_empty() {
             return Err(MtError::Empty);
         }
-        self.history.push_back((text, english.clone()));
-        while self.history.len() > self.options.context_utterances {
-            self.history.pop_front();
-        }
         Ok(english)
     }
 }
@@ -252,6 +300,16 @@ mod tests {
     fn persian_letters_are_told_from_digits_and_latin() {
         assert!("سلام".chars().any(is_persian_letter));
         assert!(!"1, 2, 3 ok ۱۲۳".chars().any(is_persian_letter));
+    }
+
+    #[test]
+    fn the_sentence_goes_where_the_prompt_leaves_room_for_it() {
+        assert_eq!(Prompt::Examples.tail("سلام"), "Persian: سلام\nEnglish:");
+        let chat = Prompt::Chat { before: "<u>Translate: ".into(), after: "</u><model>".into() };
+        assert_eq!(chat.prefix() + &chat.tail("سلام"), "<u>Translate: سلام</u><model>");
+        assert!(Prompt::Examples
+            .prefix()
+            .ends_with("English: The price of this book is two hundred thousand tomans.\n\n"));
     }
 
     #[test]

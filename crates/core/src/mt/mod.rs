@@ -6,8 +6,9 @@
 //!   the only fa→en speech path whose weights ship in a package registry (poor with Whisper base).
 //! * [`NllbTranslator`]: NLLB-200 (CTranslate2 conversions from Hugging Face), many languages,
 //!   licensed for non-commercial use only.
-//! * [`LlmTranslator`]: a local LLM in GGUF (llama.cpp), prompted with examples and the
-//!   conversation so far; the registry ships Gemma 3 270M, weak but the only fa→en text model.
+//! * [`LlmTranslator`]: a local LLM in GGUF (llama.cpp), asked in its chat template or prompted
+//!   with examples, one sentence at a time; the registry ships Gemma 3 270M, weak but the only
+//!   fa→en text model; `models import-gguf` installs one a user brings.
 
 use crate::stt::EncodedAudio;
 
