@@ -114,10 +114,10 @@ impl Drop for Browser {
     }
 }
 
-/// A sample sentence followed by two seconds of silence, so the looping fake microphone leaves the
-/// pause that ends each utterance.
-fn sentence_then_silence(dir: &Path) -> PathBuf {
-    let mut audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
+/// A sample followed by two seconds of silence, so the looping fake microphone leaves the pause
+/// that ends each utterance.
+fn sample_then_silence(dir: &Path, name: &str) -> PathBuf {
+    let mut audio = decode_file(&sample(name), STT_RATE).unwrap();
     audio.samples.extend(std::iter::repeat_n(0.0, 2 * STT_RATE as usize));
     let path = dir.join("microphone.wav");
     write_wav_i16(&path, &audio, 1);
@@ -135,7 +135,7 @@ fn artefact(name: &str) -> PathBuf {
 fn the_page_captions_speech_from_the_microphone() {
     let server = Served::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let mut browser = Browser::start(&sentence_then_silence(dir.path()));
+    let mut browser = Browser::start(&sample_then_silence(dir.path(), "fa-sentence-virgool.wav"));
     browser.call("Page.enable", json!({}));
     browser.call("Page.navigate", json!({ "url": format!("http://{}/", server.address) }));
     let status = "document.getElementById('status') && document.getElementById('status').textContent";
@@ -145,7 +145,7 @@ fn the_page_captions_speech_from_the_microphone() {
 
     browser.eval("document.getElementById('mic').click()");
     let english = "[...document.querySelectorAll('#captions .line:not(.dropped):not(.warning)')]\
-                   .map((l) => l.lastChild.textContent).filter((t) => /[a-z]/i.test(t)).join(' | ')";
+                   .map((l) => l.children[1].textContent).filter((t) => /[a-z]/i.test(t)).join(' | ')";
     let caption = browser.wait_for(english, Duration::from_secs(120));
     let shot = artefact("page-caption.png");
     browser.screenshot(&shot);
@@ -163,4 +163,28 @@ fn the_page_captions_speech_from_the_microphone() {
     let rows = browser.eval("document.getElementById('latency').rows.length");
     assert!(rows.as_u64().unwrap() >= 2, "a latency row per spoken utterance");
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot of the page");
+}
+
+/// Whisper base hears the bundled "one" (`fa-one-ali.wav`) as «یق», with low confidence: the page
+/// marks both lines and says what became of the English.
+#[test]
+fn the_page_marks_a_low_confidence_line() {
+    let server = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut browser = Browser::start(&sample_then_silence(dir.path(), "fa-one-ali.wav"));
+    browser.call("Page.enable", json!({}));
+    browser.call("Page.navigate", json!({ "url": format!("http://{}/", server.address) }));
+    let status = "document.getElementById('status') && document.getElementById('status').textContent";
+    let loaded =
+        browser.wait_for(&format!("({status} || '').startsWith('models:') && {status}"), Duration::from_secs(30));
+    assert!(loaded.is_some(), "the page did not load its status: {:?}", browser.eval(status));
+    browser.eval("document.getElementById('mic').click()");
+    let note = "(document.querySelector('#captions .line.unsure .note') || {}).textContent";
+    let marked = browser.wait_for(note, Duration::from_secs(120));
+    let shot = artefact("page-unsure.png");
+    browser.screenshot(&shot);
+    let marked = marked.unwrap_or_else(|| panic!("no line marked unsure in 120 s; screenshot {}", shot.display()));
+    assert_eq!(marked, "low confidence: spoken, then the unsure tone", "screenshot {}", shot.display());
+    let mark = "getComputedStyle(document.querySelector('#captions .line.unsure .fa'), '::before').content";
+    assert_eq!(browser.eval(mark), "\"(?) \"", "the Persian line is marked too");
 }
