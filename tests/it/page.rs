@@ -131,26 +131,35 @@ fn artefact(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-#[test]
-fn the_page_captions_speech_from_the_microphone() {
+/// The page's status line.
+const STATUS: &str = "document.getElementById('status') && document.getElementById('status').textContent";
+
+/// A fresh server's page, loaded in a browser whose microphone plays `sample_name` (then silence),
+/// with "Start speaking" pressed. The folder holds the microphone's file: keep it while the browser
+/// runs.
+fn listening_page(sample_name: &str) -> (Served, Browser, tempfile::TempDir) {
     let server = Served::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let mut browser = Browser::start(&sample_then_silence(dir.path(), "fa-sentence-virgool.wav"));
+    let mut browser = Browser::start(&sample_then_silence(dir.path(), sample_name));
     browser.call("Page.enable", json!({}));
     browser.call("Page.navigate", json!({ "url": format!("http://{}/", server.address) }));
-    let status = "document.getElementById('status') && document.getElementById('status').textContent";
     let loaded =
-        browser.wait_for(&format!("({status} || '').startsWith('models:') && {status}"), Duration::from_secs(30));
-    assert!(loaded.is_some(), "the page did not load its status: {:?}", browser.eval(status));
-
+        browser.wait_for(&format!("({STATUS} || '').startsWith('models:') && {STATUS}"), Duration::from_secs(30));
+    assert!(loaded.is_some(), "the page did not load its status: {:?}", browser.eval(STATUS));
     browser.eval("document.getElementById('mic').click()");
+    (server, browser, dir)
+}
+
+#[test]
+fn the_page_captions_speech_from_the_microphone() {
+    let (_server, mut browser, _microphone) = listening_page("fa-sentence-virgool.wav");
     let english = "[...document.querySelectorAll('#captions .line:not(.dropped):not(.warning)')]\
                    .map((l) => l.children[1].textContent).filter((t) => /[a-z]/i.test(t)).join(' | ')";
     let caption = browser.wait_for(english, Duration::from_secs(120));
     let shot = artefact("page-caption.png");
     browser.screenshot(&shot);
     let caption = caption.unwrap_or_else(|| {
-        panic!("no English caption within 120 s; status {:?}; screenshot {}", browser.eval(status), shot.display())
+        panic!("no English caption within 120 s; status {:?}; screenshot {}", browser.eval(STATUS), shot.display())
     });
     eprintln!("English caption on the page: {caption}; screenshot {}", shot.display());
     assert_eq!(browser.eval("document.getElementById('mic').textContent"), "Stop", "the button shows it is listening");
@@ -169,16 +178,7 @@ fn the_page_captions_speech_from_the_microphone() {
 /// marks both lines and says what became of the English.
 #[test]
 fn the_page_marks_a_low_confidence_line() {
-    let server = Served::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let mut browser = Browser::start(&sample_then_silence(dir.path(), "fa-one-ali.wav"));
-    browser.call("Page.enable", json!({}));
-    browser.call("Page.navigate", json!({ "url": format!("http://{}/", server.address) }));
-    let status = "document.getElementById('status') && document.getElementById('status').textContent";
-    let loaded =
-        browser.wait_for(&format!("({status} || '').startsWith('models:') && {status}"), Duration::from_secs(30));
-    assert!(loaded.is_some(), "the page did not load its status: {:?}", browser.eval(status));
-    browser.eval("document.getElementById('mic').click()");
+    let (_server, mut browser, _microphone) = listening_page("fa-one-ali.wav");
     let note = "(document.querySelector('#captions .line.unsure .note') || {}).textContent";
     let marked = browser.wait_for(note, Duration::from_secs(120));
     let shot = artefact("page-unsure.png");
