@@ -41,6 +41,13 @@ pub struct Transcript {
     pub clear: bool,
 }
 
+impl Transcript {
+    /// Speech read to its end: not refused, and not cut short where Whisper began to loop.
+    pub fn read_whole(&self) -> bool {
+        self.verdict.is_speech() && !self.decoding.loop_cut
+    }
+}
+
 /// Why recognition failed (as opposed to finding no speech, which is a [`Verdict`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SttError {
