@@ -87,6 +87,7 @@ fn session_options(
     SessionOptions {
         unsure: translation.unsure.into(),
         recognition: recognition_options(args, real_time),
+        target: "en".into(),
         mt: mt_choice(translation.mt),
         segmenter: segmenter_options(args, cuts, real_time),
         stream_speech,

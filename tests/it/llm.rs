@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use linguastream_core::mt::{LlmOptions, LlmTranslator, MtError, SourceSegment, Translator};
+use linguastream_core::mt::{LlmOptions, LlmTranslator, MtError, Pair, SourceSegment, Translator};
 
 use crate::util::{bin, fails, home_with_default_models, ok, read_wav, sample, store};
 
@@ -15,6 +15,10 @@ fn gemma() -> PathBuf {
             panic!("the LLM tests need Gemma 3 270M ({e}); run `make test` or `linguastream models fetch gemma3-270m`")
         }
     }
+}
+
+fn fa_en() -> Pair {
+    Pair::new("fa", "en")
 }
 
 fn has_persian(text: &str) -> bool {
@@ -30,7 +34,7 @@ fn gemma_translates_persian_sentences_and_keeps_to_one_line() {
     // What it translates, not how fast: with the default 4 s budget, the other tests loading
     // the CPU beside it cut the sentence short ("I").
     let options = LlmOptions { time_budget: Duration::from_secs(60), ..LlmOptions::default() };
-    let mut llm = LlmTranslator::try_new(&gemma(), options).unwrap();
+    let mut llm = LlmTranslator::try_new(&gemma(), &fa_en(), options).unwrap();
     let english = llm.translate(text("من امروز خیلی خسته هستم.")).unwrap();
     assert!(!has_persian(&english) && !english.contains('\n'), "{english}");
     assert!(english.to_lowercase().contains("tired"), "'I am very tired today' came out as: {english}");
@@ -42,12 +46,29 @@ fn gemma_translates_persian_sentences_and_keeps_to_one_line() {
 }
 
 #[test]
+fn gemma_translates_english_into_persian_for_the_other_side_of_a_call() {
+    let options = LlmOptions { time_budget: Duration::from_secs(60), ..LlmOptions::default() };
+    let mut llm = LlmTranslator::try_new(&gemma(), &Pair::new("en", "fa"), options).unwrap();
+    let persian = llm.translate(text("Thank you very much, see you tomorrow.")).unwrap();
+    let letters: Vec<char> = persian.chars().filter(|c| c.is_alphabetic()).collect();
+    let latin = letters.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    assert!(has_persian(&persian) && latin * 4 < letters.len() && !persian.contains('\n'), "{persian}");
+    assert!(
+        llm.prompt_for("Thanks").ends_with("English: Thanks\nPersian:")
+            || llm.prompt_for("Thanks").contains("to Persian")
+    );
+    assert_eq!(llm.translate(text("10, 20, ۳۰")).unwrap(), "10, 20, ۳۰", "nothing to translate");
+    let other = LlmTranslator::try_new(&gemma(), &Pair::new("en", "pt"), LlmOptions::default()).err().unwrap();
+    assert!(other.to_string().contains("Persian ↔ English, not en→pt"), "{other}");
+}
+
+#[test]
 fn earlier_utterances_never_reach_a_later_prompt() {
     let options = || LlmOptions { time_budget: Duration::from_secs(60), ..LlmOptions::default() };
     let (later, earlier) = ("یک، دو، سه، چهار، پنج", "من امروز خیلی خسته هستم.");
-    let mut fresh = LlmTranslator::try_new(&gemma(), options()).unwrap();
+    let mut fresh = LlmTranslator::try_new(&gemma(), &fa_en(), options()).unwrap();
     let alone = fresh.translate(text(later)).unwrap();
-    let mut llm = LlmTranslator::try_new(&gemma(), options()).unwrap();
+    let mut llm = LlmTranslator::try_new(&gemma(), &fa_en(), options()).unwrap();
     let english = llm.translate(text(earlier)).unwrap();
     let prompt = llm.prompt_for(later);
     assert!(!prompt.contains(&english) && !prompt.contains(earlier), "the earlier utterance is in: {prompt}");
@@ -59,7 +80,7 @@ fn earlier_utterances_never_reach_a_later_prompt() {
 #[test]
 fn the_time_budget_bounds_each_translation() {
     let options = LlmOptions { time_budget: Duration::from_millis(1), ..LlmOptions::default() };
-    let mut llm = LlmTranslator::try_new(&gemma(), options).unwrap();
+    let mut llm = LlmTranslator::try_new(&gemma(), &fa_en(), options).unwrap();
     let long = "امروز صبح زود از خواب بیدار شدم و بعد از خوردن صبحانه با دوستانم به پارک رفتیم و تا ظهر آنجا ماندیم.";
     let result = llm.translate(text(long));
     // Prompt evaluation is not interruptible; decoding stops at the first token past the budget.
@@ -74,7 +95,8 @@ fn a_file_that_is_not_a_gguf_model_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("model.gguf");
     std::fs::write(&fake, b"not a model").unwrap();
-    let error = LlmTranslator::try_new(&fake, LlmOptions::default()).err().expect("loading must fail").to_string();
+    let error =
+        LlmTranslator::try_new(&fake, &fa_en(), LlmOptions::default()).err().expect("loading must fail").to_string();
     assert!(error.contains("not a GGUF model llama.cpp can load"), "{error}");
 }
 
