@@ -350,7 +350,9 @@ pub struct TranslateArgs {
     /// Write a JSON report: segments, texts, per-stage timings, models.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Target language (the voices are English).
+    /// Language to translate into (ISO 639-1). English is spoken; another language no installed
+    /// voice speaks, such as Persian from English speech (`--from en --to fa --mt llm` or `nllb`),
+    /// is written as captions only (--srt, --vtt, --json).
     #[arg(long, default_value = "en", value_name = "LANG")]
     pub to: String,
     #[command(flatten)]

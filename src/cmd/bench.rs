@@ -33,7 +33,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     };
     let runtime = Runtime::open()?;
     let (mut config, names) =
-        pipeline_config(&runtime, &args.recognition, LIVE_CUTS, &args.translation, true, args.realtime)?;
+        pipeline_config(&runtime, &args.recognition, "en", LIVE_CUTS, &args.translation, true, args.realtime)?;
     config.partial_captions = args.partial_captions;
     speak_early(&mut config, &names, args.speak_early)?;
     eprintln!(

@@ -317,3 +317,32 @@ fn a_file_that_is_not_gguf_or_does_not_load_is_refused_and_not_installed() {
     assert!(!list.contains("llm-page") && !list.contains("llm-cut"), "{list}");
     assert!(!home.path().join("models/llm-cut").exists());
 }
+
+/// The other side of a call, from a file: English speech (our own voice says it) recognised with
+/// English forced and captioned in Persian; no voice speaks Persian, so no speech is written.
+#[test]
+fn english_speech_is_captioned_in_persian() {
+    gemma();
+    let dir = tempfile::tempdir().unwrap();
+    let english = dir.path().join("english.wav");
+    ok(bin().args(["speak", "Good morning. Thank you very much for your help yesterday.", "-o"]).arg(&english));
+    let (json, srt) = (dir.path().join("out.json"), dir.path().join("out.srt"));
+    let translate = || {
+        let mut command = bin();
+        command.args(["translate", "--from", "en", "--to", "fa", "--mt", "llm"]).arg(&english);
+        command
+    };
+    let refused = fails(translate().arg("-o").arg(dir.path().join("out.wav")));
+    assert!(refused.contains("writes captions only"), "{refused}");
+    ok(translate().arg("--json").arg(&json).arg("--srt").arg(&srt));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let segments = report["segments"].as_array().unwrap();
+    assert!(!segments.is_empty(), "{report}");
+    let heard: String = segments.iter().map(|s| s["source_text"].as_str().unwrap().to_lowercase()).collect();
+    assert!(heard.contains("morning") && heard.contains("thank"), "English recognised as English: {heard}");
+    assert!(segments.iter().all(|s| s["delivery"] == "captioned"), "{report}");
+    assert!(segments.iter().any(|s| has_persian(s["translated_text"].as_str().unwrap())), "{report}");
+    assert!(report["model"]["tts"].is_null() && report["model"]["to"] == "fa", "{report}");
+    assert!(has_persian(&std::fs::read_to_string(&srt).unwrap()));
+    assert!(!dir.path().join("out.wav").exists() && !dir.path().join("english.en.wav").exists());
+}

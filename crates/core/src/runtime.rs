@@ -115,8 +115,6 @@ pub enum RuntimeError {
     DirectIntoEnglishOnly(Pair),
     #[error("--mt llm translates Persian ↔ English; use --mt firefox, nllb or direct for {0}")]
     LlmLanguage(Pair),
-    #[error("only English speech can be synthesised (the installed voice is English), not '{0}'")]
-    NoVoice(String),
     #[error("the direct engine translates audio, not text: choose --mt firefox or --mt llm")]
     DirectNeedsAudio,
     #[error("no local LLM is in the model list")]
@@ -189,16 +187,14 @@ impl Runtime {
     /// are made inside their stages' threads).
     pub fn pipeline_config(&self, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames), RuntimeError> {
         let recognition = &options.recognition;
-        if options.target != "en" {
-            return Err(RuntimeError::NoVoice(options.target.clone()));
-        }
         let (engine, mt, note) = self.choose_engine(&Pair::new(&recognition.language, &options.target), options.mt)?;
         let (whisper, whisper_dir) = self.whisper(recognition)?;
         let stages = StageFactories {
             detector: self.detector()?,
             recognizer: recognizer_factory(whisper.clone(), &recognition.language),
             translator: translator_factory(&engine, whisper, &recognition.language),
-            synthesizer: self.synthesizer()?,
+            // The voice is English: a session into another language is captioned.
+            synthesizer: if options.target == "en" { Some(self.synthesizer()?) } else { None },
         };
         let config = PipelineConfig {
             stages,

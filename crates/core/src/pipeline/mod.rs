@@ -46,7 +46,8 @@ pub struct StageFactories {
     pub detector: Factory<dyn SpeechDetector>,
     pub recognizer: Factory<dyn Recognizer>,
     pub translator: Factory<dyn Translator>,
-    pub synthesizer: Factory<dyn Synthesizer>,
+    /// The voice; none when the session only captions (no voice speaks its target language).
+    pub synthesizer: Option<Factory<dyn Synthesizer>>,
 }
 
 /// Everything a run needs. Cheap to clone: runs (sessions) can share one.
@@ -363,7 +364,10 @@ pub fn start(
     let tts = spawn(Stage::Tts, &cancel, {
         let (cancel, events_tx) = (cancel.clone(), events_tx.clone());
         let speech = stages::SpeechOutput { stream: stream_speech, paced, unsure };
-        move || stages::tts(&factories.synthesizer, speech, &cancel, translated_rx, events_tx)
+        move || match &factories.synthesizer {
+            Some(synthesizer) => stages::tts(synthesizer, speech, &cancel, translated_rx, events_tx),
+            None => stages::captions(&cancel, translated_rx, events_tx),
+        }
     })
     .map_err(stop_on_error)?;
     std::thread::Builder::new()
