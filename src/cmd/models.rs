@@ -6,6 +6,8 @@ use anyhow::{bail, Result};
 use std::path::Path;
 
 use linguastream_core::ct2;
+use linguastream_core::models::best::{self, BestSet};
+use linguastream_core::models::choice::MachineProfile;
 use linguastream_core::models::fetch::{fetch, import};
 use linguastream_core::models::import as hf_import;
 use linguastream_core::models::{ModelStore, Source, StoreError};
@@ -17,7 +19,8 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
     let store = ModelStore::open_default();
     match command {
         ModelsCommand::List => list(&store),
-        ModelsCommand::Fetch { ids, force, source } => fetch_models(&store, &ids, source.map(to_source), force),
+        ModelsCommand::Fetch { best: true, force, .. } => fetch_best(&store, force),
+        ModelsCommand::Fetch { ids, force, source, .. } => fetch_models(&store, &ids, source.map(to_source), force),
         ModelsCommand::Verify { ids } => verify(&store, &ids),
         ModelsCommand::Import { id, folder } => {
             let entry = store.entry(&id)?;
@@ -146,6 +149,62 @@ fn fetch_models(store: &ModelStore, ids: &[String], source: Option<Source>, forc
         bail!("{failures} model(s) could not be installed");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `models fetch --best`: what is best here, the hosts asked at once, then the downloads.
+fn fetch_best(store: &ModelStore, force: bool) -> Result<ExitCode> {
+    let profile = MachineProfile::of(store.root());
+    let Some(best) = best::plan(store, &profile, "fa", false) else {
+        bail!("the model list has no Whisper size to choose from");
+    };
+    let wanted: Vec<&str> = best.ids.iter().map(String::as_str).filter(|id| force || !best::is_installed(store, id)).collect();
+    if wanted.is_empty() {
+        eprintln!("the best set for this machine is installed: {}", describe(&best));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let probes: Vec<(&str, Option<(String, String)>)> = wanted
+        .iter()
+        .map(|id| Ok((*id, best::probe_url(store.entry(id)?))))
+        .collect::<Result<_, linguastream_core::models::StoreError>>()?;
+    let urls: Vec<String> = probes.iter().filter_map(|(_, probe)| probe.as_ref().map(|(_, url)| url.clone())).collect();
+    let unanswered = best::unanswered(&urls, best::PROBE_DEADLINE);
+    let (blocked, reachable): (Vec<_>, Vec<_>) = probes
+        .into_iter()
+        .partition(|(_, probe)| probe.as_ref().is_some_and(|(_, url)| unanswered.contains(url)));
+    if !blocked.is_empty() {
+        let ids: Vec<&str> = blocked.iter().map(|(id, _)| *id).collect();
+        let mut hosts: Vec<&str> = blocked.iter().filter_map(|(_, probe)| probe.as_ref().map(|(h, _)| h.as_str())).collect();
+        hosts.dedup();
+        let keeping = best::plan(store, &profile, "fa", true).map_or("the installed models".into(), |now| {
+            format!("Whisper {} + {}", now.whisper.size, now.text.as_deref().unwrap_or("direct"))
+        });
+        eprintln!(
+            "models fetch --best: {} did not answer within {} s (offline, or only package registries are allowed), so {} (best for this machine) cannot be fetched; keeping {keeping}",
+            hosts.join(", "),
+            best::PROBE_DEADLINE.as_secs(),
+            ids.join(" and ")
+        );
+    }
+    let ids: Vec<String> = reachable.into_iter().map(|(id, _)| id.to_string()).collect();
+    if !ids.is_empty() {
+        fetch_models(store, &ids, None, force)?;
+    }
+    if blocked.is_empty() {
+        eprintln!("installed the best set for this machine: {}", describe(&best));
+        eprintln!("`translate`, `live` and `serve` use it (--whisper auto, --mt auto)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(best: &BestSet) -> String {
+    format!(
+        "Whisper {} + {} (Whisper {}: {}; {})",
+        best.whisper.size,
+        best.text.as_deref().unwrap_or("direct"),
+        best.whisper.size,
+        best.whisper_why,
+        best.text_why
+    )
 }
 
 fn verify(store: &ModelStore, ids: &[String]) -> Result<ExitCode> {

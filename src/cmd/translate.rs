@@ -114,7 +114,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
             dropped: &dropped,
             model: serde_json::json!({
                 "vad": "silero-vad v6",
-                "stt": { "engine": "whisper-ctranslate2-int8", "model": args.recognition.whisper, "path": names.whisper_dir, "language": from },
+                "stt": { "engine": "whisper-ctranslate2-int8", "model": names.whisper, "path": names.whisper_dir, "language": from },
                 "mt": names.mt,
                 "tts": "piper-en-us-joe-medium",
             }),
