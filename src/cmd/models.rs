@@ -72,8 +72,10 @@ fn megabytes(bytes: u64) -> String {
 }
 
 fn list(store: &ModelStore) -> Result<ExitCode> {
-    println!("models in {}", store.models_dir().display());
-    println!("{:<24} {:<8} {:<13} {:>10}  description", "id", "role", "status", "size");
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    writeln!(out, "models in {}", store.models_dir().display())?;
+    writeln!(out, "{:<24} {:<8} {:<13} {:>10}  description", "id", "role", "status", "size")?;
     let mut problems = 0;
     let measurements = super::recommend::load_measurements(store);
     for entry in &store.manifest().models {
@@ -91,24 +93,34 @@ fn list(store: &ModelStore) -> Result<ExitCode> {
             .or_else(|| entry.size_mb.map(|mb| format!("≈ {mb} MB")))
             .unwrap_or_default();
         let files: Vec<&str> = entry.files.iter().map(|f| f.name.as_str()).collect();
-        println!("{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description);
+        writeln!(out, "{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description)?;
         let sources: Vec<String> = entry.sources().iter().map(|s| s.to_string()).collect();
-        println!("{:<58}licence: {}; from: {}", "", entry.license, sources.join(", "));
+        writeln!(out, "{:<58}licence: {}; from: {}", "", entry.license, sources.join(", "))?;
         if let Some(line) =
             checked.as_ref().ok().and_then(|_| super::recommend::measured_line(&measurements, &entry.id))
         {
-            println!("{:<58}{line}", "");
+            writeln!(out, "{:<58}{line}", "")?;
         }
         match checked {
             Ok(_) => {}
-            Err(StoreError::NotInstalled { .. }) => println!("{:<58}files: {}", "", files.join(", ")),
+            Err(StoreError::NotInstalled { .. }) => writeln!(out, "{:<58}files: {}", "", files.join(", "))?,
             Err(e) => {
                 problems += 1;
-                println!("{:<58}{e}", "");
+                writeln!(out, "{:<58}{e}", "")?;
             }
         }
     }
+    print_to_pipe(&out)?;
     Ok(if problems > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Writes `text` to standard output; a reader that stopped early (`| head`) is not an error.
+fn print_to_pipe(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => Ok(result?),
+    }
 }
 
 fn to_source(choice: SourceChoice) -> Source {
@@ -179,7 +191,7 @@ fn fetch_best(store: &ModelStore, force: bool) -> Result<ExitCode> {
             format!("Whisper {} + {}", now.whisper.size, now.text.as_deref().unwrap_or("direct"))
         });
         eprintln!(
-            "models fetch --best: {} did not answer within {} s (offline, or only package registries are allowed), so {} (best for this machine) cannot be fetched; keeping {keeping}",
+            "models fetch --best: no answer from {} within {} s (offline, or only package registries are allowed), so {} (best for this machine) cannot be fetched; keeping {keeping}",
             hosts.join(", "),
             best::PROBE_DEADLINE.as_secs(),
             ids.join(" and ")
