@@ -169,7 +169,8 @@ fn fetch_best(store: &ModelStore, force: bool) -> Result<ExitCode> {
     let Some(best) = best::plan(store, &profile, "fa", false) else {
         bail!("the model list has no Whisper size to choose from");
     };
-    let wanted: Vec<&str> = best.ids.iter().map(String::as_str).filter(|id| force || !best::is_installed(store, id)).collect();
+    let wanted: Vec<&str> =
+        best.ids.iter().map(String::as_str).filter(|id| force || !best::is_installed(store, id)).collect();
     if wanted.is_empty() {
         eprintln!("the best set for this machine is installed: {}", describe(&best));
         return Ok(ExitCode::SUCCESS);
@@ -180,12 +181,12 @@ fn fetch_best(store: &ModelStore, force: bool) -> Result<ExitCode> {
         .collect::<Result<_, linguastream_core::models::StoreError>>()?;
     let urls: Vec<String> = probes.iter().filter_map(|(_, probe)| probe.as_ref().map(|(_, url)| url.clone())).collect();
     let unanswered = best::unanswered(&urls, best::PROBE_DEADLINE);
-    let (blocked, reachable): (Vec<_>, Vec<_>) = probes
-        .into_iter()
-        .partition(|(_, probe)| probe.as_ref().is_some_and(|(_, url)| unanswered.contains(url)));
+    let (blocked, reachable): (Vec<_>, Vec<_>) =
+        probes.into_iter().partition(|(_, probe)| probe.as_ref().is_some_and(|(_, url)| unanswered.contains(url)));
     if !blocked.is_empty() {
         let ids: Vec<&str> = blocked.iter().map(|(id, _)| *id).collect();
-        let mut hosts: Vec<&str> = blocked.iter().filter_map(|(_, probe)| probe.as_ref().map(|(h, _)| h.as_str())).collect();
+        let mut hosts: Vec<&str> =
+            blocked.iter().filter_map(|(_, probe)| probe.as_ref().map(|(h, _)| h.as_str())).collect();
         hosts.dedup();
         let keeping = best::plan(store, &profile, "fa", true).map_or("the installed models".into(), |now| {
             format!("Whisper {} + {}", now.whisper.size, now.text.as_deref().unwrap_or("direct"))

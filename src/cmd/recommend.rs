@@ -12,7 +12,6 @@ use linguastream_core::live::Quantiles;
 use linguastream_core::models::choice::{FIRST_AUDIO_MS, MEASURED_FILE, TARGET_E2E_MS};
 use linguastream_core::models::ModelStore;
 
-
 /// One combination, as measured.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -270,7 +269,6 @@ pub fn recommend(rows: &[Row]) -> Option<(&Row, bool)> {
 fn most_accurate<'a>(rows: impl Iterator<Item = &'a Row>) -> Option<&'a Row> {
     rows.max_by(|a, b| a.rank.cmp(&b.rank).then(b.latency_ms().total_cmp(&a.latency_ms())))
 }
-
 
 fn save_measurements(store: &ModelStore, rows: &[Row]) -> Result<()> {
     let rows: Vec<serde_json::Value> = rows

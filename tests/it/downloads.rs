@@ -533,7 +533,8 @@ fn mirror_faen_manifest(home: &Path) {
 #[test]
 fn best_set_installs_what_it_chose_and_translate_uses_it() {
     let hub = fake_hub(SMALL_REPO, "main", whisper_base_files(), Arc::new(HubBehaviour::default()));
-    let settings = fake_remote_settings_from("fa", Arc::new(Attachments { faults: Mutex::new(VecDeque::new()), html: false }));
+    let settings =
+        fake_remote_settings_from("fa", Arc::new(Attachments { faults: Mutex::new(VecDeque::new()), html: false }));
     let home = home_with_default_models(&[]);
     mirror_faen_manifest(home.path());
     fast_machine(home.path());
@@ -607,7 +608,10 @@ fn best_set_with_the_hosts_out_of_reach_says_so_in_one_line_and_keeps_the_instal
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 1, "{log}");
     assert!(lines[0].contains(&format!("no answer from 10.255.255.1:81, localhost:{closed}")), "{log}");
-    assert!(lines[0].contains("whisper-small and firefox-faen") && lines[0].contains("keeping Whisper base + direct"), "{log}");
+    assert!(
+        lines[0].contains("whisper-small and firefox-faen") && lines[0].contains("keeping Whisper base + direct"),
+        "{log}"
+    );
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
     assert!(!home.path().join("models/whisper-small").exists() && !home.path().join("models/firefox-faen").exists());
 }

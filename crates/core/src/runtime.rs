@@ -336,8 +336,13 @@ impl Runtime {
     /// mirror's own before the built-in one), else the first listed.
     fn pair_model(&self, from: &str) -> Option<&ModelEntry> {
         let pair = format!("{from}-en");
-        let listed: Vec<&ModelEntry> =
-            self.store.manifest().models.iter().filter(|m| m.role == "mt" && m.pair.as_deref() == Some(&pair)).collect();
+        let listed: Vec<&ModelEntry> = self
+            .store
+            .manifest()
+            .models
+            .iter()
+            .filter(|m| m.role == "mt" && m.pair.as_deref() == Some(&pair))
+            .collect();
         listed.iter().rev().find(|m| self.is_installed(&m.id)).or(listed.first()).copied()
     }
 

@@ -201,10 +201,8 @@ pub struct Figure {
 /// three sets measured (0.5 on everyday sentences, 0.8 on the PSDR digit words). No figure is
 /// known here for the bigger sizes' translation, so this one stands for them.
 pub fn direct_figure(language: &str) -> Option<Figure> {
-    (language == "fa").then(|| Figure {
-        bleu: 1.3,
-        source: "measured here with Whisper base, virgool-informal-fa10".into(),
-    })
+    (language == "fa")
+        .then(|| Figure { bleu: 1.3, source: "measured here with Whisper base, virgool-informal-fa10".into() })
 }
 
 /// A text engine's model with its figure, as `auto` weighs it.
@@ -221,14 +219,13 @@ pub struct TextCandidate {
 /// taken too, as before figures were kept.
 pub fn choose_text(language: &str, candidates: &[TextCandidate]) -> (Option<usize>, String) {
     let direct = direct_figure(language);
-    let best = candidates
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| c.figure.as_ref().map(|f| (i, f)))
-        .fold(None::<(usize, &Figure)>, |best, (i, f)| match best {
+    let best = candidates.iter().enumerate().filter_map(|(i, c)| c.figure.as_ref().map(|f| (i, f))).fold(
+        None::<(usize, &Figure)>,
+        |best, (i, f)| match best {
             Some((_, b)) if b.bleu > f.bleu => best,
             _ => Some((i, f)),
-        });
+        },
+    );
     match (best, &direct) {
         (Some((i, f)), Some(d)) if f.bleu > d.bleu => (
             Some(i),
@@ -348,7 +345,10 @@ mod tests {
         assert_eq!(slow.size, "base");
         assert!(!slow.keeps_up);
         // Translation time counts against the same budget.
-        assert_eq!(choose_whisper(&machine(8, 32.0, &[("base", 100.0, 450.0)]), &WHISPER_SIZES, 200.0).unwrap().size, "base");
+        assert_eq!(
+            choose_whisper(&machine(8, 32.0, &[("base", 100.0, 450.0)]), &WHISPER_SIZES, 200.0).unwrap().size,
+            "base"
+        );
     }
 
     #[test]
@@ -378,16 +378,21 @@ mod tests {
     fn auto_takes_a_text_model_only_when_its_figure_beats_direct() {
         let direct = direct_figure("fa").unwrap().bleu;
         // The registry Gemma (measured below direct) and a model without a figure lose to direct.
-        let (pick, why) = choose_text("fa", &[candidate("gemma3-270m", Some(direct - 0.7)), candidate("llm-mine", None)]);
+        let (pick, why) =
+            choose_text("fa", &[candidate("gemma3-270m", Some(direct - 0.7)), candidate("llm-mine", None)]);
         assert_eq!(pick, None, "{why}");
         assert!(why.contains("no installed text model beats it") && why.contains("gemma3-270m"), "{why}");
         // Firefox fa→en (FLORES BLEU 32) beats it, and beats the others beside it.
-        let candidates = [candidate("gemma3-270m", Some(0.6)), candidate("firefox-faen", Some(32.0)), candidate("nllb", None)];
+        let candidates =
+            [candidate("gemma3-270m", Some(0.6)), candidate("firefox-faen", Some(32.0)), candidate("nllb", None)];
         let (pick, why) = choose_text("fa", &candidates);
         assert_eq!(pick, Some(1));
         assert!(why.starts_with("firefox-faen's BLEU 32.0") && why.contains("beats"), "{why}");
         // Equal figures: the one listed last (a mirror in the user's own list).
-        assert_eq!(choose_text("fa", &[candidate("firefox-faen", Some(32.0)), candidate("mirror", Some(32.0))]).0, Some(1));
+        assert_eq!(
+            choose_text("fa", &[candidate("firefox-faen", Some(32.0)), candidate("mirror", Some(32.0))]).0,
+            Some(1)
+        );
         let (pick, why) = choose_text("fa", &[]);
         assert_eq!(pick, None);
         assert!(why.contains("models fetch --best"), "{why}");
