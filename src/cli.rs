@@ -410,7 +410,7 @@ pub enum ModelsCommand {
         /// at most 3 s: when they cannot be reached, one line says so and the installed models
         /// stay as they are. `translate`, `live` and `serve` then use the set (`--whisper auto`,
         /// `--mt auto`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "source")]
         best: bool,
         /// Reinstall even if installed and intact.
         #[arg(long)]
