@@ -134,7 +134,10 @@ fn measure_all(store: &ModelStore, clip: &Path) -> Result<ExitCode> {
     let missing: Vec<&str> =
         ["whisper-small", "firefox-faen"].into_iter().filter(|id| store.require(id).is_err()).collect();
     if !missing.is_empty() {
-        println!("not installed (`linguastream models fetch ID`): {}", missing.join(", "));
+        println!(
+            "not installed (`linguastream models fetch ID`, or `models fetch --best` for what suits this machine): {}",
+            missing.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
