@@ -1,6 +1,8 @@
 //! The model manager: which weights exist ([`manifest`]), where they are installed and whether
 //! they are intact ([`store`]), and how they are fetched ([`fetch`]).
 
+pub mod best;
+pub mod choice;
 pub mod fetch;
 pub mod http;
 pub mod hub;
