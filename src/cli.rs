@@ -183,6 +183,21 @@ pub struct LiveArgs {
     /// the sentence's English continues it. With --partial-captions, the captions are the English.
     #[arg(long)]
     pub speak_early: bool,
+    /// Also caption the other side of the call: what this computer plays (the call app's
+    /// voices), heard as English and translated into the language you speak (`--from`) with
+    /// `--call-mt`. A source name from `linguastream devices`, or `default`: the monitor of the
+    /// default output, where call apps play. LinguaStream's own English is never captured: the
+    /// virtual microphone is refused, and so are the speakers when the English plays there
+    /// (`--output speakers` or `both`).
+    #[arg(long, value_name = "SOURCE", conflicts_with = "call_input_file")]
+    pub call_input: Option<String>,
+    /// The other side of the call from a recording, played at real-time pace.
+    #[arg(long, value_name = "FILE")]
+    pub call_input_file: Option<PathBuf>,
+    /// Translation engine for the other side (auto: the installed English → Persian model,
+    /// else English captions alone).
+    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
+    pub call_mt: MtChoice,
     #[command(flatten)]
     pub translation: TranslationArgs,
     #[command(flatten)]
@@ -272,7 +287,7 @@ pub enum SourceChoice {
 }
 
 /// Options shared by every command that recognises speech.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RecognitionArgs {
     /// Spoken language (ISO 639-1 code Whisper knows).
     #[arg(long = "from", short = 'l', default_value = "fa", value_name = "LANG")]
