@@ -301,6 +301,12 @@ pub struct RecognitionArgs {
     /// text so far is used and the reports say so.
     #[arg(long, default_value_t = 1.0, value_name = "X", value_parser = decode_budget)]
     pub decode_budget: f32,
+    /// Benchmarks of models with random weights only (`bench/whisper_sizes.py`): every decoding
+    /// pass writes exactly N tokens (1–200), no fallback runs and every utterance passes the
+    /// gate, so each Whisper size does the same work whatever nonsense it writes. Hidden: with
+    /// real weights it would speak invented text.
+    #[arg(long, hide = true, value_name = "N", value_parser = fixed_decode_tokens)]
+    pub fixed_decode_tokens: Option<usize>,
 }
 
 /// How an utterance is translated, and what happens to English of low confidence.
@@ -488,6 +494,10 @@ fn vad_threshold(text: &str) -> Result<f32, String> {
 
 fn decode_budget(text: &str) -> Result<f32, String> {
     within(number(text)?, 0.01, 10.0, " (seconds per second of audio)")
+}
+
+fn fixed_decode_tokens(text: &str) -> Result<usize, String> {
+    within(number(text)?, 1, 200, " (tokens)")
 }
 
 fn threads(text: &str) -> Result<usize, String> {
