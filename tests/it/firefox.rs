@@ -156,7 +156,7 @@ impl MarianWriter {
         self.layer_norm(&format!("{prefix}_ffn"));
     }
 
-    /// The decoder's simpler simple recurrent unit (Marian's `ssru` cell).
+    /// The decoder's simple recurrent unit (SSRU, Marian's `ssru` cell).
     fn ssru(&mut self, prefix: &str) {
         self.affine(&format!("{prefix}_W"), self.dim, self.dim);
         self.affine(&format!("{prefix}_Wf"), self.dim, self.dim);
@@ -172,7 +172,7 @@ impl MarianWriter {
 
     /// Marian's binary format (`marian/src/common/binary.cpp`), items in name order: a header
     /// per item, the names, the shapes, then each item's data, aligned to 256 bytes.
-    fn to_bytes(mut self) -> Vec<u8> {
+    fn into_bytes(mut self) -> Vec<u8> {
         const ALIGN: usize = 256;
         self.items.sort_by(|a, b| a.0.cmp(&b.0));
         let blocks: Vec<(u64, Vec<u8>)> = self
@@ -248,7 +248,7 @@ fn tiny_faen_model(seed: u64) -> (Vec<u8>, usize) {
         Data::Text(FAEN_MODEL_YML.into()),
     ));
     let parameters = model.parameters();
-    (model.to_bytes(), parameters)
+    (model.into_bytes(), parameters)
 }
 
 /// A lexical shortlist in Marian's binary format (`marian/src/data/shortlist.cpp`): for each
