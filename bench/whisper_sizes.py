@@ -4,9 +4,9 @@
 For tiny, base, small, medium, large-v3-turbo and large-v3 it makes a model of the size's exact
 architecture with random weights (`bench/random_whisper.py`, cached in
 ~/.cache/linguastream/random-whisper; speed and memory do not depend on the values) and runs it
-through the live pipeline twice:
+three ways:
 
-- `linguastream bench MANIFEST --realtime --mt direct` on the first clips of a manifest (real
+- `linguastream bench MANIFEST --realtime --mt direct --limit N` on clips spread over a manifest (real
   Persian speech at real-time pace, as from a microphone): recognition working time per
   utterance and per second of speech, and how long after the end of speech the English text
   is ready (voice activity, recognition and their queues);
@@ -38,7 +38,6 @@ import datetime
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
