@@ -543,5 +543,15 @@ mod tests {
         let e = error(&["linguastream", "translate", "a.wav", "--decode-budget", "0"]);
         assert!(e.contains("between 0.01 and 10"), "{e}");
         assert!(Cli::try_parse_from(["linguastream", "translate", "a.wav", "--rate", "16000", "-t", "1"]).is_ok());
+        let e = error(&["linguastream", "bench", "m.tsv", "--fixed-decode-tokens", "0"]);
+        assert!(e.contains("between 1 and 200"), "{e}");
+    }
+
+    /// A benchmark switch that would speak invented text with real weights: parsed, never shown.
+    #[test]
+    fn fixed_decode_tokens_is_accepted_but_not_in_the_help() {
+        assert!(Cli::try_parse_from(["linguastream", "live", "--fixed-decode-tokens", "24"]).is_ok());
+        let help = error(&["linguastream", "bench", "--help"]);
+        assert!(help.contains("--decode-budget") && !help.contains("fixed-decode"), "{help}");
     }
 }
