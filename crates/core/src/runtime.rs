@@ -78,6 +78,8 @@ pub struct RecognitionOptions {
     /// Audio arrives as it is spoken, so decoding also keeps up with the clock; see
     /// [`WhisperOptions::real_time`].
     pub real_time: bool,
+    /// Benchmarks of random-weight models only: see [`WhisperOptions::fixed_decode_tokens`].
+    pub fixed_decode_tokens: Option<usize>,
 }
 
 /// What one session asks for.
@@ -249,6 +251,7 @@ impl Runtime {
             options.threads = threads.max(1);
         }
         options.transcribe_budget = recognition.decode_budget;
+        options.fixed_decode_tokens = recognition.fixed_decode_tokens;
         let key = (dir.clone(), options.threads);
         let mut loaded = self.whisper.lock().unwrap_or_else(PoisonError::into_inner);
         let model = match loaded.get(&key) {

@@ -175,6 +175,8 @@ pub struct GenerateOptions {
     pub return_no_speech_prob: bool,
     /// A sequence of this many tokens may occur only once (0: no limit).
     pub no_repeat_ngram_size: usize,
+    /// A token id never to emit, besides those the model's config suppresses (-1: none).
+    pub suppress_token: i32,
 }
 
 /// What one `generate` call returns for its one prompt.

@@ -76,6 +76,8 @@ struct LsWhisperOptions {
   bool return_scores;
   bool return_no_speech_prob;
   size_t no_repeat_ngram_size;
+  // A token id never to emit besides the model's own set (-1: none).
+  int suppress_token;
 };
 
 extern "C" {
@@ -145,6 +147,8 @@ char* ls_whisper_generate(LsWhisper* whisper, const LsEncoded* encoded, const ch
     whisper_options.return_scores = options->return_scores;
     whisper_options.return_no_speech_prob = options->return_no_speech_prob;
     whisper_options.no_repeat_ngram_size = options->no_repeat_ngram_size;
+    if (options->suppress_token >= 0)
+      whisper_options.suppress_tokens.push_back(options->suppress_token);
     std::vector<std::vector<std::string>> prompts{std::vector<std::string>(prompt, prompt + prompt_len)};
     auto futures = whisper->model.generate(encoded->output, std::move(prompts), whisper_options);
     auto* result = new LsWhisperResult{futures.at(0).get(), {}};
