@@ -279,10 +279,15 @@ impl WhisperModel {
         };
         let outcome =
             decoding::decode_with_fallback(&mut run, audio.audio_s, task, Script::expected(language, task), budget)?;
+        let whole_pass = fixed.map(|_| outcome.attempts[0].clone());
         let mut transcript = decoding::finish(outcome, language, task, audio, vad_probability, &self.options.gate);
         transcript.decoding.budget_tokens = budget.tokens;
-        if fixed.is_some() {
-            // Random weights write nonsense; it goes on to translation and the voice like speech.
+        if let Some(pass) = whole_pass {
+            // Random weights write nonsense, often a loop: all of it goes on to translation and
+            // the voice like speech, so that they cost what a real utterance of that length does.
+            transcript.decoding.tokens = pass.tokens.len();
+            transcript.decoding.loop_cut = false;
+            (transcript.text, transcript.tokens) = (pass.text, pass.tokens);
             transcript.verdict = Verdict::Speech;
             transcript.clear = true;
         }
