@@ -611,12 +611,12 @@ fn english_said_ahead_stands_when_the_final_english_departs_from_it() {
     let said: Vec<String> = ["ĠHello", ","].map(String::from).to_vec();
     let mut english = transcript("Goodbye, friend.", Verdict::Speech, true);
     english.tokens = ["ĠGoodbye", ",", "Ġfriend", "."].map(String::from).to_vec();
-    assert_eq!(stages::rest_after(&english, &said), ("Hello,".to_string(), String::new()));
+    assert_eq!(recognition::rest_after(&english, &said), ("Hello,".to_string(), String::new()));
     english.tokens = ["ĠHello", ",", "Ġfriend", "."].map(String::from).to_vec();
     english.text = "Hello, friend.".into();
-    assert_eq!(stages::rest_after(&english, &said), ("Hello, friend.".to_string(), "friend.".to_string()));
+    assert_eq!(recognition::rest_after(&english, &said), ("Hello, friend.".to_string(), "friend.".to_string()));
     english.verdict = Verdict::Repetitive;
-    assert_eq!(stages::rest_after(&english, &said), ("Hello,".to_string(), String::new()), "a refused ending");
+    assert_eq!(recognition::rest_after(&english, &said), ("Hello,".to_string(), String::new()), "a refused ending");
 }
 
 #[test]
@@ -669,7 +669,7 @@ fn english_that_runs_behind_speeds_up_then_is_captioned_only() {
         if let Event::Translated { marks, .. } = event {
             if let (Some(first), Some(end)) = (marks.first_speech_at, marks.heard_until) {
                 let queued = end.duration_since(first).as_secs_f64();
-                assert!(queued <= stages::MAX_SPEECH_BACKLOG_S + 3.0, "English {queued:.1} s behind");
+                assert!(queued <= speech::MAX_SPEECH_BACKLOG_S + 3.0, "English {queued:.1} s behind");
                 // Three seconds of English, said at 1 or 1.15 times: its share of the lag.
                 assert!((3.0 / 1.15 - 0.01..=3.0).contains(&marks.english_s), "{}", marks.english_s);
             }
