@@ -5,10 +5,30 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::Event;
 use crate::audio::STT_RATE;
 use crate::output::Recognition;
 use crate::stt::{EncodedAudio, SttError, Transcript};
 use crate::vad::HeardUtterance;
+
+/// What a stage hands the next: an utterance for it to work on, or an event for the user that
+/// passes through in input order.
+// As many messages as utterances and events: boxing the larger variant would save nothing.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Message<T> {
+    Item(T),
+    Event(Event),
+}
+
+impl<T> Message<T> {
+    /// The same message with its utterance handed on by `stage`.
+    pub(super) fn map<U>(self, stage: impl FnOnce(T) -> U) -> Message<U> {
+        match self {
+            Message::Item(item) => Message::Item(stage(item)),
+            Message::Event(event) => Message::Event(event),
+        }
+    }
+}
 
 /// An utterance (or the part of one heard so far), as the VAD hands it to recognition.
 pub(super) struct Heard {

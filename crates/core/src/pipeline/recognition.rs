@@ -5,7 +5,7 @@
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::message::{ms_since, seconds, Caption, Heard, HeardKind, Recognized};
+use super::message::{ms_since, seconds, Caption, Heard, HeardKind, Message, Recognized};
 use super::partials::{Agreement, EarlyEnglish};
 use super::{CancelHandle, Event, Factory, PipelineError};
 use crate::output::{DroppedSegment, Recognition};
@@ -33,7 +33,7 @@ pub(super) fn stt(
     mode: SttMode,
     cancel: &CancelHandle,
     input: Receiver<Heard>,
-    out: SyncSender<Result<Recognized, Event>>,
+    out: SyncSender<Message<Recognized>>,
 ) -> Result<(), PipelineError> {
     let mut recognizer = factory()?;
     let first_task = if mode.english_first { Task::Translate } else { Task::Transcribe };
@@ -110,7 +110,7 @@ fn passage(
     heard: Heard,
     first_task: Task,
     cancel: &CancelHandle,
-    out: &SyncSender<Result<Recognized, Event>>,
+    out: &SyncSender<Message<Recognized>>,
 ) -> bool {
     if first_task == Task::Transcribe {
         return transcribe_passage(recognizer, &heard.audio).into_iter().all(|(audio, transcript, stt_ms)| {
@@ -199,7 +199,7 @@ fn partial_caption(
     recognizer: &mut dyn Recognizer,
     heard: &Heard,
     agreement: &mut Agreement,
-    out: &SyncSender<Result<Recognized, Event>>,
+    out: &SyncSender<Message<Recognized>>,
 ) -> bool {
     let result = recognize(recognizer, &heard.audio, Task::Transcribe);
     let Some(transcript) = result.ok().filter(|t| t.verdict.is_speech()) else {
@@ -207,7 +207,7 @@ fn partial_caption(
     };
     let utterance = &heard.audio.utterance;
     let (stable, unstable) = agreement.update(utterance.start, &transcript.text);
-    out.send(Err(Event::Partial { start_s: seconds(utterance.speech_start), stable, unstable })).is_ok()
+    out.send(Message::Event(Event::Partial { start_s: seconds(utterance.speech_start), stable, unstable })).is_ok()
 }
 
 /// Translates the utterance under way and commits the English two clear hypotheses agree on
@@ -218,7 +218,7 @@ fn say_ahead(
     heard: Heard,
     early: &mut EarlyEnglish,
     captions: bool,
-    out: &SyncSender<Result<Recognized, Event>>,
+    out: &SyncSender<Message<Recognized>>,
 ) -> bool {
     let started = Instant::now();
     let utterance = &heard.audio.utterance;
@@ -239,7 +239,7 @@ fn say_ahead(
         let stable = text_of_tokens(committed);
         let unstable = text_of_tokens(hypothesis.tokens.get(committed.len()..).unwrap_or_default());
         let partial = Event::Partial { start_s: seconds(utterance.speech_start), stable, unstable };
-        if out.send(Err(partial)).is_err() {
+        if out.send(Message::Event(partial)).is_err() {
             return false;
         }
     }
@@ -258,7 +258,7 @@ fn say_ahead(
         stt_ms: ms_since(started),
         recognized_at: Instant::now(),
     };
-    out.send(Ok(recognized)).is_ok()
+    out.send(Message::Item(recognized)).is_ok()
 }
 
 fn recognize(recognizer: &mut dyn Recognizer, audio: &HeardUtterance, task: Task) -> Result<Transcript, SttError> {
@@ -266,20 +266,18 @@ fn recognize(recognizer: &mut dyn Recognizer, audio: &HeardUtterance, task: Task
 }
 
 /// The utterance with its transcript when the gate took it for speech, else why it was dropped.
-// The message the next stage's channel carries, not an error travelling up.
-#[allow(clippy::result_large_err)]
 fn judged(
     heard: Heard,
     result: Result<Transcript, SttError>,
     english: Option<Result<String, String>>,
     stt_ms: f64,
-) -> Result<Recognized, Event> {
+) -> Message<Recognized> {
     let utterance = &heard.audio.utterance;
     let (start_s, end_s) = (seconds(utterance.speech_start), seconds(utterance.speech_end));
     match result {
         Ok(t) if t.verdict.is_speech() => {
             let recognition = Recognition { evidence: t.evidence, decoding: t.decoding };
-            Ok(Recognized {
+            Message::Item(Recognized {
                 heard,
                 text: t.text,
                 english,
@@ -292,7 +290,7 @@ fn judged(
                 recognized_at: Instant::now(),
             })
         }
-        Ok(t) => Err(Event::Dropped(DroppedSegment {
+        Ok(t) => Message::Event(Event::Dropped(DroppedSegment {
             start_s,
             end_s,
             reason: t.verdict.reason(),
@@ -300,7 +298,7 @@ fn judged(
             recognition: Some(Recognition { evidence: t.evidence, decoding: t.decoding }),
             text: t.text,
         })),
-        Err(e) => Err(Event::Dropped(DroppedSegment {
+        Err(e) => Message::Event(Event::Dropped(DroppedSegment {
             start_s,
             end_s,
             text: String::new(),
@@ -322,7 +320,7 @@ fn after_english(
     mut english: Transcript,
     said_ahead: &[String],
     stt_ms: f64,
-    out: &SyncSender<Result<Recognized, Event>>,
+    out: &SyncSender<Message<Recognized>>,
 ) -> bool {
     let vad_probability = Some(heard.audio.utterance.speech_probability);
     let encoded = english.encoded.clone();
@@ -348,7 +346,7 @@ fn after_english(
             stt_ms,
             recognized_at: Instant::now(),
         };
-        if out.send(Ok(recognized)).is_err() {
+        if out.send(Message::Item(recognized)).is_err() {
             return false;
         }
         let _ = first_speech_rx.recv_timeout(CAPTION_WAITS_AT_MOST);

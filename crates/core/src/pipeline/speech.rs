@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::message::{ms_since, seconds, Caption, Recognized, Translated};
+use super::message::{ms_since, seconds, Caption, Message, Recognized, Translated};
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, UnsurePolicy, Warning};
 use crate::confidence::{self, Level};
 use crate::memory;
@@ -32,7 +32,7 @@ pub(super) fn tts(
     factory: &Factory<dyn Synthesizer>,
     speech: SpeechOutput,
     cancel: &CancelHandle,
-    input: Receiver<Result<Translated, Event>>,
+    input: Receiver<Message<Translated>>,
     out: SyncSender<Event>,
 ) -> Result<(), PipelineError> {
     let mut synthesizer = factory()?;
@@ -47,12 +47,12 @@ pub(super) fn tts(
             break;
         }
         let event = match message {
-            Err(event) => event,
-            Ok(translated) if translated.recognized.ahead => {
+            Message::Event(event) => event,
+            Message::Item(translated) if translated.recognized.ahead => {
                 speak_ahead(synthesizer.as_mut(), translated, playback.as_mut(), &out);
                 continue;
             }
-            Ok(translated) => {
+            Message::Item(translated) => {
                 let spoken = speak(synthesizer.as_mut(), translated, &speech, playback.as_mut(), &out);
                 if memory_returned.elapsed() >= RETURN_MEMORY_EVERY {
                     memory::return_freed_memory();

@@ -3,7 +3,7 @@
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Instant;
 
-use super::message::{ms_since, seconds, Recognized, Translated};
+use super::message::{ms_since, seconds, Message, Recognized, Translated};
 use super::{CancelHandle, Event, Factory, PipelineError, Warning};
 use crate::mt::{echo, SourceSegment, Translator};
 
@@ -20,8 +20,8 @@ struct SaidBefore {
 pub(super) fn mt(
     factory: &Factory<dyn Translator>,
     cancel: &CancelHandle,
-    input: Receiver<Result<Recognized, Event>>,
-    out: SyncSender<Result<Translated, Event>>,
+    input: Receiver<Message<Recognized>>,
+    out: SyncSender<Message<Translated>>,
 ) -> Result<(), PipelineError> {
     let mut translator = factory()?;
     let mut said_before = SaidBefore::default();
@@ -43,7 +43,7 @@ fn translate(
     translator: &mut dyn Translator,
     mut recognized: Recognized,
     said_before: &mut SaidBefore,
-    out: &SyncSender<Result<Translated, Event>>,
+    out: &SyncSender<Message<Translated>>,
 ) -> Translated {
     let started = Instant::now();
     let encoded = recognized.encoded.take();
@@ -57,7 +57,7 @@ fn translate(
         Ok(text) => (text, false),
         Err(reason) => {
             let start_s = seconds(recognized.heard.audio.utterance.speech_start);
-            let _ = out.send(Err(Event::Warning(Warning::TranslationFailed { start_s, reason })));
+            let _ = out.send(Message::Event(Event::Warning(Warning::TranslationFailed { start_s, reason })));
             (recognized.text.clone(), true)
         }
     };
