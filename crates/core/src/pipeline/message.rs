@@ -53,23 +53,47 @@ pub(super) enum HeardKind {
 /// An utterance with its transcript, as recognition hands it to translation.
 pub(super) struct Recognized {
     pub(super) heard: Heard,
+    /// The transcript; empty while it is still to come ([`Order`]).
     pub(super) text: String,
-    /// With `english_first`: Whisper's own English, or why it was rejected. The translator is
-    /// not asked then.
-    pub(super) english: Option<Result<String, String>>,
-    /// With `english_first`, when the English went ahead alone: the transcript follows through
-    /// here (`text` is empty until it comes).
-    pub(super) caption: Option<Caption>,
-    /// For the `direct` translator; dropped once translated.
-    pub(super) encoded: Option<Arc<EncodedAudio>>,
-    /// English committed while the utterance is still under way (`speak_early`): said at once,
-    /// reported with the whole utterance when it ends.
-    pub(super) ahead: bool,
-    /// For an utterance some of whose English was said ahead: the rest, still to be said.
-    pub(super) unsaid: Option<String>,
+    pub(super) english: English,
+    pub(super) order: Order,
     pub(super) recognition: Recognition,
     pub(super) stt_ms: f64,
     pub(super) recognized_at: Instant,
+}
+
+/// Where an utterance's English comes from.
+pub(super) enum English {
+    /// The translator, from the transcript; for the `direct` translator with the audio after
+    /// Whisper's encoder, dropped once translated.
+    Translator { encoded: Option<Arc<EncodedAudio>> },
+    /// Whisper's own English, decoded by recognition (`english_first`), or why it was rejected:
+    /// the translator is not asked.
+    Whisper(Result<String, String>),
+}
+
+/// When an utterance's English is said, against its transcript and its end.
+pub(super) enum Order {
+    /// Once its transcript is known.
+    AfterTranscript,
+    /// Committed while the utterance is still under way (`speak_early`): said at once, reported
+    /// with the whole utterance when it ends. It has no transcript.
+    Early,
+    /// Ahead of its transcript, which follows through `caption` (`english_first`, clear speech).
+    /// `unsaid`: for an utterance some of whose English was said early, the rest, still to be
+    /// said.
+    BeforeTranscript { caption: Caption, unsaid: Option<String> },
+}
+
+impl Recognized {
+    /// Some of its English was said before the utterance ended (`speak_early`).
+    pub(super) fn said_early(&self) -> bool {
+        match &self.order {
+            Order::AfterTranscript => false,
+            Order::Early => true,
+            Order::BeforeTranscript { unsaid, .. } => unsaid.is_some(),
+        }
+    }
 }
 
 /// The link between an utterance whose English went ahead and the recognition stage decoding its

@@ -20,7 +20,7 @@ mod speech;
 mod tests;
 mod translation;
 
-pub use recognition::transcribe_passage;
+pub use recognition::{transcribe_passage, PassagePart};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,7 +5,7 @@
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::message::{ms_since, seconds, Caption, Heard, HeardKind, Message, Recognized};
+use super::message::{ms_since, seconds, Caption, English, Heard, HeardKind, Message, Order, Recognized};
 use super::partials::{Agreement, EarlyEnglish};
 use super::{CancelHandle, Event, Factory, PipelineError};
 use crate::output::{DroppedSegment, Recognition};
@@ -28,6 +28,16 @@ pub(super) struct SttMode {
     pub partial_captions: bool,
 }
 
+/// A decode made while an utterance's pause was still being confirmed: its result stands if the
+/// utterance ends as it was then, with as much English said early.
+struct Speculation {
+    utterance: Utterance,
+    /// Tokens of English said early that the decode continues.
+    said_early: usize,
+    result: Result<Transcript, SttError>,
+    stt_ms: f64,
+}
+
 pub(super) fn stt(
     factory: &Factory<dyn Recognizer>,
     mode: SttMode,
@@ -40,9 +50,7 @@ pub(super) fn stt(
     let mut waiting: Option<Heard> = None;
     let mut agreement = Agreement::default();
     let mut early = EarlyEnglish::default();
-    // A speculative result, the utterance it was made for and how much English said ahead it
-    // continues.
-    let mut speculated: Option<(Utterance, usize, Result<Transcript, SttError>, f64)> = None;
+    let mut speculated: Option<Speculation> = None;
     while let Some(heard) = waiting.take().or_else(|| input.recv().ok()) {
         if cancel.is_cancelled() {
             break;
@@ -57,9 +65,10 @@ pub(super) fn stt(
             let delivered = match heard.kind {
                 HeardKind::Speculative => {
                     let started = Instant::now();
-                    let ahead = early.committed(heard.audio.utterance.start).len();
+                    let said_early = early.committed(heard.audio.utterance.start).len();
                     let result = first_decode(recognizer.as_mut(), &heard.audio, first_task, &early);
-                    speculated = Some((heard.audio.utterance, ahead, result, ms_since(started)));
+                    let utterance = heard.audio.utterance;
+                    speculated = Some(Speculation { utterance, said_early, result, stt_ms: ms_since(started) });
                     true
                 }
                 _ if mode.speak_early => say_ahead(recognizer.as_mut(), heard, &mut early, mode.partial_captions, &out),
@@ -78,9 +87,9 @@ pub(super) fn stt(
         }
         let started = Instant::now();
         let start = heard.audio.utterance.start;
-        let ahead = early.committed(start).len();
+        let said_early = early.committed(start).len();
         let (result, stt_ms) = match speculated.take() {
-            Some((u, a, result, ms)) if u == heard.audio.utterance && a == ahead => (result, ms),
+            Some(s) if s.utterance == heard.audio.utterance && s.said_early == said_early => (s.result, s.stt_ms),
             _ => (first_decode(recognizer.as_mut(), &heard.audio, first_task, &early), 0.0),
         };
         let stt_ms = stt_ms + ms_since(started);
@@ -113,10 +122,12 @@ fn passage(
     out: &SyncSender<Message<Recognized>>,
 ) -> bool {
     if first_task == Task::Transcribe {
-        return transcribe_passage(recognizer, &heard.audio).into_iter().all(|(audio, transcript, stt_ms)| {
-            let piece = Heard { seq: heard.seq, audio, detected_at: heard.detected_at, kind: HeardKind::Whole };
-            out.send(judged(piece, transcript, None, stt_ms)).is_ok()
-        });
+        return transcribe_passage(recognizer, &heard.audio).into_iter().all(
+            |PassagePart { audio, transcript, stt_ms }| {
+                let piece = Heard { seq: heard.seq, audio, detected_at: heard.detected_at, kind: HeardKind::Whole };
+                out.send(judged(piece, transcript, None, stt_ms)).is_ok()
+            },
+        );
     }
     let started = Instant::now();
     let vad_probability = Some(heard.audio.utterance.speech_probability);
@@ -150,22 +161,27 @@ fn passage(
     })
 }
 
+/// A passage, or a piece of one, with its transcript ([`transcribe_passage`]).
+pub struct PassagePart {
+    pub audio: HeardUtterance,
+    pub transcript: Result<Transcript, SttError>,
+    /// How long recognition took.
+    pub stt_ms: f64,
+}
+
 /// The transcript of an utterance as the pipeline reads it without translating: a passage of
 /// several sentences whole, or piece by piece when its whole transcript is not speech (see
-/// [`passage`]). Each part comes with its transcript and the milliseconds recognition took.
-pub fn transcribe_passage(
-    recognizer: &mut dyn Recognizer,
-    audio: &HeardUtterance,
-) -> Vec<(HeardUtterance, Result<Transcript, SttError>, f64)> {
+/// [`passage`]).
+pub fn transcribe_passage(recognizer: &mut dyn Recognizer, audio: &HeardUtterance) -> Vec<PassagePart> {
     let started = Instant::now();
     let whole = recognize(recognizer, audio, Task::Transcribe);
     if audio.utterance.pieces.is_empty() || whole.as_ref().is_ok_and(|t| t.verdict.is_speech()) {
-        return vec![(audio.clone(), whole, ms_since(started))];
+        return vec![PassagePart { audio: audio.clone(), transcript: whole, stt_ms: ms_since(started) }];
     }
     let piece = |audio: HeardUtterance| {
         let started = Instant::now();
         let transcript = recognize(recognizer, &audio, Task::Transcribe);
-        (audio, transcript, ms_since(started))
+        PassagePart { audio, transcript, stt_ms: ms_since(started) }
     };
     audio.pieces().into_iter().map(piece).collect()
 }
@@ -249,11 +265,8 @@ fn say_ahead(
     let recognized = Recognized {
         heard,
         text: String::new(),
-        english: Some(Ok(text)),
-        caption: None,
-        encoded: None,
-        ahead: true,
-        unsaid: None,
+        english: English::Whisper(Ok(text)),
+        order: Order::Early,
         recognition: Recognition { evidence: hypothesis.evidence, decoding: hypothesis.decoding },
         stt_ms: ms_since(started),
         recognized_at: Instant::now(),
@@ -280,11 +293,11 @@ fn judged(
             Message::Item(Recognized {
                 heard,
                 text: t.text,
-                english,
-                caption: None,
-                encoded: t.encoded,
-                ahead: false,
-                unsaid: None,
+                english: match english {
+                    Some(english) => English::Whisper(english),
+                    None => English::Translator { encoded: t.encoded },
+                },
+                order: Order::AfterTranscript,
                 recognition,
                 stt_ms,
                 recognized_at: Instant::now(),
@@ -337,11 +350,8 @@ fn after_english(
         let recognized = Recognized {
             heard,
             text: String::new(),
-            english: Some(Ok(english.text)),
-            caption: Some(Caption { transcript, first_speech }),
-            encoded: None,
-            ahead: false,
-            unsaid,
+            english: English::Whisper(Ok(english.text)),
+            order: Order::BeforeTranscript { caption: Caption { transcript, first_speech }, unsaid },
             recognition: Recognition { evidence: english.evidence, decoding: english.decoding },
             stt_ms,
             recognized_at: Instant::now(),

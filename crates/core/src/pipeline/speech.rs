@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::message::{ms_since, seconds, Caption, Message, Recognized, Translated};
+use super::message::{ms_since, seconds, Caption, Message, Order, Recognized, Translated};
 use super::{CancelHandle, Event, Factory, PipelineError, StageMarks, UnsurePolicy, Warning};
 use crate::confidence::{self, Level};
 use crate::memory;
@@ -48,7 +48,7 @@ pub(super) fn tts(
         }
         let event = match message {
             Message::Event(event) => event,
-            Message::Item(translated) if translated.recognized.ahead => {
+            Message::Item(translated) if matches!(translated.recognized.order, Order::Early) => {
                 speak_ahead(synthesizer.as_mut(), translated, playback.as_mut(), &out);
                 continue;
             }
@@ -162,7 +162,11 @@ fn speak(
     let started = Instant::now();
     let (rate, stream) = (synthesizer.sample_rate(), output.stream);
     let Translated { recognized, text, mt_failed, echo_removed, mt_ms, translated_at } = translated;
-    let Recognized { heard, text: source_text, caption, recognition, stt_ms, recognized_at, unsaid, .. } = recognized;
+    let Recognized { heard, text: source_text, order, recognition, stt_ms, recognized_at, .. } = recognized;
+    let (caption, unsaid) = match order {
+        Order::BeforeTranscript { caption, unsaid } => (Some(caption), unsaid),
+        Order::AfterTranscript | Order::Early => (None, None),
+    };
     let utterance = &heard.audio.utterance;
     let start_s = seconds(utterance.speech_start);
     // What was said ahead of the utterance's end is not said again.

@@ -3,7 +3,7 @@
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Instant;
 
-use super::message::{ms_since, seconds, Message, Recognized, Translated};
+use super::message::{ms_since, seconds, English, Message, Order, Recognized, Translated};
 use super::{CancelHandle, Event, Factory, PipelineError, Warning};
 use crate::mt::{echo, SourceSegment, Translator};
 
@@ -46,12 +46,14 @@ fn translate(
     out: &SyncSender<Message<Translated>>,
 ) -> Translated {
     let started = Instant::now();
-    let encoded = recognized.encoded.take();
-    let source =
-        SourceSegment { text: &recognized.text, audio: &recognized.heard.audio.samples, encoded: encoded.as_deref() };
-    let translated = match recognized.english.take() {
-        Some(english) => english,
-        None => translator.translate(source).map_err(|e| e.to_string()),
+    let translated = match &mut recognized.english {
+        English::Whisper(english) => english.clone(),
+        English::Translator { encoded } => {
+            let encoded = encoded.take();
+            let audio = &recognized.heard.audio.samples;
+            let source = SourceSegment { text: &recognized.text, audio, encoded: encoded.as_deref() };
+            translator.translate(source).map_err(|e| e.to_string())
+        }
     };
     let (text, mt_failed) = match translated {
         Ok(text) => (text, false),
@@ -75,13 +77,13 @@ fn translate(
 fn without_echoes(recognized: &mut Recognized, english: String, said_before: &mut SaidBefore) -> (String, Vec<String>) {
     let utterance = &recognized.heard.audio.utterance;
     let (start_s, end_s) = (seconds(utterance.speech_start), seconds(utterance.speech_end));
-    let spoken_ahead = recognized.ahead || recognized.unsaid.is_some();
+    let spoken_ahead = recognized.said_early();
     let before = match spoken_ahead || start_s - said_before.end_s > PASSAGE_PAUSE_S {
         true => "",
         false => said_before.english.as_str(),
     };
     let collapsed = echo::collapse(&english, before);
-    if let Some(unsaid) = recognized.unsaid.as_mut() {
+    if let Order::BeforeTranscript { unsaid: Some(unsaid), .. } = &mut recognized.order {
         *unsaid = echo::collapse(unsaid, "").text;
     }
     if !spoken_ahead && !collapsed.text.is_empty() {
