@@ -3,16 +3,18 @@
 use std::sync::Arc;
 
 pub mod decoding;
+mod encoded;
 pub mod gate;
 mod mel;
 mod tokens;
 mod whisper;
 
 pub use decoding::DecodingReport;
+pub use encoded::EncodedAudio;
 pub use gate::{Evidence, GateOptions, Verdict};
 pub use mel::MelExtractor;
 pub use tokens::decode as text_of_tokens;
-pub use whisper::{EncodedAudio, WhisperCt2Recognizer, WhisperModel, WhisperOptions, DEFAULT_THREADS};
+pub use whisper::{WhisperCt2Recognizer, WhisperModel, WhisperOptions, DEFAULT_THREADS};
 
 /// What Whisper is asked to produce from the audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

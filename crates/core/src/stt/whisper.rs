@@ -7,11 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::decoding::{self, Attempt, Budget, Script, Strategy, TokenLimits};
+use super::decoding::{self, Attempt, Budget, Decoded, Script, Strategy, TokenLimits};
+use super::encoded::EncodedAudio;
 use super::gate::is_repetitive;
 use super::gate::GateOptions;
 use super::mel::MelExtractor;
-use super::{tokens, Recognizer, SttError, Task, Transcript};
+use super::{Recognizer, SttError, Task, Transcript};
 use crate::audio::STT_RATE;
 use crate::ct2::{self, EncoderOutput, GenerateOptions};
 
@@ -85,34 +86,9 @@ const TRANSLATE_SHARE: f32 = 4.0;
 /// `cargo run --release --example whisper_speed`): converts the budget's seconds into decoding work.
 const GREEDY_TOKENS_PER_S: f64 = 180.0;
 
-/// An utterance after Whisper's encoder: decoded as often as needed (fallbacks, the other task)
-/// without encoding it again.
-pub struct EncodedAudio {
-    output: EncoderOutput,
-    samples: Vec<f32>,
-    /// The encoding without padding to the minimum window, made when a fallback needs it.
-    tight: OnceLock<EncoderOutput>,
-    /// Length of the utterance itself, without the silence margin.
-    pub audio_s: f32,
-    pub encode_ms: f64,
-}
-
-/// One decoding pass's raw result.
-pub(super) struct Decoded {
-    pub tokens: Vec<String>,
-    pub avg_logprob: f32,
-    pub no_speech_prob: f32,
-}
-
 /// Tokens decoded per extra call once a pass runs past what the audio plausibly holds:
 /// checking for a loop between calls stops it early instead of at the cap.
 const CONTINUATION_TOKENS: usize = 16;
-
-impl std::fmt::Debug for EncodedAudio {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EncodedAudio").field("audio_s", &self.audio_s).field("encode_ms", &self.encode_ms).finish()
-    }
-}
 
 /// A loaded Whisper model. Shareable between threads (CTranslate2 serialises calls internally).
 pub struct WhisperModel {
@@ -396,10 +372,6 @@ impl Generated {
 }
 
 /// Text of tokens, control and timestamp tokens skipped.
-pub(super) fn text_of(tokens: &[String]) -> String {
-    tokens::decode(tokens)
-}
-
 /// A [`Recognizer`] for one language on a shared [`WhisperModel`].
 pub struct WhisperCt2Recognizer {
     model: Arc<WhisperModel>,
