@@ -10,8 +10,6 @@
 //!   with examples, one sentence at a time; the registry ships Gemma 3 270M, weak but the only
 //!   fa→en text model; `models import-gguf` installs one a user brings.
 
-use crate::stt::EncodedAudio;
-
 mod cache;
 mod direct;
 pub mod echo;
@@ -32,8 +30,6 @@ pub use nllb::{nllb_code, NllbTranslator};
 pub struct SourceSegment<'a> {
     pub text: &'a str,
     pub audio: &'a [f32],
-    /// The audio after Whisper's encoder, when recognition kept it.
-    pub encoded: Option<&'a EncodedAudio>,
 }
 
 /// Why a translation failed. The pipeline then passes the source text on, flagged.

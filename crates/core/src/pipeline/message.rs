@@ -2,13 +2,12 @@
 //! (drops, warnings) travel down the same channels as the utterances, so they arrive in input order.
 
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::Event;
 use crate::audio::STT_RATE;
 use crate::output::Recognition;
-use crate::stt::{EncodedAudio, SttError, Transcript};
+use crate::stt::{SttError, Transcript};
 use crate::vad::HeardUtterance;
 
 /// What a stage hands the next: an utterance for it to work on, or an event for the user that
@@ -64,12 +63,11 @@ pub(super) struct Recognized {
 
 /// Where an utterance's English comes from.
 pub(super) enum English {
-    /// The translator, from the transcript; for the `direct` translator with the audio after
-    /// Whisper's encoder, dropped once translated.
-    Translator { encoded: Option<Arc<EncodedAudio>> },
-    /// Whisper's own English, decoded by recognition (`english_first`), or why it was rejected:
+    /// The translator's, from the transcript.
+    Translator,
+    /// Whisper's own English, decoded by recognition (`english_first`), or why it was refused:
     /// the translator is not asked.
-    Whisper(Result<String, String>),
+    Whisper(Result<String, SttError>),
 }
 
 /// When an utterance's English is said, against its transcript and its end.

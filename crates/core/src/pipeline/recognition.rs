@@ -9,7 +9,7 @@ use super::message::{ms_since, seconds, Caption, English, Heard, HeardKind, Mess
 use super::partials::{Agreement, EarlyEnglish};
 use super::{CancelHandle, Event, Factory, PipelineError};
 use crate::output::{DroppedSegment, Recognition};
-use crate::stt::{text_of_tokens, Recognizer, SttError, Task, Transcript, Verdict};
+use crate::stt::{text_of_tokens, EncodedAudio, Recognizer, SttError, Task, Transcript};
 use crate::vad::{HeardUtterance, Utterance};
 
 /// The longest the transcript waits for the English's first sentence: the synthesiser may still
@@ -134,13 +134,9 @@ fn passage(
     let transcript = recognize(recognizer, &heard.audio, Task::Transcribe);
     let english = match &transcript {
         Ok(t) if t.verdict.is_speech() => {
-            let english = recognizer.transcribe_encoded(
-                t.encoded.as_deref(),
-                &heard.audio.samples,
-                vad_probability,
-                Task::Translate,
-            );
-            Some(english.map_err(|e| e.to_string()).and_then(|english| spoken_english(&english)))
+            let english =
+                decode_again(recognizer, t.encoded.as_deref(), &heard.audio.samples, vad_probability, Task::Translate);
+            Some(english.and_then(|english| english.spoken_english()))
         }
         _ => None,
     };
@@ -186,12 +182,18 @@ pub fn transcribe_passage(recognizer: &mut dyn Recognizer, audio: &HeardUtteranc
     audio.pieces().into_iter().map(piece).collect()
 }
 
-/// Whisper's English when the transcript says the utterance is speech: English that is merely
-/// unsure is spoken, as the `direct` translator would; degenerate or non-English output is not.
-fn spoken_english(english: &Transcript) -> Result<String, String> {
-    match english.verdict {
-        Verdict::Speech | Verdict::NoSpeech { .. } => Ok(english.text.clone()),
-        ref verdict => Err(format!("Whisper's translation was rejected: {}", verdict.reason())),
+/// `samples` decoded for another task, on the encoder output an earlier decode kept
+/// ([`Transcript::encoded`]) when the engine can ([`crate::stt::DirectTranslation`]).
+fn decode_again(
+    recognizer: &mut dyn Recognizer,
+    encoded: Option<&EncodedAudio>,
+    samples: &[f32],
+    vad_probability: Option<f32>,
+    task: Task,
+) -> Result<Transcript, SttError> {
+    match recognizer.direct() {
+        Some(direct) => direct.transcribe_encoded(encoded, samples, vad_probability, task),
+        None => recognizer.transcribe(samples, vad_probability, task),
     }
 }
 
@@ -204,10 +206,13 @@ fn first_decode(
     early: &EarlyEnglish,
 ) -> Result<Transcript, SttError> {
     let said_ahead = early.committed(audio.utterance.start);
-    if said_ahead.is_empty() {
-        return recognize(recognizer, audio, task);
+    match recognizer.direct() {
+        // English is said ahead only by an engine that can continue it.
+        Some(direct) if !said_ahead.is_empty() => {
+            direct.translate_after(&audio.samples, Some(audio.utterance.speech_probability), said_ahead, false)
+        }
+        _ => recognize(recognizer, audio, task),
     }
-    recognizer.translate_after(&audio.samples, Some(audio.utterance.speech_probability), said_ahead, false)
 }
 
 /// Recognises the utterance under way for a partial caption. False when the next stage has gone.
@@ -242,8 +247,8 @@ fn say_ahead(
     let said_before = early.committed(start).to_vec();
     let vad_probability = Some(utterance.speech_probability);
     let hypothesis = recognizer
-        .translate_after(&heard.audio.samples, vad_probability, &said_before, true)
-        .ok()
+        .direct()
+        .and_then(|direct| direct.translate_after(&heard.audio.samples, vad_probability, &said_before, true).ok())
         .filter(|t| t.verdict.is_speech() && t.clear);
     let Some(hypothesis) = hypothesis else {
         early.doubt(start);
@@ -282,7 +287,7 @@ fn recognize(recognizer: &mut dyn Recognizer, audio: &HeardUtterance, task: Task
 fn judged(
     heard: Heard,
     result: Result<Transcript, SttError>,
-    english: Option<Result<String, String>>,
+    english: Option<Result<String, SttError>>,
     stt_ms: f64,
 ) -> Message<Recognized> {
     let utterance = &heard.audio.utterance;
@@ -295,7 +300,7 @@ fn judged(
                 text: t.text,
                 english: match english {
                     Some(english) => English::Whisper(english),
-                    None => English::Translator { encoded: t.encoded },
+                    None => English::Translator,
                 },
                 order: Order::AfterTranscript,
                 recognition,
@@ -360,18 +365,14 @@ fn after_english(
             return false;
         }
         let _ = first_speech_rx.recv_timeout(CAPTION_WAITS_AT_MOST);
-        let _ = transcript_tx.send(recognizer.transcribe_encoded(
-            encoded.as_deref(),
-            &samples,
-            vad_probability,
-            Task::Transcribe,
-        ));
+        let transcript = decode_again(recognizer, encoded.as_deref(), &samples, vad_probability, Task::Transcribe);
+        let _ = transcript_tx.send(transcript);
         return true;
     }
     let started = Instant::now();
     let transcript =
-        recognizer.transcribe_encoded(encoded.as_deref(), &heard.audio.samples, vad_probability, Task::Transcribe);
-    out.send(judged(heard, transcript, Some(spoken_english(&english)), stt_ms + ms_since(started))).is_ok()
+        decode_again(recognizer, encoded.as_deref(), &heard.audio.samples, vad_probability, Task::Transcribe);
+    out.send(judged(heard, transcript, Some(english.spoken_english()), stt_ms + ms_since(started))).is_ok()
 }
 
 /// The English of an utterance whose first tokens were `said` ahead, and the part of it not yet

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::*;
 use crate::mt::SourceSegment;
 use crate::output::Delivery;
-use crate::stt::{Task, Transcript, Verdict};
+use crate::stt::{DirectTranslation, Task, Transcript, Verdict};
 
 /// Bounds every wait, so a broken pipeline fails the test instead of hanging it.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -36,9 +36,6 @@ impl Recognizer for Level {
             9 => transcript("", Verdict::Empty, true),
             n => transcript(&format!("u{n}"), Verdict::Speech, true),
         })
-    }
-    fn translate_after(&mut self, _: &[f32], _: Option<f32>, _: &[String], _: bool) -> Result<Transcript, SttError> {
-        unreachable!("not asked to speak early")
     }
 }
 
@@ -71,9 +68,6 @@ impl Recognizer for OneBurstAtATime {
             return Ok(transcript("u0 u1 u0 u1", Verdict::Repetitive, true));
         }
         Level.transcribe(samples, vad, task)
-    }
-    fn translate_after(&mut self, _: &[f32], _: Option<f32>, _: &[String], _: bool) -> Result<Transcript, SttError> {
-        unreachable!("not asked to speak early")
     }
 }
 
@@ -393,6 +387,12 @@ impl Recognizer for Counted {
         self.count();
         self.inner.transcribe(samples, vad, task)
     }
+    fn direct(&mut self) -> Option<&mut dyn DirectTranslation> {
+        Some(self)
+    }
+}
+
+impl DirectTranslation for Counted {
     fn translate_after(
         &mut self,
         samples: &[f32],
@@ -401,7 +401,8 @@ impl Recognizer for Counted {
         first_pass_only: bool,
     ) -> Result<Transcript, SttError> {
         self.count();
-        self.inner.translate_after(samples, vad, spoken, first_pass_only)
+        let direct = self.inner.direct().expect("a recognizer that speaks early");
+        direct.translate_after(samples, vad, spoken, first_pass_only)
     }
 }
 
@@ -431,6 +432,12 @@ impl Recognizer for Interpreter {
             Task::Transcribe => transcript("fa", Verdict::Speech, true),
         })
     }
+    fn direct(&mut self) -> Option<&mut dyn DirectTranslation> {
+        Some(self)
+    }
+}
+
+impl DirectTranslation for Interpreter {
     fn translate_after(
         &mut self,
         samples: &[f32],
@@ -704,9 +711,6 @@ impl Recognizer for Bilingual {
             (Task::Transcribe, n) => transcript(&format!("fa{n}"), Verdict::Speech, true),
         })
     }
-    fn translate_after(&mut self, _: &[f32], _: Option<f32>, _: &[String], _: bool) -> Result<Transcript, SttError> {
-        unreachable!("not asked to speak early")
-    }
 }
 
 #[test]
@@ -801,9 +805,6 @@ impl Recognizer for EchoingWhisper {
         let mut t = transcript(&text, Verdict::Speech, true);
         t.evidence.avg_logprob = self.avg_logprob;
         Ok(t)
-    }
-    fn translate_after(&mut self, _: &[f32], _: Option<f32>, _: &[String], _: bool) -> Result<Transcript, SttError> {
-        unreachable!("not asked to speak early")
     }
 }
 

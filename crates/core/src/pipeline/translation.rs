@@ -46,12 +46,11 @@ fn translate(
     out: &SyncSender<Message<Translated>>,
 ) -> Translated {
     let started = Instant::now();
-    let translated = match &mut recognized.english {
-        English::Whisper(english) => english.clone(),
-        English::Translator { encoded } => {
-            let encoded = encoded.take();
-            let audio = &recognized.heard.audio.samples;
-            let source = SourceSegment { text: &recognized.text, audio, encoded: encoded.as_deref() };
+    // Taken: nothing reads it after translation.
+    let translated = match std::mem::replace(&mut recognized.english, English::Translator) {
+        English::Whisper(english) => english.map_err(|e| e.to_string()),
+        English::Translator => {
+            let source = SourceSegment { text: &recognized.text, audio: &recognized.heard.audio.samples };
             translator.translate(source).map_err(|e| e.to_string())
         }
     };

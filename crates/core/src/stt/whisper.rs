@@ -12,7 +12,7 @@ use super::encoded::EncodedAudio;
 use super::gate::is_repetitive;
 use super::gate::GateOptions;
 use super::mel::MelExtractor;
-use super::{Recognizer, SttError, Task, Transcript};
+use super::{DirectTranslation, Recognizer, SttError, Task, Transcript};
 use crate::audio::STT_RATE;
 use crate::ct2::{self, EncoderOutput, GenerateOptions};
 
@@ -397,6 +397,12 @@ impl Recognizer for WhisperCt2Recognizer {
         Ok(Transcript { encoded: Some(encoded), ..transcript })
     }
 
+    fn direct(&mut self) -> Option<&mut dyn DirectTranslation> {
+        Some(self)
+    }
+}
+
+impl DirectTranslation for WhisperCt2Recognizer {
     fn transcribe_encoded(
         &mut self,
         encoded: Option<&EncodedAudio>,
