@@ -124,7 +124,9 @@ fn a_killed_run_leaves_the_previous_outputs_untouched() {
 /// Files are read in passages of several sentences. Whisper base read the bundled digits said
 /// three times in a row (one 20 s passage) as a loop of Latin letters on an Intel CPU; then each
 /// time is read on its own. On an AMD one its int8 arithmetic reads the passage whole, in Persian
-/// words. Either way nothing said is refused or lost: every time is in the transcript.
+/// words. A time that loops even alone keeps what Whisper heard before the loop. Either way
+/// nothing said is refused or lost: at least two whole times are in the transcript and the third
+/// is not dropped.
 #[test]
 fn a_passage_whisper_cannot_read_whole_is_read_piece_by_piece() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,14 +137,18 @@ fn a_passage_whisper_cannot_read_whole_is_read_piece_by_piece() {
     let once = ok(bin().arg("transcribe").arg(sample("fa-digits-fateme.wav")));
     let thrice = crate::util::stdout(&output);
     assert!(
-        crate::util::words(&thrice).len() * 10 >= crate::util::words(&once).len() * 25,
-        "all three times are in the transcript: {once} | {thrice}"
+        crate::util::words(&thrice).len() > crate::util::words(&once).len() * 2,
+        "the three times are in the transcript: {once} | {thrice}"
     );
 
     let json = dir.path().join("out.json");
     ok(bin().arg("translate").arg(&input).arg("-o").arg(dir.path().join("out.wav")).arg("--json").arg(&json).arg("-q"));
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["segments"].as_array().unwrap().len(), 3, "{report}");
+    let segments = report["segments"].as_array().unwrap();
+    let seconds = |segment: &serde_json::Value, key: &str| segment[key].as_f64().unwrap();
+    let (first, last) = (segments.first().unwrap(), segments.last().unwrap());
+    let duration = speech(3).duration_s();
+    assert!(seconds(first, "start_s") < duration / 6.0 && seconds(last, "end_s") > duration * 5.0 / 6.0, "{report}");
     assert!(report["dropped"].as_array().is_none_or(Vec::is_empty), "{report}");
 }
 

@@ -12,8 +12,9 @@
 //! utterances), 0.51 (medium, 34 %) and 0.88 (low, 20 %). `bench` measures the same table on any
 //! manifest (`bench/confidence.py` too, per utterance).
 //!
-//! English that echoed itself ([`crate::mt::echo`]) came from a decoder that lost its way, and a
-//! failed translation is no translation: both lower the level whatever the transcript says.
+//! English that echoed itself ([`crate::mt::echo`]) and a transcript cut where Whisper began to
+//! loop came from a decoder that lost its way, and a failed translation is no translation: all
+//! three lower the level whatever the transcript says.
 
 use serde::Serialize;
 
@@ -73,6 +74,10 @@ pub struct Outcome {
 pub fn assess(recognition: &Recognition, outcome: Outcome) -> Confidence {
     let mut score = recognition.evidence.avg_logprob.exp().clamp(0.0, 1.0);
     let mut doubts = Vec::new();
+    if recognition.decoding.loop_cut {
+        score = score.min(MEDIUM_FROM - f32::EPSILON);
+        doubts.push("Whisper looped; only what it heard before the loop is kept");
+    }
     if outcome.echoes > 0 {
         score = score.min(MEDIUM_FROM);
         doubts.push("the English repeated itself");
@@ -115,6 +120,13 @@ mod tests {
             (echoed.level, echoed.doubts.as_slice()),
             (Level::Medium, ["the English repeated itself"].as_slice())
         );
+    }
+
+    #[test]
+    fn a_transcript_cut_at_a_loop_is_low() {
+        let mut cut = recognition(-0.1);
+        cut.decoding.loop_cut = true;
+        assert_eq!(assess(&cut, Outcome::default()).level, Level::Low);
     }
 
     #[test]

@@ -17,7 +17,14 @@
 #include "ctranslate2/models/whisper.h"
 #include "ctranslate2/translator.h"
 
+// Declared in ctranslate2/random.h, which the vendored headers leave out.
+namespace ctranslate2 {
+void set_random_seed(unsigned int seed);
+}
+
 namespace {
+
+constexpr unsigned int SAMPLING_SEED = 1;
 
 char* error_message(const char* what) {
   return strdup(what && *what ? what : "unknown CTranslate2 error");
@@ -94,6 +101,9 @@ static ctranslate2::ReplicaPoolConfig threads_per_replica(size_t threads) {
 
 char* ls_whisper_load(const char* dir, size_t threads, size_t replicas, LsWhisper** out) {
   return guarded([&] {
+    // A fixed seed for the sampling fallbacks (otherwise drawn from std::random_device), so
+    // the same recording is decoded the same way on every run.
+    ctranslate2::set_random_seed(SAMPLING_SEED);
     *out = new LsWhisper{
         ctranslate2::models::Whisper(cpu_int8_loader(dir, replicas), threads_per_replica(threads))};
   });

@@ -108,7 +108,8 @@ pub(super) fn stt(
 }
 
 /// A passage of several sentences (files): read whole, as Whisper hears best, or when Whisper
-/// cannot read it whole (it loops, its English does, or it hears no speech) piece by piece, as
+/// cannot read it whole (it loops, even if what came before the loop could be kept, its English
+/// does, or it hears no speech) piece by piece, as
 /// shorter cuts would have read it, so the longer cut loses nothing that was said. Whisper base
 /// read a recording of ten digits said three times as a loop of Latin letters, and each time
 /// alone as the ten digits. `first_task` is the task of a piece's first decode. False when the
@@ -140,7 +141,7 @@ fn passage(
         }
         _ => None,
     };
-    let read_whole = transcript.as_ref().is_ok_and(|t| t.verdict.is_speech()) && !matches!(english, Some(Err(_)));
+    let read_whole = transcript.as_ref().is_ok_and(Transcript::read_whole) && !matches!(english, Some(Err(_)));
     if read_whole {
         return out.send(judged(heard, transcript, english, ms_since(started))).is_ok();
     }
@@ -171,7 +172,7 @@ pub struct PassagePart {
 pub fn transcribe_passage(recognizer: &mut dyn Recognizer, audio: &HeardUtterance) -> Vec<PassagePart> {
     let started = Instant::now();
     let whole = recognize(recognizer, audio, Task::Transcribe);
-    if audio.utterance.pieces.is_empty() || whole.as_ref().is_ok_and(|t| t.verdict.is_speech()) {
+    if audio.utterance.pieces.is_empty() || whole.as_ref().is_ok_and(Transcript::read_whole) {
         return vec![PassagePart { audio: audio.clone(), transcript: whole, stt_ms: ms_since(started) }];
     }
     let piece = |audio: HeardUtterance| {

@@ -57,14 +57,22 @@ fn transcript(text: &str, verdict: Verdict, clear: bool) -> Transcript {
     }
 }
 
-/// Reads an utterance of one [`burst`] as [`Level`] does and refuses one of several as a loop,
-/// as Whisper base did a recording of ten digits said three times.
-struct OneBurstAtATime;
+/// Reads an utterance of one [`burst`] as [`Level`] does and loops on one of several, as Whisper
+/// base did on a recording of ten digits said three times: the loop refused, or (`cut`) what came
+/// before it kept.
+struct OneBurstAtATime {
+    cut: bool,
+}
 
 impl Recognizer for OneBurstAtATime {
     fn transcribe(&mut self, samples: &[f32], vad: Option<f32>, task: Task) -> Result<Transcript, SttError> {
         let onsets = samples.windows(2).filter(|w| w[0].abs() <= 0.1 && w[1].abs() > 0.1).count();
         if onsets + usize::from(samples[0].abs() > 0.1) > 1 {
+            if self.cut {
+                let mut before_the_loop = transcript("u0", Verdict::Speech, false);
+                before_the_loop.decoding.loop_cut = true;
+                return Ok(before_the_loop);
+            }
             return Ok(transcript("u0 u1 u0 u1", Verdict::Repetitive, true));
         }
         Level.transcribe(samples, vad, task)
@@ -218,8 +226,10 @@ fn a_passage_whisper_cannot_read_whole_is_read_in_its_pieces() {
         texts(&events)
     };
     assert_eq!(read(&config), ["U2"], "read whole when it can be (the loudest burst names it)");
-    config.stages.recognizer = Arc::new(|| Ok(Box::new(OneBurstAtATime)));
+    config.stages.recognizer = Arc::new(|| Ok(Box::new(OneBurstAtATime { cut: false })));
     assert_eq!(read(&config), ["U0", "U1", "U2"]);
+    config.stages.recognizer = Arc::new(|| Ok(Box::new(OneBurstAtATime { cut: true })));
+    assert_eq!(read(&config), ["U0", "U1", "U2"], "a passage cut at a loop is read in its pieces too");
     config.english_first = true;
     assert_eq!(read(&config), ["u0", "u1", "u2"], "Whisper's own English, piece by piece");
 }

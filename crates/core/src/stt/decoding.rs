@@ -363,47 +363,71 @@ pub fn finish(
     vad_probability: Option<f32>,
     options: &GateOptions,
 ) -> Transcript {
-    let chosen = choose(&outcome, audio.audio_s, Script::expected(language, task));
-    let text = if language == "fa" && task == Task::Transcribe {
-        normalize_persian(&chosen.text)
-    } else {
-        chosen.text.clone()
+    let script = Script::expected(language, task);
+    let chosen = choose(&outcome, audio.audio_s, script);
+    let evidence = evidence_of(chosen, vad_probability, audio.audio_s);
+    let cut = (chosen.degeneracy(audio.audio_s) == Some(Verdict::Repetitive) && gate::is_clear(&evidence, options))
+        .then(|| cut_at_loop(&outcome, script))
+        .flatten();
+    let loop_cut = cut.is_some();
+    let (chosen, tokens) = match cut {
+        Some((attempt, tokens)) => (attempt, tokens),
+        None => (chosen, chosen.tokens.clone()),
     };
-    let evidence = Evidence {
-        avg_logprob: chosen.avg_logprob,
-        no_speech_prob: chosen.no_speech_prob,
-        compression_ratio: chosen.compression_ratio,
-        vad_probability,
-        audio_s: audio.audio_s,
-    };
+    let evidence = evidence_of(chosen, vad_probability, audio.audio_s);
+    let raw_text = if loop_cut { text_of(&tokens) } else { chosen.text.clone() };
+    let text = if language == "fa" && task == Task::Transcribe { normalize_persian(&raw_text) } else { raw_text };
     let verdict = match chosen.degeneracy(audio.audio_s) {
-        Some(degenerate) => degenerate,
-        None => gate::judge(&text, &evidence, options),
+        Some(degenerate) if !loop_cut => degenerate,
+        _ => gate::judge(&text, &evidence, options),
     };
     let verdict = match verdict {
         // Whisper base often "translates" Persian into Persian.
         Verdict::Speech if task == Task::Translate && !is_readable_in_english(&text) => Verdict::WrongLanguage,
         other => other,
     };
-    let clear = verdict.is_speech() && gate::is_clear(&evidence, options);
+    let clear = verdict.is_speech() && gate::is_clear(&evidence, options) && !loop_cut;
     Transcript {
         text,
-        tokens: chosen.tokens.clone(),
         verdict,
         evidence,
         decoding: DecodingReport {
             passes: outcome.attempts.iter().map(|a| a.strategy.label()).collect(),
             chosen: chosen.strategy.label(),
-            tokens: chosen.tokens.len(),
+            tokens: tokens.len(),
             fallbacks: outcome.attempts.len() - 1,
             budget_exhausted: outcome.budget_exhausted,
             budget_tokens: 0.0,
             spent_tokens: outcome.spent,
             decode_ms: audio.encode_ms + outcome.started.elapsed().as_secs_f64() * 1000.0,
+            loop_cut,
         },
+        tokens,
         encoded: None,
         clear,
     }
+}
+
+fn evidence_of(attempt: &Attempt, vad_probability: Option<f32>, audio_s: f32) -> Evidence {
+    Evidence {
+        avg_logprob: attempt.avg_logprob,
+        no_speech_prob: attempt.no_speech_prob,
+        compression_ratio: attempt.compression_ratio,
+        vad_probability,
+        audio_s,
+    }
+}
+
+/// When every pass looped on audio that is clearly speech, what the passes heard before their
+/// loops: the longest such text in the right script. Dropping the utterance would lose words that
+/// were said and recognised; the cut is reported, and the utterance's confidence is low.
+fn cut_at_loop(outcome: &Outcome, script: Script) -> Option<(&Attempt, Vec<String>)> {
+    outcome
+        .attempts
+        .iter()
+        .filter_map(|attempt| gate::cut_at_loop(&attempt.tokens).map(|tokens| (attempt, tokens)))
+        .filter(|(_, tokens)| script.fits(&text_of(tokens)))
+        .max_by_key(|(_, tokens)| tokens.len())
 }
 
 /// How an utterance was decoded, for reports.
@@ -423,6 +447,8 @@ pub struct DecodingReport {
     pub spent_tokens: f64,
     /// Encoder plus every pass.
     pub decode_ms: f64,
+    /// Every pass looped; the text is what one heard before its loop.
+    pub loop_cut: bool,
 }
 
 #[cfg(test)]
@@ -476,6 +502,29 @@ mod tests {
         let outcome = decode_with_fallback(&mut run, 2.0, Task::Transcribe, Script::Arabic, far).unwrap();
         assert_eq!(outcome.attempts.len(), 5);
         assert_eq!(choose(&outcome, 2.0, Script::Arabic).text, "سلام دنیا");
+    }
+
+    #[test]
+    fn when_every_pass_loops_the_longest_text_before_a_loop_is_kept() {
+        let looping = |strategy: Strategy, said: &str, loop_unit: &str| {
+            let mut a = attempt(strategy, "", 0, -0.3, 50);
+            a.tokens = said.split(' ').chain(std::iter::repeat_n(loop_unit, 9)).map(String::from).collect();
+            a.text = text_of(&a.tokens);
+            a
+        };
+        let outcome = Outcome {
+            attempts: vec![
+                looping(Strategy::Beam(2), "ی", "ک"),
+                looping(Strategy::GreedyNoTimestamps, "ی ک د و", "س"),
+                looping(Strategy::Beam(5), "o n e", "x"),
+            ],
+            budget_exhausted: false,
+            spent: 0.0,
+            started: Instant::now(),
+        };
+        let (attempt, tokens) = cut_at_loop(&outcome, Script::Arabic).unwrap();
+        assert_eq!((attempt.strategy, tokens.join(" ").as_str()), (Strategy::GreedyNoTimestamps, "ی ک د و س"));
+        assert_eq!(cut_at_loop(&outcome, Script::Any).unwrap().1.len(), 5, "the longest, whatever its script");
     }
 
     #[test]

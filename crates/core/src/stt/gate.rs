@@ -154,19 +154,40 @@ pub fn is_repetitive(tokens: &[String]) -> bool {
     false
 }
 
-fn max_consecutive_repeats(tokens: &[&String], n: usize) -> usize {
-    let mut best = 1;
-    for start in 0..tokens.len().saturating_sub(n) {
-        let gram = &tokens[start..start + n];
-        let mut repeats = 1;
-        let mut at = start + n;
-        while at + n <= tokens.len() && &tokens[at..at + n] == gram {
-            repeats += 1;
-            at += n;
-        }
-        best = best.max(repeats);
+/// The tokens up to the first loop [`is_repetitive`] would catch, with one round of it kept:
+/// what a decoder heard before it lost its way. `None` when there is no such loop to cut (the
+/// output is not repetitive, or only in having few distinct tokens) or nothing would be left.
+/// Control tokens (timestamps) are left out.
+pub fn cut_at_loop(tokens: &[String]) -> Option<Vec<String>> {
+    let tokens: Vec<&String> = tokens.iter().filter(|t| !super::tokens::is_special(t)).collect();
+    let loop_at = (1..=8)
+        .filter_map(|n| {
+            let min_repeats = if n == 1 { 8 } else { 4 };
+            first_run_of(&tokens, n, min_repeats).map(|start| (start, n))
+        })
+        .min()?;
+    let kept: Vec<String> = tokens[..loop_at.0 + loop_at.1].iter().map(|t| t.to_string()).collect();
+    (!is_repetitive(&kept)).then_some(kept)
+}
+
+/// Where the first n-gram repeated `min_repeats` times back to back begins.
+fn first_run_of(tokens: &[&String], n: usize, min_repeats: usize) -> Option<usize> {
+    (0..tokens.len().saturating_sub(n)).find(|&start| repeats_at(tokens, start, n) >= min_repeats)
+}
+
+fn repeats_at(tokens: &[&String], start: usize, n: usize) -> usize {
+    let gram = &tokens[start..start + n];
+    let mut repeats = 1;
+    let mut at = start + n;
+    while at + n <= tokens.len() && &tokens[at..at + n] == gram {
+        repeats += 1;
+        at += n;
     }
-    best
+    repeats
+}
+
+fn max_consecutive_repeats(tokens: &[&String], n: usize) -> usize {
+    (0..tokens.len().saturating_sub(n)).map(|start| repeats_at(tokens, start, n)).max().unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -181,6 +202,17 @@ mod tests {
     fn loops_are_caught() {
         assert!(is_repetitive(&toks("a b c a b c a b c a b c")));
         assert!(is_repetitive(&toks("x x x x x x x x x")));
+    }
+
+    #[test]
+    fn a_loop_is_cut_where_it_begins_keeping_one_round() {
+        let cut = |s: &str| cut_at_loop(&toks(s)).map(|t| t.join(" "));
+        assert_eq!(
+            cut("one two three four four four four four four four four four").as_deref(),
+            Some("one two three four")
+        );
+        assert_eq!(cut("<|0.00|> I said a b c a b c a b c a b c <|2.00|>").as_deref(), Some("I said a b c"));
+        assert_eq!(cut("one two three four five six seven"), None, "no loop");
     }
 
     #[test]

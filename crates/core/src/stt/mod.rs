@@ -43,6 +43,23 @@ pub struct Transcript {
     pub clear: bool,
 }
 
+impl Transcript {
+    /// Speech read to its end: not refused, and not cut short where Whisper began to loop.
+    pub fn read_whole(&self) -> bool {
+        self.verdict.is_speech() && !self.decoding.loop_cut
+    }
+
+    /// Whisper's English (the `translate` task) as the listener may hear it, for audio already
+    /// judged to be speech: English that is merely unsure of being speech is spoken; degenerate or
+    /// non-English output is refused.
+    pub fn spoken_english(&self) -> Result<String, SttError> {
+        match self.verdict {
+            Verdict::Speech | Verdict::NoSpeech { .. } => Ok(self.text.clone()),
+            ref verdict => Err(SttError::EnglishRefused(verdict.reason())),
+        }
+    }
+}
+
 /// Why recognition failed (as opposed to finding no speech, which is a [`Verdict`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SttError {
@@ -54,18 +71,6 @@ pub enum SttError {
     Decode(String),
     #[error("Whisper's translation was rejected: {0}")]
     EnglishRefused(String),
-}
-
-impl Transcript {
-    /// Whisper's English (the `translate` task) as the listener may hear it, for audio already
-    /// judged to be speech: English that is merely unsure of being speech is spoken; degenerate or
-    /// non-English output is refused.
-    pub fn spoken_english(&self) -> Result<String, SttError> {
-        match self.verdict {
-            Verdict::Speech | Verdict::NoSpeech { .. } => Ok(self.text.clone()),
-            ref verdict => Err(SttError::EnglishRefused(verdict.reason())),
-        }
-    }
 }
 
 /// Turns an utterance (16 kHz mono) into text. `vad_probability` is the voice-activity detector's
