@@ -3,8 +3,8 @@
 //! The library is the one inside the PyPI `ctranslate2` wheel (the `ctranslate2` model,
 //! installed by `models fetch`): Intel MKL and oneDNN are built into it, which decodes Whisper
 //! about 4× faster per token than a source build with ruy, and nothing has to be compiled here.
-//! Its C++ API is reached through `shim.cc`, a small C surface that build.rs compiles into a
-//! shared object embedded in this binary. Loading order: the library with `RTLD_GLOBAL` (its
+//! Its C++ API is reached through `shim.cc`, a small C surface (declared once, in `shim.h`) that
+//! build.rs compiles into a shared object embedded in this binary. Loading order: the library with `RTLD_GLOBAL` (its
 //! OpenMP runtime comes from the same folder), then the shim, whose CTranslate2 symbols resolve
 //! against it. So the binary starts, and everything but Whisper works, before the library is
 //! installed; one library is loaded per process, like ONNX Runtime in [`crate::onnx`].
@@ -45,7 +45,8 @@ enum LsWhisperResult {}
 enum LsTranslator {}
 enum LsTranslation {}
 
-/// The shim's functions (`shim.cc`); see there for what each does.
+/// The shim's functions, as `shim.h` declares them (see there for what each does); a test checks
+/// that the names bound here are the ones it declares.
 struct Api {
     free_error: unsafe extern "C" fn(*mut c_char),
     whisper_load: Loader<LsWhisper>,
@@ -133,7 +134,7 @@ fn open_shim() -> Result<Library, Box<dyn std::error::Error>> {
 }
 
 fn bind(ctranslate2: Library, shim: Library) -> Result<Api, libloading::Error> {
-    // SAFETY: each type matches the function's declaration in shim.cc.
+    // SAFETY: each type matches the function's declaration in shim.h.
     unsafe {
         Ok(Api {
             free_error: *shim.get(b"ls_ct2_free_error\0")?,
@@ -160,7 +161,7 @@ fn bind(ctranslate2: Library, shim: Library) -> Result<Api, libloading::Error> {
 }
 
 /// Decoding settings passed to CTranslate2's `Whisper::generate`; the others keep its defaults.
-/// Layout shared with `LsWhisperOptions` in shim.cc.
+/// `LsWhisperOptions` in shim.h, with the layout asserted below (and in shim.cc).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct GenerateOptions {
@@ -176,6 +177,21 @@ pub struct GenerateOptions {
     /// A sequence of this many tokens may occur only once (0: no limit).
     pub no_repeat_ngram_size: usize,
 }
+
+// The layout of `LsWhisperOptions`: its size (`LS_WHISPER_OPTIONS_SIZE` in shim.h) and the
+// offsets shim.cc asserts, on the 64-bit targets CTranslate2's wheels are built for.
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<GenerateOptions>() == 56);
+    assert!(offset_of!(GenerateOptions, beam_size) == 0);
+    assert!(offset_of!(GenerateOptions, num_hypotheses) == 8);
+    assert!(offset_of!(GenerateOptions, sampling_topk) == 16);
+    assert!(offset_of!(GenerateOptions, sampling_temperature) == 24);
+    assert!(offset_of!(GenerateOptions, max_length) == 32);
+    assert!(offset_of!(GenerateOptions, return_scores) == 40);
+    assert!(offset_of!(GenerateOptions, return_no_speech_prob) == 41);
+    assert!(offset_of!(GenerateOptions, no_repeat_ngram_size) == 48);
+};
 
 /// What one `generate` call returns for its one prompt.
 #[derive(Debug, Clone, Default)]
@@ -406,7 +422,33 @@ fn c_strings(tokens: &[String]) -> Result<Vec<CString>, Ct2Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+
+    /// The `ls_` names in `source` followed by `after`.
+    fn shim_names<'a>(source: &'a str, after: &str) -> BTreeSet<&'a str> {
+        source
+            .match_indices("ls_")
+            .filter(|&(at, _)| !source[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+            .filter_map(|(at, _)| {
+                let name = &source[at..];
+                let end = name.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(name.len());
+                name[end..].starts_with(after).then_some(&name[..end])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_shim_is_bound_as_its_header_declares_it() {
+        let header = include_str!("shim.h");
+        let declared = shim_names(header, "(");
+        let bound = shim_names(include_str!("mod.rs"), "\\0\"");
+        assert!(declared.contains("ls_whisper_generate") && declared.contains("ls_ct2_free_error"), "{declared:?}");
+        assert_eq!(bound, declared);
+        let size = format!("#define LS_WHISPER_OPTIONS_SIZE {}\n", std::mem::size_of::<GenerateOptions>());
+        assert!(header.contains(&size), "GenerateOptions is not the size shim.h gives LsWhisperOptions");
+    }
 
     #[test]
     fn a_missing_or_foreign_library_is_a_clear_error() {
