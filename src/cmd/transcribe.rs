@@ -107,7 +107,7 @@ impl InOrder {
                 Ok(text) => println!("{text}"),
                 Err(e) => {
                     self.failed += 1;
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", super::one_line(&e));
                 }
             }
         }

@@ -24,6 +24,6 @@ impl Translator for DirectWhisperTranslator {
 
     fn translate(&mut self, source: SourceSegment<'_>) -> Result<String, MtError> {
         let transcript = self.model.transcribe(source.audio, &self.language, Task::Translate, None);
-        transcript.and_then(|t| t.spoken_english()).map_err(|e| MtError::Engine(e.to_string()))
+        Ok(transcript.and_then(|t| t.spoken_english())?)
     }
 }

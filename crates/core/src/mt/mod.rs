@@ -39,6 +39,11 @@ pub enum MtError {
     Load { path: String, reason: String },
     #[error("translation failed: {0}")]
     Engine(String),
+    #[error("translation failed: {0}")]
+    Ct2(#[from] crate::ct2::Ct2Error),
+    /// Whisper's own translation (`direct`) failed or was refused.
+    #[error("translation failed: {0}")]
+    Whisper(#[from] crate::stt::SttError),
     #[error("the translator returned nothing")]
     Empty,
 }

@@ -69,6 +69,8 @@ pub enum SttError {
     UnknownLanguage(String),
     #[error("Whisper decoding failed: {0}")]
     Decode(String),
+    #[error("Whisper decoding failed: {0}")]
+    Engine(#[from] crate::ct2::Ct2Error),
     #[error("Whisper's translation was rejected: {0}")]
     EnglishRefused(String),
 }

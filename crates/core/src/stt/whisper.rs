@@ -172,10 +172,7 @@ impl WhisperModel {
 
     fn run_encoder(&self, samples: &[f32], margin: usize) -> Result<EncoderOutput, SttError> {
         let (features, frames) = self.weights.mel.features(samples, margin);
-        self.weights
-            .whisper
-            .encode(&features, self.weights.mel.n_mels(), frames)
-            .map_err(|e| SttError::Decode(e.to_string()))
+        self.weights.whisper.encode(&features, self.weights.mel.n_mels(), frames).map_err(SttError::from)
     }
 
     /// The encoder output a strategy decodes; `None` for the tight window when the utterance
@@ -334,8 +331,7 @@ impl WhisperModel {
             },
         };
         let input = [prompt, prefix].concat();
-        let result =
-            self.weights.whisper.generate(encoded, &input, &options).map_err(|e| SttError::Decode(e.to_string()))?;
+        let result = self.weights.whisper.generate(encoded, &input, &options)?;
         // CTranslate2's score is the log-probability of the tokens it added (and the end token),
         // divided by the length of the whole hypothesis.
         let cum_logprob =
