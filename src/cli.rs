@@ -120,9 +120,14 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
     /// Translate the `fa_transcript` text alone (no audio): BLEU/chrF against `en_reference`
-    /// and the time per sentence, for text engines (`--mt firefox` or `llm`).
+    /// and the time per sentence, for text engines (`--mt firefox`, `nllb` or `llm`). With
+    /// `--from en --to fa` the other way: `en_reference` against `fa_transcript`.
     #[arg(long)]
     pub text: bool,
+    /// With --text: the language to translate into (ISO 639-1; speech is always translated into
+    /// English).
+    #[arg(long, default_value = "en", value_name = "LANG", requires = "text")]
+    pub to: String,
     /// Use only N rows of the manifest, spread evenly over it (sets are often sorted).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
@@ -345,7 +350,9 @@ pub struct TranslateArgs {
     /// Write a JSON report: segments, texts, per-stage timings, models.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Target language (the voices are English).
+    /// Language to translate into (ISO 639-1). English is spoken; another language no installed
+    /// voice speaks, such as Persian from English speech (`--from en --to fa --mt llm` or `nllb`),
+    /// is written as captions only (--srt, --vtt, --json).
     #[arg(long, default_value = "en", value_name = "LANG")]
     pub to: String,
     #[command(flatten)]

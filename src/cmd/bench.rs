@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use linguastream_core::bench::{self, read_manifest, read_text_pairs, Clip};
+use linguastream_core::mt::Pair;
 use linguastream_core::outfile;
 use linguastream_core::runtime::Runtime;
 
@@ -32,7 +33,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     };
     let runtime = Runtime::open()?;
     let (mut config, names) =
-        pipeline_config(&runtime, &args.recognition, LIVE_CUTS, &args.translation, true, args.realtime)?;
+        pipeline_config(&runtime, &args.recognition, "en", LIVE_CUTS, &args.translation, true, args.realtime)?;
     config.partial_captions = args.partial_captions;
     speak_early(&mut config, &names, args.speak_early)?;
     eprintln!(
@@ -65,11 +66,12 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 
 /// Text translation alone: BLEU/chrF and time per sentence.
 fn run_text(args: &BenchArgs, limit: Option<usize>) -> Result<ExitCode> {
-    let pairs = read_text_pairs(&args.manifest, limit)?;
+    let pair = Pair::new(&args.recognition.from, &args.to);
+    let pairs = read_text_pairs(&args.manifest, &pair, limit)?;
     let runtime = Runtime::open()?;
-    let (factory, engine) = runtime.text_translator(&args.recognition.from, mt_choice(args.translation.mt))?;
+    let (factory, engine) = runtime.text_translator(&pair, mt_choice(args.translation.mt))?;
     let mut translator = factory()?;
-    eprintln!("translating {} sentences from {} with {engine}…", pairs.len(), args.manifest.display());
+    eprintln!("translating {} sentences ({pair}) from {} with {engine}…", pairs.len(), args.manifest.display());
     let report = bench::run_text(&pairs, translator.as_mut());
     println!(
         "{} sentences, {} failed: BLEU {:.1}, chrF {:.1}; per sentence p50 {:.0} ms, p95 {:.0} ms ({engine})",

@@ -67,7 +67,8 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         _ => None,
     };
 
-    let (mut config, names) = pipeline_config(&runtime, &args.recognition, LIVE_CUTS, &args.translation, true, true)?;
+    let (mut config, names) =
+        pipeline_config(&runtime, &args.recognition, "en", LIVE_CUTS, &args.translation, true, true)?;
     config.partial_captions = args.partial_captions;
     speak_early(&mut config, &names, args.speak_early)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;

@@ -98,6 +98,7 @@ fn recognition_options(args: &RecognitionArgs, real_time: bool) -> RecognitionOp
 /// What a pipeline command asks the runtime for.
 fn session_options(
     args: &RecognitionArgs,
+    target: &str,
     cuts: Cuts,
     translation: &TranslationArgs,
     stream_speech: bool,
@@ -106,6 +107,7 @@ fn session_options(
     SessionOptions {
         unsure: translation.unsure.into(),
         recognition: recognition_options(args, real_time),
+        target: target.into(),
         mt: mt_choice(translation.mt),
         segmenter: segmenter_options(args, cuts, real_time),
         stream_speech,
@@ -137,12 +139,13 @@ fn mt_choice(mt: MtChoice) -> runtime::MtChoice {
 fn pipeline_config(
     runtime: &Runtime,
     args: &RecognitionArgs,
+    target: &str,
     cuts: Cuts,
     translation: &TranslationArgs,
     stream_speech: bool,
     real_time: bool,
 ) -> Result<(PipelineConfig, ModelNames)> {
-    let options = session_options(args, cuts, translation, stream_speech, real_time);
+    let options = session_options(args, target, cuts, translation, stream_speech, real_time);
     let (config, names) = runtime.pipeline_config(&options)?;
     if let Some(note) = &names.note {
         eprintln!("note: {note}");

@@ -50,13 +50,14 @@ fn import_hf(store: &ModelStore, source: &str, name: Option<String>) -> Result<E
 
 /// Checks, loads, installs and lists a GGUF language model for `--mt llm`.
 fn import_gguf(store: &ModelStore, file: &Path, name: Option<String>) -> Result<ExitCode> {
-    use linguastream_core::mt::{LlmOptions, LlmTranslator};
+    use linguastream_core::mt::{LlmOptions, LlmTranslator, Pair};
     let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let name = name.unwrap_or_else(|| hf_import::default_name(&stem));
     let prompt = std::cell::RefCell::new(String::new());
     let loads = |gguf: &Path| {
-        *prompt.borrow_mut() =
-            LlmTranslator::try_new(gguf, LlmOptions::default()).map_err(|e| e.to_string())?.prompt_kind();
+        *prompt.borrow_mut() = LlmTranslator::try_new(gguf, &Pair::new("fa", "en"), LlmOptions::default())
+            .map_err(|e| e.to_string())?
+            .prompt_kind();
         Ok(())
     };
     let id = hf_import::import_gguf(store, file, &name, &loads)?;

@@ -22,8 +22,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             read_timeout: Duration::from_secs(args.read_timeout.into()),
             max_connections: args.max_connections as usize,
         },
-        live: session_options(&args.recognition, LIVE_CUTS, &args.translation, true, true),
-        file: session_options(&args.recognition, FILE_CUTS, &args.translation, false, false),
+        live: session_options(&args.recognition, "en", LIVE_CUTS, &args.translation, true, true),
+        file: session_options(&args.recognition, "en", FILE_CUTS, &args.translation, false, false),
     })?;
     Ok(ExitCode::SUCCESS)
 }

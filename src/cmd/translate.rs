@@ -1,4 +1,5 @@
-//! `linguastream translate`: a recording in, English speech and captions out.
+//! `linguastream translate`: a recording in, English speech and captions out (captions alone
+//! into a language no installed voice speaks, such as English into Persian).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -19,15 +20,18 @@ use super::{check_outputs, pipeline_config, FILE_CUTS};
 use crate::cli::TranslateArgs;
 
 pub fn run(args: TranslateArgs) -> Result<ExitCode> {
-    if args.to != "en" {
-        bail!("only English output is supported (--to en): the installed voices are English");
-    }
+    let voiced = args.to == "en";
     let output = match &args.output {
-        Some(path) => path.clone(),
+        Some(_) if !voiced => bail!(
+            "no installed voice speaks '{}': translating into it writes captions only (--srt, --vtt, --json); drop -o",
+            args.to
+        ),
+        Some(path) => Some(path.clone()),
+        None if !voiced => None,
         None if outfile::is_stdout(&args.input) => bail!("reading from standard input: name the output with -o"),
-        None => default_output(&args.input),
+        None => Some(default_output(&args.input)),
     };
-    let mut outputs = vec![("the English speech (-o)", output.as_path())];
+    let mut outputs: Vec<(&str, &Path)> = output.iter().map(|o| ("the English speech (-o)", o.as_path())).collect();
     for (what, path) in [
         ("the SubRip captions (--srt)", &args.srt),
         ("the WebVTT captions (--vtt)", &args.vtt),
@@ -43,7 +47,8 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let reader = AudioReader::open(&args.input, STT_RATE)?;
     let runtime = Runtime::open()?;
-    let (config, names) = pipeline_config(&runtime, &args.recognition, FILE_CUTS, &args.translation, false, false)?;
+    let (config, names) =
+        pipeline_config(&runtime, &args.recognition, &args.to, FILE_CUTS, &args.translation, false, false)?;
     let progress = progress_bar(reader.declared_duration_s(), args.quiet || stdout_taken);
 
     let input = Arc::new(Mutex::new(Input { reader, error: None }));
@@ -54,9 +59,10 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let mut write_error: Option<OutputError> = None;
     pipeline::run(chunks(input.clone()), &config, |event| match event {
         Event::Ready { speech_rate } => {
+            let Some(output) = &output else { return };
             // The track is written at the voice's rate as the utterances come (resampled to
             // --rate on the way), so it never sits in memory whole.
-            match WavWriter::create_resampled(&output, speech_rate, args.rate.unwrap_or(speech_rate)) {
+            match WavWriter::create_resampled(output, speech_rate, args.rate.unwrap_or(speech_rate)) {
                 Ok(writer) => speech = Some((writer, Timeline::new(speech_rate))),
                 Err(e) => {
                     write_error.get_or_insert(e);
@@ -66,7 +72,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
         Event::Translated { mut segment, .. } => {
             progress.set_position((segment.end_s * 10.0) as u64);
             if !args.quiet {
-                say(&progress, caption(&segment, &from), stdout_taken);
+                say(&progress, caption(&segment, &from, &args.to), stdout_taken);
             }
             // Only the texts stay for the captions.
             if let Some((writer, timeline)) = speech.as_mut() {
@@ -98,10 +104,13 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let duration_s = input.reader.duration_s();
     warn_about_repairs(&input.reader);
 
-    // A run that ends without failing has always reported its voice first.
-    let (mut writer, mut timeline) = speech.context("the pipeline ended without loading the voice")?;
-    writer.write_silence(timeline.pad_to(duration_s))?;
-    let mut ready: Vec<OutFile> = vec![writer.finish()?];
+    let mut ready: Vec<OutFile> = Vec::new();
+    if output.is_some() {
+        // A run that ends without failing has always reported its voice first.
+        let (mut writer, mut timeline) = speech.context("the pipeline ended without loading the voice")?;
+        writer.write_silence(timeline.pad_to(duration_s))?;
+        ready.push(writer.finish()?);
+    }
     if let Some(path) = &args.srt {
         ready.push(outfile::prepare(path, srt(&segments).as_bytes())?);
     }
@@ -116,7 +125,8 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
                 "vad": "silero-vad v6",
                 "stt": { "engine": "whisper-ctranslate2-int8", "model": args.recognition.whisper, "path": names.whisper_dir, "language": from },
                 "mt": names.mt,
-                "tts": "piper-en-us-joe-medium",
+                "tts": if voiced { Some("piper-en-us-joe-medium") } else { None },
+                "to": args.to,
             }),
             input: serde_json::json!({ "path": args.input, "duration_s": duration_s }),
         };
@@ -129,15 +139,25 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     }
     if !args.quiet {
         let elapsed = started.elapsed().as_secs_f64();
-        eprintln!(
-            "{} utterances spoken, {} not spoken; {:.1} s of audio in {:.1} s{}; wrote {}",
-            segments.len() - unspoken,
-            dropped.len() + unspoken,
-            duration_s,
-            elapsed,
-            real_time_factor(elapsed, duration_s),
-            output.display()
-        );
+        match &output {
+            Some(output) => eprintln!(
+                "{} utterances spoken, {} not spoken; {:.1} s of audio in {:.1} s{}; wrote {}",
+                segments.len() - unspoken,
+                dropped.len() + unspoken,
+                duration_s,
+                elapsed,
+                real_time_factor(elapsed, duration_s),
+                output.display()
+            ),
+            None => eprintln!(
+                "{} utterances captioned, {} refused; {:.1} s of audio in {:.1} s{}",
+                segments.len(),
+                dropped.len(),
+                duration_s,
+                elapsed,
+                real_time_factor(elapsed, duration_s),
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -226,7 +246,7 @@ fn clock(seconds: f64) -> String {
     format!("{:02}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
 }
 
-fn caption(segment: &TranslatedSegment, from: &str) -> String {
+fn caption(segment: &TranslatedSegment, from: &str, to: &str) -> String {
     let flag = match segment.delivery {
         _ if segment.mt_failed => " (untranslated)",
         Delivery::CaptionOnly => " (not spoken: low confidence)",
@@ -234,7 +254,7 @@ fn caption(segment: &TranslatedSegment, from: &str) -> String {
     };
     let mark = if segment.confidence.level == Level::Low { "(?) " } else { "" };
     format!(
-        "[{} → {}] {from}: {mark}{}\n{:>17} en: {mark}{}{flag}",
+        "[{} → {}] {from}: {mark}{}\n{:>17} {to}: {mark}{}{flag}",
         clock(segment.start_s),
         clock(segment.end_s),
         segment.source_text,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use linguastream_core::mt::{LlmOptions, LlmTranslator, MtError, SourceSegment, Translator};
+use linguastream_core::mt::{LlmOptions, LlmTranslator, MtError, Pair, SourceSegment, Translator};
 
 use crate::util::{bin, fails, home_with_default_models, ok, read_wav, sample, store};
 
@@ -15,6 +15,10 @@ fn gemma() -> PathBuf {
             panic!("the LLM tests need Gemma 3 270M ({e}); run `make test` or `linguastream models fetch gemma3-270m`")
         }
     }
+}
+
+fn fa_en() -> Pair {
+    Pair::new("fa", "en")
 }
 
 fn has_persian(text: &str) -> bool {
@@ -30,7 +34,7 @@ fn gemma_translates_persian_sentences_and_keeps_to_one_line() {
     // What it translates, not how fast: with the default 4 s budget, the other tests loading
     // the CPU beside it cut the sentence short ("I").
     let options = LlmOptions { time_budget: Duration::from_secs(60), ..LlmOptions::default() };
-    let mut llm = LlmTranslator::try_new(&gemma(), options).unwrap();
+    let mut llm = LlmTranslator::try_new(&gemma(), &fa_en(), options).unwrap();
     let english = llm.translate(text("من امروز خیلی خسته هستم.")).unwrap();
     assert!(!has_persian(&english) && !english.contains('\n'), "{english}");
     assert!(english.to_lowercase().contains("tired"), "'I am very tired today' came out as: {english}");
@@ -42,12 +46,29 @@ fn gemma_translates_persian_sentences_and_keeps_to_one_line() {
 }
 
 #[test]
+fn gemma_translates_english_into_persian_for_the_other_side_of_a_call() {
+    let options = LlmOptions { time_budget: Duration::from_secs(60), ..LlmOptions::default() };
+    let mut llm = LlmTranslator::try_new(&gemma(), &Pair::new("en", "fa"), options).unwrap();
+    let persian = llm.translate(text("Thank you very much, see you tomorrow.")).unwrap();
+    let letters: Vec<char> = persian.chars().filter(|c| c.is_alphabetic()).collect();
+    let latin = letters.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    assert!(has_persian(&persian) && latin * 4 < letters.len() && !persian.contains('\n'), "{persian}");
+    assert!(
+        llm.prompt_for("Thanks").ends_with("English: Thanks\nPersian:")
+            || llm.prompt_for("Thanks").contains("to Persian")
+    );
+    assert_eq!(llm.translate(text("10, 20, ۳۰")).unwrap(), "10, 20, ۳۰", "nothing to translate");
+    let other = LlmTranslator::try_new(&gemma(), &Pair::new("en", "pt"), LlmOptions::default()).err().unwrap();
+    assert!(other.to_string().contains("Persian ↔ English, not en→pt"), "{other}");
+}
+
+#[test]
 fn earlier_utterances_never_reach_a_later_prompt() {
     let options = || LlmOptions { time_budget: Duration::from_secs(60), ..LlmOptions::default() };
     let (later, earlier) = ("یک، دو، سه، چهار، پنج", "من امروز خیلی خسته هستم.");
-    let mut fresh = LlmTranslator::try_new(&gemma(), options()).unwrap();
+    let mut fresh = LlmTranslator::try_new(&gemma(), &fa_en(), options()).unwrap();
     let alone = fresh.translate(text(later)).unwrap();
-    let mut llm = LlmTranslator::try_new(&gemma(), options()).unwrap();
+    let mut llm = LlmTranslator::try_new(&gemma(), &fa_en(), options()).unwrap();
     let english = llm.translate(text(earlier)).unwrap();
     let prompt = llm.prompt_for(later);
     assert!(!prompt.contains(&english) && !prompt.contains(earlier), "the earlier utterance is in: {prompt}");
@@ -59,7 +80,7 @@ fn earlier_utterances_never_reach_a_later_prompt() {
 #[test]
 fn the_time_budget_bounds_each_translation() {
     let options = LlmOptions { time_budget: Duration::from_millis(1), ..LlmOptions::default() };
-    let mut llm = LlmTranslator::try_new(&gemma(), options).unwrap();
+    let mut llm = LlmTranslator::try_new(&gemma(), &fa_en(), options).unwrap();
     let long = "امروز صبح زود از خواب بیدار شدم و بعد از خوردن صبحانه با دوستانم به پارک رفتیم و تا ظهر آنجا ماندیم.";
     let result = llm.translate(text(long));
     // Prompt evaluation is not interruptible; decoding stops at the first token past the budget.
@@ -74,7 +95,8 @@ fn a_file_that_is_not_a_gguf_model_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("model.gguf");
     std::fs::write(&fake, b"not a model").unwrap();
-    let error = LlmTranslator::try_new(&fake, LlmOptions::default()).err().expect("loading must fail").to_string();
+    let error =
+        LlmTranslator::try_new(&fake, &fa_en(), LlmOptions::default()).err().expect("loading must fail").to_string();
     assert!(error.contains("not a GGUF model llama.cpp can load"), "{error}");
 }
 
@@ -294,4 +316,33 @@ fn a_file_that_is_not_gguf_or_does_not_load_is_refused_and_not_installed() {
     let list = ok(in_home(home.path()).args(["models", "list"]));
     assert!(!list.contains("llm-page") && !list.contains("llm-cut"), "{list}");
     assert!(!home.path().join("models/llm-cut").exists());
+}
+
+/// The other side of a call, from a file: English speech (our own voice says it) recognised with
+/// English forced and captioned in Persian; no voice speaks Persian, so no speech is written.
+#[test]
+fn english_speech_is_captioned_in_persian() {
+    gemma();
+    let dir = tempfile::tempdir().unwrap();
+    let english = dir.path().join("english.wav");
+    ok(bin().args(["speak", "Good morning. Thank you very much for your help yesterday.", "-o"]).arg(&english));
+    let (json, srt) = (dir.path().join("out.json"), dir.path().join("out.srt"));
+    let translate = || {
+        let mut command = bin();
+        command.args(["translate", "--from", "en", "--to", "fa", "--mt", "llm"]).arg(&english);
+        command
+    };
+    let refused = fails(translate().arg("-o").arg(dir.path().join("out.wav")));
+    assert!(refused.contains("writes captions only"), "{refused}");
+    ok(translate().arg("--json").arg(&json).arg("--srt").arg(&srt));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let segments = report["segments"].as_array().unwrap();
+    assert!(!segments.is_empty(), "{report}");
+    let heard: String = segments.iter().map(|s| s["source_text"].as_str().unwrap().to_lowercase()).collect();
+    assert!(heard.contains("morning") && heard.contains("thank"), "English recognised as English: {heard}");
+    assert!(segments.iter().all(|s| s["delivery"] == "captioned"), "{report}");
+    assert!(segments.iter().any(|s| has_persian(s["translated_text"].as_str().unwrap())), "{report}");
+    assert!(report["model"]["tts"].is_null() && report["model"]["to"] == "fa", "{report}");
+    assert!(has_persian(&std::fs::read_to_string(&srt).unwrap()));
+    assert!(!dir.path().join("out.wav").exists() && !dir.path().join("english.en.wav").exists());
 }

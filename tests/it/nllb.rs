@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use linguastream_core::ct2::LIBRARY_FILE;
-use linguastream_core::mt::{MtError, NllbTranslator, SourceSegment, Translator};
+use linguastream_core::mt::{MtError, NllbTranslator, Pair, SourceSegment, Translator};
 
 use crate::util::{bin, fails, home_with_default_models, ok, sample, store};
 
@@ -23,7 +23,7 @@ fn text(text: &str) -> SourceSegment<'_> {
 
 #[test]
 fn the_engine_frames_the_source_and_returns_untagged_text() {
-    let mut nllb = NllbTranslator::try_new(&library(), &fixture(), "fa", 1).unwrap();
+    let mut nllb = NllbTranslator::try_new(&library(), &fixture(), &Pair::new("fa", "en"), 1).unwrap();
     let mut translated = 0;
     for sentence in ["سلام، حال شما چطور است؟", "یک دو سه", "من فردا به دفتر می‌روم."]
     {
@@ -42,9 +42,11 @@ fn the_engine_frames_the_source_and_returns_untagged_text() {
 
 #[test]
 fn a_missing_model_or_unknown_language_is_a_clear_error() {
-    let missing = NllbTranslator::try_new(&library(), Path::new("/nonexistent"), "fa", 1).err().unwrap().to_string();
+    let fa_en = Pair::new("fa", "en");
+    let missing = NllbTranslator::try_new(&library(), Path::new("/nonexistent"), &fa_en, 1).err().unwrap().to_string();
     assert!(missing.contains("cannot load translation model /nonexistent"), "{missing}");
-    let language = NllbTranslator::try_new(&library(), &fixture(), "xx", 1).err().unwrap().to_string();
+    let language =
+        NllbTranslator::try_new(&library(), &fixture(), &Pair::new("xx", "en"), 1).err().unwrap().to_string();
     assert!(language.contains("NLLB language code for 'xx' unknown"), "{language}");
 }
 
@@ -105,4 +107,37 @@ fn mt_nllb_without_a_model_says_how_to_get_one() {
             .arg(home.path().join("out.wav")),
     );
     assert!(error.contains("models fetch nllb-200-distilled-600m"), "{error}");
+}
+
+#[test]
+fn bench_text_runs_english_into_persian_through_nllb() {
+    let home = home_with_tiny_nllb();
+    let manifest = home.path().join("m.tsv");
+    std::fs::write(
+        &manifest,
+        "id\taudio\tfa_transcript\ten_reference\na\t\tسلام\tHello\nb\t\tیک دو سه\tone two three\n",
+    )
+    .unwrap();
+    let report = home.path().join("report.json");
+    let printed = ok(bin()
+        .env("LINGUASTREAM_HOME", home.path())
+        .args(["bench", "--text", "--from", "en", "--to", "fa", "--mt", "nllb"])
+        .arg(&manifest)
+        .arg("--json")
+        .arg(&report));
+    assert!(printed.contains("2 sentences"), "{printed}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let translations = report["translations"].as_array().unwrap();
+    assert_eq!(translations[0][1], "Hello", "the English column is the source: {report}");
+    for translation in translations {
+        let persian = translation[2].as_str().unwrap();
+        assert!(!persian.contains("pes_Arab"), "the target tag is dropped: {persian}");
+    }
+    let direct = fails(
+        bin()
+            .env("LINGUASTREAM_HOME", home.path())
+            .args(["bench", "--text", "--from", "en", "--to", "fa", "--mt", "direct"])
+            .arg(&manifest),
+    );
+    assert!(direct.contains("into English only"), "{direct}");
 }

@@ -19,6 +19,7 @@ fn options(language: &str) -> SessionOptions {
             decode_budget: 1.0,
             real_time: false,
         },
+        target: "en".into(),
         mt: MtChoice::Direct,
         segmenter: SegmenterOptions::default(),
         stream_speech: true,

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ct2;
 use crate::models::{ModelStore, StoreError};
-use crate::mt::{nllb_code, CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, NllbTranslator, Translator};
+use crate::mt::{
+    nllb_code, CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, NllbTranslator, Pair, Translator,
+};
 #[cfg(feature = "llm")]
 use crate::mt::{LlmOptions, LlmTranslator};
 use crate::pipeline::{Factory, PipelineConfig, StageFactories, UnsurePolicy};
@@ -49,11 +51,11 @@ pub enum MtEngine {
     Direct,
     /// A Firefox-Translations model in this directory.
     Firefox(PathBuf),
-    /// A GGUF language model (llama.cpp) in this file.
+    /// A GGUF language model (llama.cpp) in this file, for `pair`.
     #[cfg(feature = "llm")]
-    Llm(PathBuf),
-    /// An NLLB conversion in `dir`, run by the CTranslate2 `library`, from `language`.
-    Nllb { library: PathBuf, dir: PathBuf, language: String },
+    Llm { gguf: PathBuf, pair: Pair },
+    /// An NLLB conversion in `dir`, run by the CTranslate2 `library`, for `pair`.
+    Nllb { library: PathBuf, dir: PathBuf, pair: Pair },
 }
 
 /// How speech is recognised.
@@ -77,6 +79,8 @@ pub struct RecognitionOptions {
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     pub recognition: RecognitionOptions,
+    /// The language the speech is translated into (ISO 639-1).
+    pub target: String,
     pub mt: MtChoice,
     pub segmenter: SegmenterOptions,
     /// See [`PipelineConfig::stream_speech`].
@@ -103,16 +107,20 @@ pub enum RuntimeError {
     NotWhisperDir(String),
     #[error("unknown Whisper model '{0}': give a size (tiny, base, small, medium, large-v3, large-v3-turbo) or a model directory")]
     UnknownWhisper(String),
-    #[error("there is no Firefox-Translations model for {0}→en; use --mt direct")]
-    NoTranslationModel(String),
-    #[error("--mt llm translates Persian (its prompt is Persian → English); use --mt firefox or direct for {0}")]
-    LlmLanguage(String),
+    #[error("there is no Firefox-Translations model for {0}; use --mt direct")]
+    NoTranslationModel(Pair),
+    #[error("no translation model for {0} is installed (--mt firefox, nllb or llm with their models)")]
+    NoModelForPair(Pair),
+    #[error("--mt direct is Whisper's own translation, into English only, not {0}")]
+    DirectIntoEnglishOnly(Pair),
+    #[error("--mt llm translates Persian ↔ English; use --mt firefox, nllb or direct for {0}")]
+    LlmLanguage(Pair),
     #[error("the direct engine translates audio, not text: choose --mt firefox or --mt llm")]
     DirectNeedsAudio,
     #[error("no local LLM is in the model list")]
     NoLlm,
-    #[error("--mt nllb does not know NLLB's code for '{0}'")]
-    NllbLanguage(String),
+    #[error("--mt nllb does not know NLLB's code for a language of {0}")]
+    NllbLanguage(Pair),
     #[error("no NLLB model is in the model list")]
     NoNllb,
     #[error("this build has no llm engine (linguastream-core's `llm` feature is off)")]
@@ -179,13 +187,14 @@ impl Runtime {
     /// are made inside their stages' threads).
     pub fn pipeline_config(&self, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames), RuntimeError> {
         let recognition = &options.recognition;
-        let (engine, mt, note) = self.choose_engine(&recognition.language, options.mt)?;
+        let (engine, mt, note) = self.choose_engine(&Pair::new(&recognition.language, &options.target), options.mt)?;
         let (whisper, whisper_dir) = self.whisper(recognition)?;
         let stages = StageFactories {
             detector: self.detector()?,
             recognizer: recognizer_factory(whisper.clone(), &recognition.language),
             translator: translator_factory(&engine, whisper, &recognition.language),
-            synthesizer: self.synthesizer()?,
+            // The voice is English: a session into another language is captioned.
+            synthesizer: if options.target == "en" { Some(self.synthesizer()?) } else { None },
         };
         let config = PipelineConfig {
             stages,
@@ -267,30 +276,36 @@ impl Runtime {
         Ok(self.store.require(&id)?)
     }
 
-    /// The Firefox model for the pair when asked for or installed, else direct; with the name
-    /// reports show and a note when `auto` fell back.
-    fn choose_engine(&self, from: &str, choice: MtChoice) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
+    /// The Firefox model for the pair when asked for or installed, else direct (into English);
+    /// with the name reports show and a note when `auto` fell back.
+    fn choose_engine(&self, pair: &Pair, choice: MtChoice) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
         const DIRECT: &str = "direct (Whisper translate task)";
-        let model =
-            self.store.manifest().translation_model(from, "en").map(|e| (e.id.clone(), self.store.require(&e.id)));
+        let into_english = pair.to == "en";
+        let model = self
+            .store
+            .manifest()
+            .translation_model(&pair.from, &pair.to)
+            .map(|e| (e.id.clone(), self.store.require(&e.id)));
         match (choice, model) {
-            (MtChoice::Direct, _) => Ok((MtEngine::Direct, DIRECT.into(), None)),
+            (MtChoice::Direct, _) if into_english => Ok((MtEngine::Direct, DIRECT.into(), None)),
+            (MtChoice::Direct, _) => Err(RuntimeError::DirectIntoEnglishOnly(pair.clone())),
             #[cfg(feature = "llm")]
-            (MtChoice::Llm, _) => self.llm_engine(from),
+            (MtChoice::Llm, _) => self.llm_engine(pair),
             #[cfg(not(feature = "llm"))]
             (MtChoice::Llm, _) => Err(RuntimeError::LlmNotBuilt),
-            (MtChoice::Nllb, _) => self.nllb_engine(from),
+            (MtChoice::Nllb, _) => self.nllb_engine(pair),
             (MtChoice::Firefox | MtChoice::Auto, Some((id, Ok(dir)))) => {
                 Ok((MtEngine::Firefox(dir), format!("firefox ({id})"), None))
             }
             (MtChoice::Firefox, Some((_, Err(e)))) => Err(e.into()),
-            (MtChoice::Firefox, None) => Err(RuntimeError::NoTranslationModel(from.to_string())),
-            (MtChoice::Auto, _) => {
+            (MtChoice::Firefox, None) => Err(RuntimeError::NoTranslationModel(pair.clone())),
+            (MtChoice::Auto, _) if into_english => {
                 let note = format!(
-                    "no Firefox-Translations {from}→en model installed, so Whisper translates directly (weak with Whisper base); see `linguastream models list`"
+                    "no Firefox-Translations {pair} model installed, so Whisper translates directly (weak with Whisper base); see `linguastream models list`"
                 );
                 Ok((MtEngine::Direct, DIRECT.into(), Some(note)))
             }
+            (MtChoice::Auto, _) => Err(RuntimeError::NoModelForPair(pair.clone())),
         }
     }
 }
@@ -299,34 +314,35 @@ impl Runtime {
     /// A translator of text alone (`bench --text`), with its name.
     pub fn text_translator(
         &self,
-        from: &str,
+        pair: &Pair,
         choice: MtChoice,
     ) -> Result<(Factory<dyn Translator>, String), RuntimeError> {
-        let (engine, name, _) = self.choose_engine(from, choice)?;
+        let (engine, name, _) = self.choose_engine(pair, choice)?;
         Ok((text_translator_factory(engine)?, name))
     }
 
-    /// The installed GGUF model a user imported last, else the registry's; its prompt is
-    /// written for Persian → English.
+    /// The installed GGUF model a user imported last, else the registry's; it translates
+    /// Persian ↔ English.
     #[cfg(feature = "llm")]
-    fn llm_engine(&self, from: &str) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
-        if from != "fa" {
-            return Err(RuntimeError::LlmLanguage(from.to_string()));
+    fn llm_engine(&self, pair: &Pair) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
+        if !LlmTranslator::translates(pair) {
+            return Err(RuntimeError::LlmLanguage(pair.clone()));
         }
         let (id, dir) = self.model_of_role("llm").ok_or(RuntimeError::NoLlm)??;
-        Ok((MtEngine::Llm(dir.join(crate::models::import::GGUF_FILE)), format!("llm ({id})"), None))
+        let engine = MtEngine::Llm { gguf: dir.join(crate::models::import::GGUF_FILE), pair: pair.clone() };
+        Ok((engine, format!("llm ({id})"), None))
     }
 }
 
 impl Runtime {
     /// The installed NLLB conversion from the local model list, else the built-in one.
-    fn nllb_engine(&self, from: &str) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
-        if nllb_code(from).is_none() {
-            return Err(RuntimeError::NllbLanguage(from.to_string()));
+    fn nllb_engine(&self, pair: &Pair) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
+        if nllb_code(&pair.from).is_none() || nllb_code(&pair.to).is_none() {
+            return Err(RuntimeError::NllbLanguage(pair.clone()));
         }
         let (id, dir) = self.model_of_role("nllb").ok_or(RuntimeError::NoNllb)??;
         let library = self.store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
-        let engine = MtEngine::Nllb { library, dir, language: from.to_string() };
+        let engine = MtEngine::Nllb { library, dir, pair: pair.clone() };
         Ok((engine, format!("nllb ({id})"), None))
     }
 
@@ -367,13 +383,13 @@ fn text_translator_factory(engine: MtEngine) -> Result<Factory<dyn Translator>, 
         MtEngine::Firefox(dir) => {
             Arc::new(move || Ok(Box::new(CachedTranslator::new(FirefoxTranslator::try_new(&dir)?, cache))))
         }
-        MtEngine::Nllb { library, dir, language } => Arc::new(move || {
-            let nllb = NllbTranslator::try_new(&library, &dir, &language, NLLB_THREADS)?;
+        MtEngine::Nllb { library, dir, pair } => Arc::new(move || {
+            let nllb = NllbTranslator::try_new(&library, &dir, &pair, NLLB_THREADS)?;
             Ok(Box::new(CachedTranslator::new(nllb, cache)))
         }),
         #[cfg(feature = "llm")]
-        MtEngine::Llm(gguf) => Arc::new(move || {
-            Ok(Box::new(CachedTranslator::new(LlmTranslator::try_new(&gguf, LlmOptions::default())?, cache)))
+        MtEngine::Llm { gguf, pair } => Arc::new(move || {
+            Ok(Box::new(CachedTranslator::new(LlmTranslator::try_new(&gguf, &pair, LlmOptions::default())?, cache)))
         }),
     })
 }

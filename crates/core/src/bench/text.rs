@@ -1,5 +1,6 @@
 //! Text translation alone: the `fa_transcript` column of a manifest through a translator,
-//! scored with BLEU and chrF against `en_reference`, with the time per sentence.
+//! scored with BLEU and chrF against `en_reference`, with the time per sentence; or the other
+//! way, `en_reference` into Persian against `fa_transcript`.
 
 use std::path::Path;
 use std::time::Instant;
@@ -9,7 +10,7 @@ use serde::Serialize;
 use super::metrics::{corpus_bleu, corpus_chrf};
 use super::{BenchError, Table};
 use crate::live::{peak_rss_mb, Quantiles};
-use crate::mt::{SourceSegment, Translator};
+use crate::mt::{Pair, SourceSegment, Translator};
 
 /// A source sentence and its reference translation.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,11 +32,18 @@ pub struct TextReport {
     pub translations: Vec<(String, String, String)>,
 }
 
-/// The rows of a manifest that have both a transcript and a reference; with `limit`, that many
-/// spread evenly over the set (sets are often sorted, so the first rows are not a sample).
-pub fn read_text_pairs(path: &Path, limit: Option<usize>) -> Result<Vec<TextPair>, BenchError> {
+/// The rows of a manifest that have text in both languages of `pair` (`fa_transcript`,
+/// `en_reference`), source first; with `limit`, that many spread evenly over the set (sets are
+/// often sorted, so the first rows are not a sample).
+pub fn read_text_pairs(path: &Path, pair: &Pair, limit: Option<usize>) -> Result<Vec<TextPair>, BenchError> {
     let table = Table::read(path)?;
-    let (Some(source), Some(reference)) = (table.column("fa_transcript"), table.column("en_reference")) else {
+    let column = |language: &str| match language {
+        "fa" => Ok("fa_transcript"),
+        "en" => Ok("en_reference"),
+        other => Err(table.error(format!("a manifest has Persian and English text, not '{other}'"))),
+    };
+    let (source_name, reference_name) = (column(&pair.from)?, column(&pair.to)?);
+    let (Some(source), Some(reference)) = (table.column(source_name), table.column(reference_name)) else {
         return Err(table.error("text mode needs `fa_transcript` and `en_reference` columns".into()));
     };
     let id = table.column("id");
@@ -105,9 +113,14 @@ mod tests {
         let path = dir.path().join("m.tsv");
         std::fs::write(&path, "id\taudio\tfa_transcript\ten_reference\na\t\tسلام\thello\nb\t\tخوب\t\nc\t\tنه\tno\n")
             .unwrap();
-        let pairs = read_text_pairs(&path, None).unwrap();
+        let fa_en = Pair::new("fa", "en");
+        let pairs = read_text_pairs(&path, &fa_en, None).unwrap();
         assert_eq!(pairs.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["a", "c"]);
-        assert_eq!(read_text_pairs(&path, Some(1)).unwrap().len(), 1);
+        assert_eq!((pairs[0].source.as_str(), pairs[0].reference.as_str()), ("سلام", "hello"));
+        assert_eq!(read_text_pairs(&path, &fa_en, Some(1)).unwrap().len(), 1);
+        let en_fa = read_text_pairs(&path, &Pair::new("en", "fa"), None).unwrap();
+        assert_eq!((en_fa[1].source.as_str(), en_fa[1].reference.as_str()), ("no", "نه"), "turned round");
+        assert!(read_text_pairs(&path, &Pair::new("pt", "en"), None).is_err());
         assert_eq!(spread((0..10).collect(), Some(4)), vec![0, 2, 5, 7]);
         assert_eq!(spread((0..3).collect(), Some(5)), vec![0, 1, 2]);
     }

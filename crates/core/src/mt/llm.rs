@@ -1,8 +1,8 @@
 //! A local LLM in GGUF, run by llama.cpp, as a translator.
 //!
-//! A model whose GGUF carries a chat template llama.cpp can apply is asked, in that template, to
-//! translate the sentence; any other is prompted with a few Persian→English pairs, then the new
-//! sentence. Each sentence is translated on its own: earlier utterances and their English are
+//! Persian → English or English → Persian. A model whose GGUF carries a chat template llama.cpp
+//! can apply is asked, in that template, to translate the sentence; any other is prompted with a
+//! few example pairs in the same direction, then the new sentence. Each sentence is translated on its own: earlier utterances and their English are
 //! never in the prompt, because with them the model carried words of one utterance into the
 //! next (measured: `bench/results/README.md`). Greedy decoding stops at the end of the line, on
 //! a repetition loop, at a token cap that grows with the source, or when the time budget is
@@ -22,9 +22,10 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
-use super::{MtError, SourceSegment, Translator};
+use super::{MtError, Pair, SourceSegment, Translator};
 
-/// Written for this project (none come from the evaluation sets): everyday spoken sentences.
+/// Written for this project (none come from the evaluation sets): everyday spoken sentences, in
+/// Persian and English, used in either direction.
 const EXAMPLES: [(&str, &str); 4] = [
     ("سلام، حال شما چطور است؟", "Hello, how are you?"),
     (
@@ -35,9 +36,55 @@ const EXAMPLES: [(&str, &str); 4] = [
     ("قیمت این کتاب دویست هزار تومان است.", "The price of this book is two hundred thousand tomans."),
 ];
 
-/// What an instruction-tuned model is asked, in its own chat template, before the sentence.
-const INSTRUCTION: &str =
-    "Translate this Persian to English. Answer with the English translation only, on one line.\n\n";
+/// The pairs this translator knows, in the direction asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Direction {
+    PersianToEnglish,
+    EnglishToPersian,
+}
+
+impl Direction {
+    fn of(pair: &Pair) -> Option<Self> {
+        match (pair.from.as_str(), pair.to.as_str()) {
+            ("fa", "en") => Some(Direction::PersianToEnglish),
+            ("en", "fa") => Some(Direction::EnglishToPersian),
+            _ => None,
+        }
+    }
+
+    /// The source and target languages' names, as the prompt says them.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Direction::PersianToEnglish => ("Persian", "English"),
+            Direction::EnglishToPersian => ("English", "Persian"),
+        }
+    }
+
+    fn examples(self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        EXAMPLES.iter().map(move |&(persian, english)| match self {
+            Direction::PersianToEnglish => (persian, english),
+            Direction::EnglishToPersian => (english, persian),
+        })
+    }
+
+    /// Whether the text has words to translate: letters of the source language's script.
+    /// Numbers (Whisper often writes digits as numerals) and text already in the target script
+    /// pass through as they are; a small model asked to translate them tends to answer with
+    /// nothing or with noise.
+    fn needs_translation(self, text: &str) -> bool {
+        match self {
+            Direction::PersianToEnglish => text.chars().any(is_persian_letter),
+            Direction::EnglishToPersian => text.chars().any(|c| c.is_ascii_alphabetic()),
+        }
+    }
+
+    /// What an instruction-tuned model is asked, in its own chat template, before the sentence.
+    fn instruction(self) -> String {
+        let (source, target) = self.names();
+        format!("Translate this {source} to {target}. Answer with the {target} translation only, on one line.\n\n")
+    }
+}
+
 /// Stands for the sentence while the chat template is applied; split out afterwards.
 const SENTENCE_MARK: &str = "@@SENTENCE@@";
 
@@ -76,32 +123,32 @@ fn backend() -> Result<&'static LlamaBackend, MtError> {
 /// How a sentence is put to the model.
 #[derive(Debug, Clone, PartialEq)]
 enum Prompt {
-    /// Persian→English example pairs, then the sentence: for base models, and for chat
-    /// templates llama.cpp cannot apply.
-    Examples,
-    /// The model's own chat template around [`INSTRUCTION`] and the sentence: the text before
-    /// the sentence and the text after it (up to where the model's answer starts).
+    /// Example pairs, then the sentence: for base models, and for chat templates llama.cpp
+    /// cannot apply.
+    Examples(Direction),
+    /// The model's own chat template around [`Direction::instruction`] and the sentence: the
+    /// text before the sentence and the text after it (up to where the model's answer starts).
     Chat { before: String, after: String },
 }
 
 impl Prompt {
     /// The model's chat template when it has one llama.cpp can apply, else the examples.
-    fn for_model(model: &LlamaModel) -> Self {
+    fn for_model(model: &LlamaModel, direction: Direction) -> Self {
         let Ok(template) = model.chat_template(None) else {
-            return Prompt::Examples;
+            return Prompt::Examples(direction);
         };
-        let message = LlamaChatMessage::new("user".into(), format!("{INSTRUCTION}{SENTENCE_MARK}"));
+        let message = LlamaChatMessage::new("user".into(), format!("{}{SENTENCE_MARK}", direction.instruction()));
         let rendered = message.ok().and_then(|m| model.apply_chat_template(&template, &[m], true).ok());
         match rendered.as_deref().and_then(|r| r.split_once(SENTENCE_MARK)) {
             Some((before, after)) => Prompt::Chat { before: before.to_string(), after: after.to_string() },
-            None => Prompt::Examples,
+            None => Prompt::Examples(direction),
         }
     }
 
     /// The fixed start, evaluated once and kept in the KV cache.
     fn prefix(&self) -> String {
         match self {
-            Prompt::Examples => few_shot_prefix(),
+            Prompt::Examples(direction) => few_shot_prefix(*direction),
             Prompt::Chat { before, .. } => before.clone(),
         }
     }
@@ -109,7 +156,10 @@ impl Prompt {
     /// What follows the prefix for one sentence.
     fn tail(&self, text: &str) -> String {
         match self {
-            Prompt::Examples => format!("Persian: {text}\nEnglish:"),
+            Prompt::Examples(direction) => {
+                let (source, target) = direction.names();
+                format!("{source}: {text}\n{target}:")
+            }
             Prompt::Chat { after, .. } => format!("{text}{after}"),
         }
     }
@@ -123,12 +173,21 @@ pub struct LlmTranslator {
     /// Tokens of the fixed prompt, kept in the KV cache at positions 0..prefix_len.
     prefix_len: usize,
     prompt: Prompt,
+    direction: Direction,
     options: LlmOptions,
 }
 
 impl LlmTranslator {
-    pub fn try_new(gguf: &Path, options: LlmOptions) -> Result<Self, MtError> {
+    /// Whether it translates between these languages.
+    pub fn translates(pair: &Pair) -> bool {
+        Direction::of(pair).is_some()
+    }
+
+    /// Loads the model to translate `pair` (Persian ↔ English, see [`Self::translates`]).
+    pub fn try_new(gguf: &Path, pair: &Pair, options: LlmOptions) -> Result<Self, MtError> {
         let load_error = |reason: String| MtError::Load { path: gguf.display().to_string(), reason };
+        let direction = Direction::of(pair)
+            .ok_or_else(|| load_error(format!("the llm engine translates Persian ↔ English, not {pair}")))?;
         let backend = backend()?;
         let model = Box::new(
             LlamaModel::load_from_file(backend, gguf, &LlamaModelParams::default())
@@ -145,8 +204,8 @@ impl LlmTranslator {
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
         let context = model_ref.new_context(backend, params).map_err(|e| load_error(e.to_string()))?;
-        let prompt = Prompt::for_model(model_ref);
-        let mut translator = Self { context, model, prefix_len: 0, prompt, options };
+        let prompt = Prompt::for_model(model_ref, direction);
+        let mut translator = Self { context, model, prefix_len: 0, prompt, direction, options };
         let prefix = translator.tokenize(&translator.prompt.prefix(), true);
         decode(&mut translator.context, &prefix, 0).map_err(|e| load_error(format!("evaluating the prompt: {e}")))?;
         translator.prefix_len = prefix.len();
@@ -156,10 +215,12 @@ impl LlmTranslator {
     /// What the model is given: its chat template with an instruction, or examples.
     pub fn prompt_kind(&self) -> String {
         match self.prompt {
-            Prompt::Examples => "prompted with Persian→English examples (it has no chat template llama.cpp can apply)",
-            Prompt::Chat { .. } => "asked in its own chat template",
+            Prompt::Examples(direction) => {
+                let (source, target) = direction.names();
+                format!("prompted with {source}→{target} examples (it has no chat template llama.cpp can apply)")
+            }
+            Prompt::Chat { .. } => "asked in its own chat template".to_string(),
         }
-        .to_string()
     }
 
     /// Tokens of `text`; the markers of a chat template (`<start_of_turn>` …) are read as the
@@ -238,14 +299,11 @@ fn most_likely(context: &LlamaContext<'static>) -> LlamaToken {
     LlamaToken(i32::try_from(best).unwrap_or(0))
 }
 
-fn example(source: &str, english: &str) -> String {
-    format!("Persian: {source}\nEnglish: {english}\n\n")
-}
-
-fn few_shot_prefix() -> String {
-    let mut prompt = String::from("Translate Persian to English.\n\n");
-    for (source, english) in EXAMPLES {
-        prompt.push_str(&example(source, english));
+fn few_shot_prefix(direction: Direction) -> String {
+    let (source, target) = direction.names();
+    let mut prompt = format!("Translate {source} to {target}.\n\n");
+    for (from, to) in direction.examples() {
+        prompt.push_str(&format!("{source}: {from}\n{target}: {to}\n\n"));
     }
     prompt
 }
@@ -270,16 +328,14 @@ impl Translator for LlmTranslator {
         if text.is_empty() {
             return Err(MtError::Empty);
         }
-        // Numbers or Latin text (Whisper often writes digits as numerals) are English already;
-        // a small model asked to translate them tends to answer with nothing or with noise.
-        if !text.chars().any(is_persian_letter) {
+        if !self.direction.needs_translation(&text) {
             return Ok(text);
         }
-        let english = self.generate(&text)?;
-        if english.is_empty() {
+        let translated = self.generate(&text)?;
+        if translated.is_empty() {
             return Err(MtError::Empty);
         }
-        Ok(english)
+        Ok(translated)
     }
 }
 
@@ -304,18 +360,29 @@ mod tests {
 
     #[test]
     fn the_sentence_goes_where_the_prompt_leaves_room_for_it() {
-        assert_eq!(Prompt::Examples.tail("سلام"), "Persian: سلام\nEnglish:");
+        let to_english = Prompt::Examples(Direction::PersianToEnglish);
+        assert_eq!(to_english.tail("سلام"), "Persian: سلام\nEnglish:");
         let chat = Prompt::Chat { before: "<u>Translate: ".into(), after: "</u><model>".into() };
         assert_eq!(chat.prefix() + &chat.tail("سلام"), "<u>Translate: سلام</u><model>");
-        assert!(Prompt::Examples
-            .prefix()
-            .ends_with("English: The price of this book is two hundred thousand tomans.\n\n"));
+        assert!(to_english.prefix().ends_with("English: The price of this book is two hundred thousand tomans.\n\n"));
     }
 
     #[test]
     fn the_prompt_pairs_each_example_on_two_lines() {
-        let prefix = few_shot_prefix();
+        let prefix = few_shot_prefix(Direction::PersianToEnglish);
         assert_eq!(prefix.matches("\nEnglish: ").count(), EXAMPLES.len());
         assert!(prefix.ends_with("\n\n"));
+    }
+
+    #[test]
+    fn into_persian_the_examples_and_the_question_are_turned_round() {
+        let to_persian = Prompt::Examples(Direction::EnglishToPersian);
+        assert!(to_persian.prefix().starts_with(
+            "Translate English to Persian.\n\nEnglish: Hello, how are you?\nPersian: سلام، حال شما چطور است؟\n\n"
+        ));
+        assert_eq!(to_persian.tail("Thanks"), "English: Thanks\nPersian:");
+        assert!(Direction::EnglishToPersian.instruction().starts_with("Translate this English to Persian."));
+        assert!(!Direction::EnglishToPersian.needs_translation("۱۲۳ 456 سلام"));
+        assert!(Direction::of(&Pair::new("en", "pt")).is_none());
     }
 }

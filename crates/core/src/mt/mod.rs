@@ -1,14 +1,16 @@
-//! Translation to English: a [`Translator`] trait with four engines and a cache in front.
+//! Translation between a [`Pair`] of languages (Persian → English for the user's speech,
+//! English → Persian for the other side of a call): a [`Translator`] trait with four engines and a
+//! cache in front.
 //!
 //! * [`FirefoxTranslator`]: Firefox-Translations (Bergamot/Marian) models through `fxtranslate`.
 //!   Mozilla's fa→en model is what Persian speakers should install.
-//! * [`DirectWhisperTranslator`]: Whisper's own speech-translation task on the utterance audio,
-//!   the only fa→en speech path whose weights ship in a package registry (poor with Whisper base).
+//! * [`DirectWhisperTranslator`]: Whisper's own speech-translation task on the utterance audio
+//!   (into English only), the only fa→en speech path whose weights ship in a package registry (poor with Whisper base).
 //! * [`NllbTranslator`]: NLLB-200 (CTranslate2 conversions from Hugging Face), many languages,
 //!   licensed for non-commercial use only.
 //! * [`LlmTranslator`]: a local LLM in GGUF (llama.cpp), asked in its chat template or prompted
-//!   with examples, one sentence at a time; the registry ships Gemma 3 270M, weak but the only
-//!   fa→en text model; `models import-gguf` installs one a user brings.
+//!   with examples, one sentence at a time, Persian ↔ English; the registry ships Gemma 3 270M,
+//!   weak but the only text model for the pair; `models import-gguf` installs one a user brings.
 
 mod cache;
 mod direct;
@@ -24,6 +26,25 @@ pub use firefox::FirefoxTranslator;
 #[cfg(feature = "llm")]
 pub use llm::{LlmOptions, LlmTranslator};
 pub use nllb::{nllb_code, NllbTranslator};
+
+/// The languages a translation is between, as ISO 639-1 codes (`fa`, `en`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pair {
+    pub from: String,
+    pub to: String,
+}
+
+impl Pair {
+    pub fn new(from: &str, to: &str) -> Self {
+        Self { from: from.to_string(), to: to.to_string() }
+    }
+}
+
+impl std::fmt::Display for Pair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}→{}", self.from, self.to)
+    }
+}
 
 /// What a translator gets for one utterance: the recognised text and the audio it came from.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +69,7 @@ pub enum MtError {
     Empty,
 }
 
-/// Turns one source segment into English text.
+/// Turns one source segment into text in its engine's target language.
 ///
 /// Not `Send`: engines such as fxtranslate's hold thread-bound state, so each is created inside
 /// the thread that uses it.

@@ -14,7 +14,7 @@ use fxtranslate::spm::SpmVocab;
 
 use crate::ct2;
 
-use super::{MtError, SourceSegment, Translator};
+use super::{MtError, Pair, SourceSegment, Translator};
 
 /// SentencePiece's word-boundary marker.
 const SPACE: char = '\u{2581}';
@@ -150,7 +150,7 @@ const MAX_LENGTH: usize = 256;
 /// translations stay well under 2).
 const MAX_LENGTH_RATIO: usize = 3;
 
-/// A loaded NLLB model translating from one language into English.
+/// A loaded NLLB model translating between one pair of languages.
 pub struct NllbTranslator {
     model: ct2::Translator,
     bpe: BpeModel,
@@ -160,16 +160,18 @@ pub struct NllbTranslator {
 
 impl NllbTranslator {
     /// Loads the conversion in `dir`, loading CTranslate2 from `library` on first use.
-    pub fn try_new(library: &Path, dir: &Path, from: &str, threads: usize) -> Result<Self, MtError> {
+    pub fn try_new(library: &Path, dir: &Path, pair: &Pair, threads: usize) -> Result<Self, MtError> {
         let load_error = |reason: String| MtError::Load { path: dir.display().to_string(), reason };
-        let source_code =
-            nllb_code(from).ok_or_else(|| load_error(format!("NLLB language code for '{from}' unknown")))?;
+        let code = |language: &str| {
+            nllb_code(language).ok_or_else(|| load_error(format!("NLLB language code for '{language}' unknown")))
+        };
+        let (source_code, target_code) = (code(&pair.from)?, code(&pair.to)?);
         let bpe = BpeModel::load(&dir.join("sentencepiece.bpe.model")).map_err(load_error)?;
         let model = ct2::Translator::load(library, dir, threads.max(1)).map_err(|e| load_error(e.to_string()))?;
-        Ok(Self { model, bpe, source_code, target_code: "eng_Latn" })
+        Ok(Self { model, bpe, source_code, target_code })
     }
 
-    /// English text of the output pieces: the language tag and special tokens dropped, word
+    /// Text of the output pieces: the language tag and special tokens dropped, word
     /// markers made spaces.
     fn detokenize(&self, pieces: &[String]) -> String {
         let text: String = pieces

@@ -67,6 +67,8 @@ pub enum Delivery {
     SpokenWithCue,
     /// Shown in the captions only, marked, and not spoken.
     CaptionOnly,
+    /// Captioned: the session has no voice (none speaks its target language).
+    Captioned,
 }
 
 /// An utterance the hallucination gate refused to speak, kept for the report.

@@ -50,7 +50,8 @@ pub struct StageFactories {
     pub detector: Factory<dyn SpeechDetector>,
     pub recognizer: Factory<dyn Recognizer>,
     pub translator: Factory<dyn Translator>,
-    pub synthesizer: Factory<dyn Synthesizer>,
+    /// The voice; none when the session only captions (no voice speaks its target language).
+    pub synthesizer: Option<Factory<dyn Synthesizer>>,
 }
 
 /// Everything a run needs. Cheap to clone: runs (sessions) can share one.
@@ -367,7 +368,10 @@ pub fn start(
     let tts = spawn(Stage::Tts, &cancel, {
         let (cancel, events_tx) = (cancel.clone(), events_tx.clone());
         let speech = speech::SpeechOutput { stream: stream_speech, paced, unsure };
-        move || speech::tts(&factories.synthesizer, speech, &cancel, translated_rx, events_tx)
+        move || match &factories.synthesizer {
+            Some(synthesizer) => speech::tts(synthesizer, speech, &cancel, translated_rx, events_tx),
+            None => speech::captions(&cancel, translated_rx, events_tx),
+        }
     })
     .map_err(stop_on_error)?;
     std::thread::Builder::new()

@@ -1,5 +1,6 @@
 //! The speech stage: each utterance's English said, streamed or collected, paced for a listener,
-//! with the unsure cue where the English is of low confidence; its segment reported.
+//! with the unsure cue where the English is of low confidence; its segment reported. A session
+//! without a voice has captions only ([`captions`]).
 
 use std::cell::Cell;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -66,6 +67,60 @@ pub(super) fn tts(
         }
     }
     Ok(())
+}
+
+/// A session without a voice: every utterance goes out as captions, in order.
+pub(super) fn captions(
+    cancel: &CancelHandle,
+    input: Receiver<Message<Translated>>,
+    out: SyncSender<Event>,
+) -> Result<(), PipelineError> {
+    for message in input {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let event = match message {
+            Message::Event(event) => event,
+            Message::Item(translated) => captioned(translated),
+        };
+        if out.send(event).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// An utterance's captions, judged as a spoken one would be ([`confidence::assess`]).
+fn captioned(translated: Translated) -> Event {
+    let Translated { recognized, text, mt_failed, echo_removed, mt_ms, translated_at } = translated;
+    let Recognized { heard, text: source_text, recognition, stt_ms, recognized_at, .. } = recognized;
+    let utterance = &heard.audio.utterance;
+    let confidence = confidence::assess(&recognition, confidence::Outcome { echoes: echo_removed.len(), mt_failed });
+    let marks = StageMarks {
+        speech_end_at: heard.audio.speech_end_at,
+        detected_at: heard.detected_at,
+        recognized_at,
+        translated_at,
+        synthesis_started_at: translated_at,
+        first_speech_at: None,
+        heard_until: None,
+        english_s: 0.0,
+    };
+    let segment = TranslatedSegment {
+        start_s: seconds(utterance.speech_start),
+        end_s: seconds(utterance.speech_end),
+        source_text,
+        translated_text: text,
+        mt_failed,
+        timings_ms: StageTimings { stt: stt_ms, mt: mt_ms, tts: 0.0 },
+        speech_start_s: 0.0,
+        recognition,
+        confidence,
+        echo_removed,
+        delivery: Delivery::Captioned,
+        speech: Vec::new(),
+    };
+    Event::Translated { seq: heard.seq, segment, marks }
 }
 
 /// English speech still to be heard when it is streamed to a listener, who hears each sentence

@@ -146,7 +146,7 @@ fn config(synthesizer: Factory<dyn Synthesizer>) -> PipelineConfig {
             detector: Arc::new(|| Ok(Box::new(Loudness))),
             recognizer: Arc::new(|| Ok(Box::new(Level))),
             translator: Arc::new(|| Ok(Box::new(Upper))),
-            synthesizer,
+            synthesizer: Some(synthesizer),
         },
         segmenter: SegmenterOptions { pad_ms: 0, trailing_pad_ms: 0, ..Default::default() },
         stream_speech: false,
@@ -236,6 +236,21 @@ fn a_passage_whisper_cannot_read_whole_is_read_in_its_pieces() {
     assert_eq!(read(&config), ["U0", "U1", "U2"], "a passage cut at a loop is read in its pieces too");
     config.english_first = true;
     assert_eq!(read(&config), ["u0", "u1", "u2"], "Whisper's own English, piece by piece");
+}
+
+#[test]
+fn a_session_without_a_voice_captions_every_utterance_in_order() {
+    let mut config = config(beeps());
+    config.stages.synthesizer = None;
+    let events = collect(&start(crate::audio::chunks_of(bursts(3)), &config).unwrap());
+    assert_eq!(texts(&events), ["U0", "U1", "U2"]);
+    assert!(!events.iter().any(|e| matches!(e, Event::Ready { .. } | Event::Speech { .. })), "{events:?}");
+    for event in &events {
+        if let Event::Translated { segment, marks, .. } = event {
+            assert_eq!((segment.delivery, segment.speech.len()), (Delivery::Captioned, 0));
+            assert!(marks.first_speech_at.is_none() && marks.recognized_at <= marks.translated_at);
+        }
+    }
 }
 
 #[test]
