@@ -242,7 +242,10 @@ pub struct ServeArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MtChoice {
-    /// Firefox-Translations when the pair's model is installed, otherwise direct.
+    /// The installed text model whose Persian→English figure (published, or measured here)
+    /// beats Whisper's own translation, recognition then text translation; otherwise direct.
+    /// Firefox fa→en does (FLORES BLEU 32 per Mozilla); the registry Gemma 270M does not. A
+    /// line says which and why.
     Auto,
     /// Whisper's speech-translation task (weak on Persian with Whisper base).
     Direct,
@@ -274,9 +277,12 @@ pub struct RecognitionArgs {
     /// Spoken language (ISO 639-1 code Whisper knows).
     #[arg(long = "from", short = 'l', default_value = "fa", value_name = "LANG")]
     pub from: String,
-    /// Whisper model: a size installed with `models fetch whisper-SIZE` (tiny, base, small,
-    /// medium, large-v3, large-v3-turbo) or a directory with a CTranslate2 conversion.
-    #[arg(long, short = 'm', default_value = "base", value_name = "SIZE|DIR")]
+    /// Whisper model: `auto`, a size installed with `models fetch whisper-SIZE` (tiny, base,
+    /// small, medium, large-v3, large-v3-turbo) or a directory with a CTranslate2 conversion.
+    /// `auto` is the most accurate installed size estimated to keep up live on this machine
+    /// (`models fetch --best` installs it; `models recommend` measures the sizes here); a line
+    /// says which and why.
+    #[arg(long, short = 'm', default_value = "auto", value_name = "SIZE|DIR")]
     pub whisper: String,
     /// A pause this long ends an utterance (milliseconds, 100–5000; default 2000 for files,
     /// 300 live and in `bench`).
@@ -401,7 +407,18 @@ pub enum ModelsCommand {
     /// LINGUASTREAM_HTTP_TIMEOUT_S bounds each wait for data (default 60 s).
     Fetch {
         /// Model ids (see `models list`); none means the default set.
+        #[arg(conflicts_with = "best")]
         ids: Vec<String>,
+        /// The best set for this machine in one step: the default set, the most accurate
+        /// Whisper estimated to keep up live here (from what `models recommend` measured here,
+        /// else from a cost model of each size relative to base; with the memory free), and the
+        /// Persian→English text model whose published or measured figure beats Whisper's own
+        /// translation (Firefox-Translations fa→en). The hosts are asked first, all at once, for
+        /// at most 3 s: when they cannot be reached, one line says so and the installed models
+        /// stay as they are. `translate`, `live` and `serve` then use the set (`--whisper auto`,
+        /// `--mt auto`).
+        #[arg(long, conflicts_with = "source")]
+        best: bool,
         /// Reinstall even if installed and intact.
         #[arg(long)]
         force: bool,

@@ -45,7 +45,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let mut report = bench::run(&clips, &config, args.realtime)?;
     report.models = serde_json::json!({
         "vad": "silero-vad v6",
-        "stt": { "model": args.recognition.whisper, "path": names.whisper_dir, "language": args.recognition.from },
+        "stt": { "model": names.whisper, "path": names.whisper_dir, "language": args.recognition.from },
         "mt": names.mt,
         "tts": "piper-en-us-joe-medium",
     });

@@ -150,7 +150,7 @@ fn pipeline_config(
     if let Some(note) = &names.note {
         eprintln!("note: {note}");
     }
-    if let Some(hint) = recommend::hint(runtime.store(), &args.whisper) {
+    if let Some(hint) = recommend::hint(runtime.store(), &names.whisper) {
         eprintln!("hint: {hint}");
     }
     Ok((config, names))

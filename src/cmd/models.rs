@@ -6,6 +6,8 @@ use anyhow::{bail, Result};
 use std::path::Path;
 
 use linguastream_core::ct2;
+use linguastream_core::models::best::{self, BestSet};
+use linguastream_core::models::choice::MachineProfile;
 use linguastream_core::models::fetch::{fetch, import};
 use linguastream_core::models::import as hf_import;
 use linguastream_core::models::{ModelStore, Source, StoreError};
@@ -17,7 +19,8 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
     let store = ModelStore::open_default();
     match command {
         ModelsCommand::List => list(&store),
-        ModelsCommand::Fetch { ids, force, source } => fetch_models(&store, &ids, source.map(to_source), force),
+        ModelsCommand::Fetch { best: true, force, .. } => fetch_best(&store, force),
+        ModelsCommand::Fetch { ids, force, source, .. } => fetch_models(&store, &ids, source.map(to_source), force),
         ModelsCommand::Verify { ids } => verify(&store, &ids),
         ModelsCommand::Import { id, folder } => {
             let entry = store.entry(&id)?;
@@ -70,8 +73,10 @@ fn megabytes(bytes: u64) -> String {
 }
 
 fn list(store: &ModelStore) -> Result<ExitCode> {
-    println!("models in {}", store.models_dir().display());
-    println!("{:<24} {:<8} {:<13} {:>10}  description", "id", "role", "status", "size");
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    writeln!(out, "models in {}", store.models_dir().display())?;
+    writeln!(out, "{:<24} {:<8} {:<13} {:>10}  description", "id", "role", "status", "size")?;
     let mut problems = 0;
     let measurements = super::recommend::load_measurements(store);
     for entry in &store.manifest().models {
@@ -89,24 +94,34 @@ fn list(store: &ModelStore) -> Result<ExitCode> {
             .or_else(|| entry.size_mb.map(|mb| format!("≈ {mb} MB")))
             .unwrap_or_default();
         let files: Vec<&str> = entry.files.iter().map(|f| f.name.as_str()).collect();
-        println!("{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description);
+        writeln!(out, "{:<24} {:<8} {:<13} {:>10}  {}", entry.id, entry.role, status, size, entry.description)?;
         let sources: Vec<String> = entry.sources().iter().map(|s| s.to_string()).collect();
-        println!("{:<58}licence: {}; from: {}", "", entry.license, sources.join(", "));
+        writeln!(out, "{:<58}licence: {}; from: {}", "", entry.license, sources.join(", "))?;
         if let Some(line) =
             checked.as_ref().ok().and_then(|_| super::recommend::measured_line(&measurements, &entry.id))
         {
-            println!("{:<58}{line}", "");
+            writeln!(out, "{:<58}{line}", "")?;
         }
         match checked {
             Ok(_) => {}
-            Err(StoreError::NotInstalled { .. }) => println!("{:<58}files: {}", "", files.join(", ")),
+            Err(StoreError::NotInstalled { .. }) => writeln!(out, "{:<58}files: {}", "", files.join(", "))?,
             Err(e) => {
                 problems += 1;
-                println!("{:<58}{e}", "");
+                writeln!(out, "{:<58}{e}", "")?;
             }
         }
     }
+    print_to_pipe(&out)?;
     Ok(if problems > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Writes `text` to standard output; a reader that stopped early (`| head`) is not an error.
+fn print_to_pipe(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => Ok(result?),
+    }
 }
 
 fn to_source(choice: SourceChoice) -> Source {
@@ -147,6 +162,63 @@ fn fetch_models(store: &ModelStore, ids: &[String], source: Option<Source>, forc
         bail!("{failures} model(s) could not be installed");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `models fetch --best`: what is best here, the hosts asked at once, then the downloads.
+fn fetch_best(store: &ModelStore, force: bool) -> Result<ExitCode> {
+    let profile = MachineProfile::of(store.root());
+    let Some(best) = best::plan(store, &profile, "fa", false) else {
+        bail!("the model list has no Whisper size to choose from");
+    };
+    let wanted: Vec<&str> =
+        best.ids.iter().map(String::as_str).filter(|id| force || !best::is_installed(store, id)).collect();
+    if wanted.is_empty() {
+        eprintln!("the best set for this machine is installed: {}", describe(&best));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let probes: Vec<(&str, Option<(String, String)>)> = wanted
+        .iter()
+        .map(|id| Ok((*id, best::probe_url(store.entry(id)?))))
+        .collect::<Result<_, linguastream_core::models::StoreError>>()?;
+    let urls: Vec<String> = probes.iter().filter_map(|(_, probe)| probe.as_ref().map(|(_, url)| url.clone())).collect();
+    let unanswered = best::unanswered(&urls, best::PROBE_DEADLINE);
+    let (blocked, reachable): (Vec<_>, Vec<_>) =
+        probes.into_iter().partition(|(_, probe)| probe.as_ref().is_some_and(|(_, url)| unanswered.contains(url)));
+    if !blocked.is_empty() {
+        let ids: Vec<&str> = blocked.iter().map(|(id, _)| *id).collect();
+        let mut hosts: Vec<&str> =
+            blocked.iter().filter_map(|(_, probe)| probe.as_ref().map(|(h, _)| h.as_str())).collect();
+        hosts.dedup();
+        let keeping = best::plan(store, &profile, "fa", true).map_or("the installed models".into(), |now| {
+            format!("Whisper {} + {}", now.whisper.size, now.text.as_deref().unwrap_or("direct"))
+        });
+        eprintln!(
+            "models fetch --best: no answer from {} within {} s (offline, or only package registries are allowed), so {} (best for this machine) cannot be fetched; keeping {keeping}",
+            hosts.join(", "),
+            best::PROBE_DEADLINE.as_secs(),
+            ids.join(" and ")
+        );
+    }
+    let ids: Vec<String> = reachable.into_iter().map(|(id, _)| id.to_string()).collect();
+    if !ids.is_empty() {
+        fetch_models(store, &ids, None, force)?;
+    }
+    if blocked.is_empty() {
+        eprintln!("installed the best set for this machine: {}", describe(&best));
+        eprintln!("`translate`, `live` and `serve` use it (--whisper auto, --mt auto)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(best: &BestSet) -> String {
+    format!(
+        "Whisper {} + {} (Whisper {}: {}; {})",
+        best.whisper.size,
+        best.text.as_deref().unwrap_or("direct"),
+        best.whisper.size,
+        best.whisper_why,
+        best.text_why
+    )
 }
 
 fn verify(store: &ModelStore, ids: &[String]) -> Result<ExitCode> {

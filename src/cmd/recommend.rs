@@ -9,14 +9,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use linguastream_core::live::Quantiles;
+use linguastream_core::models::choice::{FIRST_AUDIO_MS, MEASURED_FILE, TARGET_E2E_MS};
 use linguastream_core::models::ModelStore;
-
-/// The live target: speech end → first English sample. Recognition starts while the pause
-/// that ends an utterance is still being confirmed, so what the pipeline adds around recognition
-/// and translation is mostly the first synthesised audio; taking it off the target gives the
-/// budget for those two stages.
-const TARGET_E2E_MS: f64 = 800.0;
-const FIRST_AUDIO_MS: f64 = 250.0;
 
 /// One combination, as measured.
 #[derive(Debug, Clone)]
@@ -140,7 +134,10 @@ fn measure_all(store: &ModelStore, clip: &Path) -> Result<ExitCode> {
     let missing: Vec<&str> =
         ["whisper-small", "firefox-faen"].into_iter().filter(|id| store.require(id).is_err()).collect();
     if !missing.is_empty() {
-        println!("not installed (`linguastream models fetch ID`): {}", missing.join(", "));
+        println!(
+            "not installed (`linguastream models fetch ID`, or `models fetch --best` for what suits this machine): {}",
+            missing.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -275,9 +272,6 @@ pub fn recommend(rows: &[Row]) -> Option<(&Row, bool)> {
 fn most_accurate<'a>(rows: impl Iterator<Item = &'a Row>) -> Option<&'a Row> {
     rows.max_by(|a, b| a.rank.cmp(&b.rank).then(b.latency_ms().total_cmp(&a.latency_ms())))
 }
-
-/// Where `models recommend` keeps its last table, in the LinguaStream home, for `models list`.
-const MEASURED_FILE: &str = "measured.json";
 
 fn save_measurements(store: &ModelStore, rows: &[Row]) -> Result<()> {
     let rows: Vec<serde_json::Value> = rows

@@ -123,7 +123,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
             dropped: &dropped,
             model: serde_json::json!({
                 "vad": "silero-vad v6",
-                "stt": { "engine": "whisper-ctranslate2-int8", "model": args.recognition.whisper, "path": names.whisper_dir, "language": from },
+                "stt": { "engine": "whisper-ctranslate2-int8", "model": names.whisper, "path": names.whisper_dir, "language": from },
                 "mt": names.mt,
                 "tts": if voiced { Some("piper-en-us-joe-medium") } else { None },
                 "to": args.to,

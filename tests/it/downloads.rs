@@ -385,6 +385,11 @@ struct Attachments {
 /// files (zstd attachments with their hashes) beside a newer model of another architecture and
 /// a fa→en model whose hashes match nothing pinned.
 fn fake_remote_settings(attachments: Arc<Attachments>) -> TestServer {
+    fake_remote_settings_from("pt", attachments)
+}
+
+/// The same, the real pt→en files listed as a model from `source_language`.
+fn fake_remote_settings_from(source_language: &'static str, attachments: Arc<Attachments>) -> TestServer {
     let mut blobs: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
     let mut records = Vec::new();
     for (i, (kind, name)) in PTEN_FILES.iter().enumerate() {
@@ -392,7 +397,7 @@ fn fake_remote_settings(attachments: Arc<Attachments>) -> TestServer {
         let packed = zstd(&raw);
         let location = format!("main-workspace/translations-models-v2/0000000{i}-pten.zst");
         records.push(serde_json::json!({
-            "name": name, "fileType": kind, "sourceLanguage": "pt", "targetLanguage": "en", "version": "1.0",
+            "name": name, "fileType": kind, "sourceLanguage": source_language, "targetLanguage": "en", "version": "1.0",
             "architecture": "base", "decompressedHash": sha256_bytes(&raw), "decompressedSize": raw.len(),
             "filter_expression": "", "id": format!("rec-{i}"), "last_modified": 1700000000000u64 + i as u64,
             "attachment": { "hash": sha256_bytes(&packed), "size": packed.len(), "filename": format!("{name}.zst"),
@@ -495,6 +500,120 @@ fn remote_settings_without_the_pinned_files_says_what_it_offers() {
         "firefox-faen",
     ]));
     assert!(unreachable.contains("cannot download the Firefox-Translations model list from http://127.0.0.1:9/v1/buckets/main/collections/translations-models-v2/records"), "{unreachable}");
+}
+
+// --- The best set for this machine ------------------------------------------------------------
+
+/// `models recommend`'s table as it would be on a machine where Whisper base takes 100 ms an
+/// utterance: small (≈ 4.5 times base's work) then fits the live budget, medium does not.
+fn fast_machine(home: &Path) {
+    let rows = serde_json::json!({ "rows": [
+        { "whisper": "whisper-base", "mt": "direct", "stt_ms": 100.0, "mt_ms": 0.0, "rtf": 0.2, "peak_rss_mb": 450.0 }
+    ] });
+    std::fs::write(home.join("measured.json"), rows.to_string()).unwrap();
+}
+
+/// An organisation's mirror of a Persian→English Firefox model, listed with Firefox fa→en's
+/// published figure (the files here are the real pt→en ones: the mechanics, not the English).
+fn mirror_faen_manifest(home: &Path) {
+    let files: Vec<String> = PTEN_FILES
+        .iter()
+        .map(|(kind, name)| {
+            let hash = sha256_bytes(&installed("firefox-pten", name));
+            format!("  {{ name = \"{name}\", sha256 = \"{hash}\", kind = \"{kind}\" }},")
+        })
+        .collect();
+    let manifest = format!(
+        "[[model]]\nid = \"mirror-faen\"\nrole = \"mt\"\npair = \"fa-en\"\ndescription = \"test\"\nlicense = \"MPL-2.0\"\ndefault = false\nsource = \"firefox\"\narchitecture = \"base\"\nbleu = 32.0\nbleu_source = \"firefox-faen's, mirrored\"\nfiles = [\n{}\n]\n",
+        files.join("\n")
+    );
+    std::fs::write(home.join("models.toml"), manifest).unwrap();
+}
+
+#[test]
+fn best_set_installs_what_it_chose_and_translate_uses_it() {
+    let hub = fake_hub(SMALL_REPO, "main", whisper_base_files(), Arc::new(HubBehaviour::default()));
+    let settings =
+        fake_remote_settings_from("fa", Arc::new(Attachments { faults: Mutex::new(VecDeque::new()), html: false }));
+    let home = home_with_default_models(&[]);
+    mirror_faen_manifest(home.path());
+    fast_machine(home.path());
+    let best = || {
+        let mut command = in_home(home.path());
+        command
+            .env("HF_ENDPOINT", hub.url())
+            .env("LINGUASTREAM_REMOTE_SETTINGS", format!("{}/v1", settings.url()))
+            .args(["models", "fetch", "--best"]);
+        command
+    };
+
+    let output = best().output().unwrap();
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("installed the best set for this machine: Whisper small + mirror-faen"), "{log}");
+    // What the hub served (Whisper base's real files under small's name) is what was installed.
+    let small = home.path().join("models/whisper-small");
+    assert!(std::fs::read(small.join("model.bin")).unwrap() == *installed("whisper-base", "model.bin"));
+    ok(in_home(home.path()).args(["models", "verify", "whisper-small", "mirror-faen"]));
+
+    let out = tempfile::tempdir().unwrap();
+    let report_path = out.path().join("report.json");
+    let output = in_home(home.path())
+        .args(["translate", "-o"])
+        .arg(out.path().join("en.wav"))
+        .arg("--json")
+        .arg(&report_path)
+        .arg(crate::util::sample("fa-sentence-virgool.wav"))
+        .output()
+        .unwrap();
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    let report = crate::util::json(&report_path);
+    assert_eq!(report["model"]["stt"]["model"], "small", "{report}");
+    assert_eq!(report["model"]["stt"]["path"], small.display().to_string());
+    assert_eq!(report["model"]["mt"], "firefox (mirror-faen)");
+    let auto = log.lines().filter(|l| l.contains("auto chose")).collect::<Vec<_>>();
+    assert_eq!(auto.len(), 1, "{log}");
+    assert!(auto[0].contains("Whisper small + firefox (mirror-faen)") && auto[0].contains("beats"), "{log}");
+    assert!(report["segments"].as_array().is_some_and(|s| !s.is_empty()), "{report}");
+
+    // Once there, nothing is downloaded again.
+    let before = hub.requests().len() + settings.requests().len();
+    let again = best().output().unwrap();
+    assert!(again.status.success());
+    assert!(stderr(&again).contains("the best set for this machine is installed"), "{}", stderr(&again));
+    assert_eq!(hub.requests().len() + settings.requests().len(), before);
+}
+
+#[test]
+fn best_set_with_the_hosts_out_of_reach_says_so_in_one_line_and_keeps_the_installed_set() {
+    let home = home_with_default_models(&[]);
+    fast_machine(home.path());
+    let closed = {
+        let spare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        spare.local_addr().unwrap().port()
+    };
+    let started = std::time::Instant::now();
+    // The hub at an address that is not routed (or, behind a filtering proxy, answered with
+    // 404); the Remote Settings server at a closed port (refused at once).
+    let output = in_home(home.path())
+        .env("HF_ENDPOINT", "http://10.255.255.1:81")
+        .env("LINGUASTREAM_REMOTE_SETTINGS", format!("http://localhost:{closed}/v1"))
+        .args(["models", "fetch", "--best"])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains(&format!("no answer from 10.255.255.1:81, localhost:{closed}")), "{log}");
+    assert!(
+        lines[0].contains("whisper-small and firefox-faen") && lines[0].contains("keeping Whisper base + direct"),
+        "{log}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert!(!home.path().join("models/whisper-small").exists() && !home.path().join("models/firefox-faen").exists());
 }
 
 // --- Python package index --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Integration tests: the real `linguastream` binary on real files with the real models
 //! (installed by `make test`, which runs `linguastream models fetch` first).
 
+mod auto;
 mod bad_input;
 mod bench;
 mod confidence;

@@ -17,6 +17,22 @@ fn list_shows_the_installed_default_set() {
 }
 
 #[test]
+fn list_into_a_reader_that_stops_early_is_not_an_error() {
+    store();
+    // The reading end is closed before the list is written, as `models list | head -1` does.
+    let mut child = bin()
+        .args(["models", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && !log.contains("panicked"), "{:?}: {log}", output.status);
+}
+
+#[test]
 fn fetch_is_idempotent_and_verify_passes() {
     store();
     let output = bin().args(["models", "fetch", "silero-vad"]).output().unwrap();

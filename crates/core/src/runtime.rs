@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ct2;
-use crate::models::{ModelStore, StoreError};
+use crate::models::choice::{self, MachineProfile, TextCandidate};
+use crate::models::{ModelEntry, ModelStore, StoreError};
 use crate::mt::{
     nllb_code, CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, NllbTranslator, Pair, Translator,
 };
@@ -34,7 +35,8 @@ const NLLB_THREADS: usize = 2;
 /// Which translation engine a session asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MtChoice {
-    /// Firefox-Translations when the pair's model is installed, otherwise direct.
+    /// The installed text model whose fa→en figure beats Whisper's own translation
+    /// ([`choice::choose_text`]), otherwise direct.
     Auto,
     Direct,
     Firefox,
@@ -63,7 +65,7 @@ pub enum MtEngine {
 pub struct RecognitionOptions {
     /// Spoken language (ISO 639-1).
     pub language: String,
-    /// An installed Whisper size (`base`) or a CTranslate2 Whisper directory.
+    /// An installed Whisper size (`base`), [`AUTO_WHISPER`], or a CTranslate2 Whisper directory.
     pub whisper: String,
     /// CPU threads for Whisper (None: [`crate::stt::DEFAULT_THREADS`]).
     pub threads: Option<usize>,
@@ -89,12 +91,17 @@ pub struct SessionOptions {
     pub unsure: UnsurePolicy,
 }
 
+/// `--whisper auto`: the most accurate installed size that keeps up live here.
+pub const AUTO_WHISPER: &str = "auto";
+
 /// Which models a session runs, for reports.
 #[derive(Debug, Clone)]
 pub struct ModelNames {
+    /// The Whisper size or directory (`auto` resolved).
+    pub whisper: String,
     pub whisper_dir: String,
     pub mt: String,
-    /// Why the engine is not the one the user may expect (`auto` fell back to `direct`).
+    /// What `auto` chose and why, in one line.
     pub note: Option<String>,
 }
 
@@ -187,8 +194,18 @@ impl Runtime {
     /// are made inside their stages' threads).
     pub fn pipeline_config(&self, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames), RuntimeError> {
         let recognition = &options.recognition;
-        let (engine, mt, note) = self.choose_engine(&Pair::new(&recognition.language, &options.target), options.mt)?;
+        let pair = Pair::new(&recognition.language, &options.target);
+        let (engine, mt, mt_note) = self.choose_engine(&pair, options.mt)?;
+        let auto_whisper = self.auto_whisper(&recognition.whisper)?;
+        let recognition = &RecognitionOptions {
+            whisper: auto_whisper.as_ref().map_or(recognition.whisper.clone(), |(size, _)| size.to_string()),
+            ..recognition.clone()
+        };
         let (whisper, whisper_dir) = self.whisper(recognition)?;
+        let note = match (auto_whisper, mt_note) {
+            (None, None) => None,
+            (whisper, mt_note) => Some(auto_note(&recognition.whisper, whisper.map(|(_, why)| why), &mt, mt_note)),
+        };
         let stages = StageFactories {
             detector: self.detector()?,
             recognizer: recognizer_factory(whisper.clone(), &recognition.language),
@@ -206,7 +223,8 @@ impl Runtime {
             speak_early: false,
             unsure: options.unsure,
         };
-        Ok((config, ModelNames { whisper_dir: whisper_dir.display().to_string(), mt, note }))
+        let whisper = recognition.whisper.clone();
+        Ok((config, ModelNames { whisper, whisper_dir: whisper_dir.display().to_string(), mt, note }))
     }
 
     /// Whisper for `recognition`, loaded once per model directory and thread count (sessions
@@ -260,8 +278,36 @@ impl Runtime {
         Ok(self.store.require(VOICE_MODEL)?.join("voice.onnx"))
     }
 
-    /// `whisper`: an installed size or a model directory.
+    /// For `auto`, the size it stands for on this machine and why; None for any other choice.
+    fn auto_whisper(&self, choice: &str) -> Result<Option<(&'static str, String)>, RuntimeError> {
+        if choice != AUTO_WHISPER {
+            return Ok(None);
+        }
+        let installed: Vec<&str> = choice::WHISPER_SIZES
+            .into_iter()
+            .filter(|size| matches!(self.store.installed(&format!("whisper-{size}")), Ok(Some(_))))
+            .collect();
+        let profile = MachineProfile::of(self.store.root());
+        let Some(chosen) = choice::choose_whisper(&profile, &installed, 0.0) else {
+            // Nothing installed: base's own error says how to install it.
+            self.store.require("whisper-base")?;
+            return Err(RuntimeError::UnknownWhisper(AUTO_WHISPER.into()));
+        };
+        let why = if installed.len() == 1 {
+            format!("the only Whisper installed, {}", chosen.why(&profile))
+        } else if chosen.keeps_up {
+            format!("the most accurate installed Whisper that keeps up here, {}", chosen.why(&profile))
+        } else {
+            format!("the fastest installed, though none keeps up live here: {}", chosen.why(&profile))
+        };
+        Ok(Some((chosen.size, why)))
+    }
+
+    /// `whisper`: an installed size, `auto`, or a model directory.
     fn whisper_dir(&self, choice: &str) -> Result<PathBuf, RuntimeError> {
+        if let Some((size, _)) = self.auto_whisper(choice)? {
+            return self.whisper_dir(size);
+        }
         let path = Path::new(choice);
         if path.is_dir() {
             if !path.join("model.bin").is_file() {
@@ -276,38 +322,113 @@ impl Runtime {
         Ok(self.store.require(&id)?)
     }
 
-    /// The Firefox model for the pair when asked for or installed, else direct (into English);
-    /// with the name reports show and a note when `auto` fell back.
+    /// The engine asked for, or for `auto` the installed text model that beats direct
+    /// ([`choice::choose_text`]); with the name reports show and, for `auto`, why. `direct` is
+    /// Whisper's own translation, into English only.
     fn choose_engine(&self, pair: &Pair, choice: MtChoice) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
-        const DIRECT: &str = "direct (Whisper translate task)";
-        let into_english = pair.to == "en";
-        let model = self
-            .store
-            .manifest()
-            .translation_model(&pair.from, &pair.to)
-            .map(|e| (e.id.clone(), self.store.require(&e.id)));
+        if choice == MtChoice::Auto {
+            return self.auto_engine(pair);
+        }
+        let model = self.pair_model(pair).map(|e| (e.id.clone(), self.store.require(&e.id)));
         match (choice, model) {
-            (MtChoice::Direct, _) if into_english => Ok((MtEngine::Direct, DIRECT.into(), None)),
-            (MtChoice::Direct, _) => Err(RuntimeError::DirectIntoEnglishOnly(pair.clone())),
+            (MtChoice::Direct | MtChoice::Auto, _) if pair.to == "en" => Ok((MtEngine::Direct, DIRECT.into(), None)),
+            (MtChoice::Direct | MtChoice::Auto, _) => Err(RuntimeError::DirectIntoEnglishOnly(pair.clone())),
             #[cfg(feature = "llm")]
             (MtChoice::Llm, _) => self.llm_engine(pair),
             #[cfg(not(feature = "llm"))]
             (MtChoice::Llm, _) => Err(RuntimeError::LlmNotBuilt),
             (MtChoice::Nllb, _) => self.nllb_engine(pair),
-            (MtChoice::Firefox | MtChoice::Auto, Some((id, Ok(dir)))) => {
-                Ok((MtEngine::Firefox(dir), format!("firefox ({id})"), None))
-            }
+            (MtChoice::Firefox, Some((id, Ok(dir)))) => Ok((MtEngine::Firefox(dir), format!("firefox ({id})"), None)),
             (MtChoice::Firefox, Some((_, Err(e)))) => Err(e.into()),
             (MtChoice::Firefox, None) => Err(RuntimeError::NoTranslationModel(pair.clone())),
-            (MtChoice::Auto, _) if into_english => {
-                let note = format!(
-                    "no Firefox-Translations {pair} model installed, so Whisper translates directly (weak with Whisper base); see `linguastream models list`"
-                );
-                Ok((MtEngine::Direct, DIRECT.into(), Some(note)))
-            }
-            (MtChoice::Auto, _) => Err(RuntimeError::NoModelForPair(pair.clone())),
         }
     }
+
+    /// The Firefox-Translations model for `pair`: the last installed in the model list (a
+    /// mirror's own before the built-in one), else the first listed.
+    fn pair_model(&self, pair: &Pair) -> Option<&ModelEntry> {
+        let pair = format!("{}-{}", pair.from, pair.to);
+        let listed: Vec<&ModelEntry> = self
+            .store
+            .manifest()
+            .models
+            .iter()
+            .filter(|m| m.role == "mt" && m.pair.as_deref() == Some(&pair))
+            .collect();
+        listed.iter().rev().find(|m| self.is_installed(&m.id)).or(listed.first()).copied()
+    }
+
+    fn is_installed(&self, id: &str) -> bool {
+        matches!(self.store.installed(id), Ok(Some(_)))
+    }
+
+    /// `--mt auto`: every installed text model that can translate `pair` weighed against
+    /// Whisper's own translation by its figure. Into a language other than English there is no
+    /// Whisper translation to weigh against: the pair's Firefox model, else NLLB, else the LLM.
+    fn auto_engine(&self, pair: &Pair) -> Result<(MtEngine, String, Option<String>), RuntimeError> {
+        // The figures in the model list are Persian→English; for another language only the
+        // pair's Firefox model is weighed, as before figures were kept.
+        let firefox_pair = format!("{}-{}", pair.from, pair.to);
+        let from_persian = pair.from == "fa" && pair.to == "en";
+        let usable = |m: &&ModelEntry| match m.role.as_str() {
+            "mt" => m.pair.as_deref() == Some(firefox_pair.as_str()),
+            "nllb" if pair.to == "en" => from_persian,
+            "nllb" => nllb_code(&pair.from).is_some() && nllb_code(&pair.to).is_some(),
+            #[cfg(feature = "llm")]
+            "llm" if pair.to == "en" => from_persian,
+            #[cfg(feature = "llm")]
+            "llm" => LlmTranslator::translates(pair),
+            _ => false,
+        };
+        let installed: Vec<&ModelEntry> =
+            self.store.manifest().models.iter().filter(usable).filter(|m| self.is_installed(&m.id)).collect();
+        let (pick, why) = if pair.to == "en" {
+            let candidates: Vec<TextCandidate> = installed
+                .iter()
+                .map(|m| TextCandidate {
+                    id: m.id.clone(),
+                    figure: m.bleu.map(|bleu| choice::Figure {
+                        bleu,
+                        source: m.bleu_source.clone().unwrap_or_else(|| "model list".into()),
+                    }),
+                })
+                .collect();
+            choice::choose_text(&pair.from, &candidates)
+        } else {
+            let rank = |m: &&ModelEntry| ["mt", "nllb", "llm"].iter().position(|role| *role == m.role);
+            let best = (0..installed.len()).min_by_key(|&i| (rank(&installed[i]), std::cmp::Reverse(i)));
+            (best, format!("the installed {pair} text model"))
+        };
+        let Some(entry) = pick.map(|i| installed[i]) else {
+            if pair.to != "en" {
+                return Err(RuntimeError::NoModelForPair(pair.clone()));
+            }
+            return Ok((MtEngine::Direct, DIRECT.into(), Some(why)));
+        };
+        let dir = self.store.require(&entry.id)?;
+        let (engine, name) = match entry.role.as_str() {
+            "nllb" => {
+                let library = self.store.require("ctranslate2")?.join(ct2::LIBRARY_FILE);
+                (MtEngine::Nllb { library, dir, pair: pair.clone() }, format!("nllb ({})", entry.id))
+            }
+            #[cfg(feature = "llm")]
+            "llm" => (
+                MtEngine::Llm { gguf: dir.join(crate::models::import::GGUF_FILE), pair: pair.clone() },
+                format!("llm ({})", entry.id),
+            ),
+            _ => (MtEngine::Firefox(dir), format!("firefox ({})", entry.id)),
+        };
+        Ok((engine, name, Some(why)))
+    }
+}
+
+const DIRECT: &str = "direct (Whisper translate task)";
+
+/// One line on what `auto` chose and why.
+fn auto_note(whisper: &str, whisper_why: Option<String>, mt: &str, mt_why: Option<String>) -> String {
+    let mut parts: Vec<String> = whisper_why.map(|why| format!("Whisper {whisper} is {why}")).into_iter().collect();
+    parts.extend(mt_why);
+    format!("auto chose Whisper {whisper} + {mt}: {}", parts.join("; "))
 }
 
 impl Runtime {

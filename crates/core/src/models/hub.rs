@@ -48,6 +48,11 @@ impl Hub {
         Self { endpoint, token }
     }
 
+    /// The hub's address (`HF_ENDPOINT`, else huggingface.co).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     pub fn resolve_url(&self, repo: &str, revision: &str, file: &str) -> String {
         format!("{}/{repo}/resolve/{revision}/{file}", self.endpoint)
     }

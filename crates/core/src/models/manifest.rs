@@ -48,6 +48,10 @@ pub struct ModelEntry {
     pub revision: Option<String>,
     /// Model architecture to pick among Remote Settings records of a `firefox` model.
     pub architecture: Option<String>,
+    /// A translation model's fa→en BLEU, published or measured, which `--mt auto` weighs
+    /// against Whisper's own translation ([`super::choice`]); `bleu_source` says where it is from.
+    pub bleu: Option<f32>,
+    pub bleu_source: Option<String>,
     #[serde(default)]
     pub pip_args: Vec<String>,
     pub files: Vec<FileEntry>,

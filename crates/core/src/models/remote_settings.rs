@@ -75,6 +75,11 @@ impl RemoteSettings {
         Self { server }
     }
 
+    /// The server root (`LINGUASTREAM_REMOTE_SETTINGS`, else Mozilla's).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
     pub fn records_url(&self) -> String {
         format!("{}/buckets/main/collections/{COLLECTION}/records", self.server)
     }
