@@ -4,11 +4,14 @@ same clips, the same model files (Whisper base CTranslate2, the Piper joe voice)
 machine, in one run. Each side runs in its own process, timed from start to end (model loading
 included) with its peak RSS.
 
-Speech recognition: every clip of MANIFEST, language forced (default fa); faster-whisper with its
-defaults (beam 5, temperature fallback), int8, the same thread count. Speech synthesis: the
-manifest's English references (or a fixed set of sentences) with the same voice.
+Speech recognition: every clip of MANIFEST, language forced (--language, default fa); faster-whisper
+with its defaults (beam 5, temperature fallback), int8, the same thread count. Scored against the
+manifest's transcript of the spoken language: `en_reference` for English speech (`--language en`),
+`fa_transcript` (the source-language column) otherwise; normalised as bench/textmetrics.py says.
+Speech synthesis: the manifest's English references (or a fixed set of sentences) with the same voice.
 
-Usage (through bench/compare.sh, which makes the venv): compare.py MANIFEST [--json OUT]
+Usage (through bench/compare.sh, which makes the venv):
+  compare.py MANIFEST [--language LANG] [--limit N] [--json OUT]
 """
 import argparse
 import csv
@@ -19,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from textmetrics import error_rates
+from textmetrics import english_normaliser, error_rates
 
 SENTENCES = [
     "Good morning, everyone, and thank you for joining the call.",
@@ -67,7 +70,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("manifest")
     parser.add_argument("--binary", default="target/release/linguastream")
-    parser.add_argument("--language", default="fa")
+    parser.add_argument("--language", default="fa", help="spoken language, forced on both sides (default fa)")
+    parser.add_argument("--limit", type=int, help="only the first N clips of the manifest")
     # Each side at its own default unless given: ours decodes on one thread, faster-whisper's
     # cpu_threads=0 lets CTranslate2 use every core.
     parser.add_argument("--threads", type=int, default=0)
@@ -75,6 +79,8 @@ def main():
     parser.add_argument("--worker", choices=["stt", "tts"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-input", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
 
     models = subprocess.run([args.binary, "models", "path"], capture_output=True, text=True, check=True).stdout.strip()
     whisper_dir = os.path.join(models, "whisper-base")
@@ -86,15 +92,23 @@ def main():
             return worker_stt(whisper_dir, args.language, args.threads, inputs["paths"])
         return worker_tts(voice, inputs["sentences"], inputs["out_dir"])
 
+    if args.language == "en":
+        english_normaliser()  # before minutes of recognition, not after
     base = os.path.dirname(os.path.abspath(args.manifest))
     with open(args.manifest) as f:
-        rows = [r for r in csv.DictReader(f, delimiter="\t") if r.get("audio")]
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r.get("audio")][: args.limit]
     paths = [r["audio"] if os.path.isabs(r["audio"]) else os.path.join(base, r["audio"]) for r in rows]
-    references = {p: r.get("fa_transcript") or "" for p, r in zip(paths, rows)}
+    # A manifest's source-language transcript is `fa_transcript`; spoken English has its
+    # transcript in `en_reference`.
+    reference_column = "en_reference" if args.language == "en" else "fa_transcript"
+    references = {p: r.get(reference_column) or "" for p, r in zip(paths, rows)}
+    if not any(references.values()):
+        print(f"note: no {reference_column} in {args.manifest}: no WER/CER", file=sys.stderr)
     sentences = [r["en_reference"] for r in rows if r.get("en_reference")][:20] or SENTENCES
     me = [sys.executable, os.path.abspath(__file__), args.manifest, "--binary", args.binary]
 
-    result = {"clips": len(paths), "sentences": len(sentences), "ours": {}, "theirs": {}}
+    result = {"clips": len(paths), "language": args.language, "reference": reference_column,
+              "sentences": len(sentences), "ours": {}, "theirs": {}}
     tmp = tempfile.TemporaryDirectory()
     worker_input = os.path.join(tmp.name, "inputs.json")
     with open(worker_input, "w") as f:
@@ -108,7 +122,7 @@ def main():
         out, wall, rss = measured(command)
         texts = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
         pairs = [(references[p], texts.get(p, "")) for p in paths if references[p]]
-        wer, cer = error_rates(pairs)
+        wer, cer = error_rates(pairs, args.language)
         result[side].update({"stt_s": round(wall, 2), "wer": wer, "cer": cer, "stt_peak_rss_mb": round(rss, 1)})
     for side, command in [
         ("ours", [args.binary, "speak", " ".join(sentences), "-o", os.path.join(tmp.name, "ours.wav")]),

@@ -183,6 +183,21 @@ pub struct LiveArgs {
     /// the sentence's English continues it. With --partial-captions, the captions are the English.
     #[arg(long)]
     pub speak_early: bool,
+    /// Also caption the other side of the call: what this computer plays (the call app's
+    /// voices), heard as English and translated into the language you speak (`--from`) with
+    /// `--call-mt`. A source name from `linguastream devices`, or `default`: the monitor of the
+    /// default output, where call apps play. LinguaStream's own English is never captured: the
+    /// virtual microphone is refused, and so are the speakers when the English plays there
+    /// (`--output speakers` or `both`).
+    #[arg(long, value_name = "SOURCE", conflicts_with = "call_input_file")]
+    pub call_input: Option<String>,
+    /// The other side of the call from a recording, played at real-time pace.
+    #[arg(long, value_name = "FILE")]
+    pub call_input_file: Option<PathBuf>,
+    /// Translation engine for the other side (auto: the installed English → Persian model,
+    /// else English captions alone).
+    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
+    pub call_mt: MtChoice,
     #[command(flatten)]
     pub translation: TranslationArgs,
     #[command(flatten)]
@@ -272,7 +287,7 @@ pub enum SourceChoice {
 }
 
 /// Options shared by every command that recognises speech.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RecognitionArgs {
     /// Spoken language (ISO 639-1 code Whisper knows).
     #[arg(long = "from", short = 'l', default_value = "fa", value_name = "LANG")]
@@ -312,6 +327,12 @@ pub struct RecognitionArgs {
     /// text so far is used and the reports say so.
     #[arg(long, default_value_t = 1.0, value_name = "X", value_parser = decode_budget)]
     pub decode_budget: f32,
+    /// Benchmarks of models with random weights only (`bench/whisper_sizes.py`): every decoding
+    /// pass writes exactly N tokens (1–200), no fallback runs and every utterance passes the
+    /// gate, so each Whisper size does the same work whatever nonsense it writes. Hidden: with
+    /// real weights it would speak invented text.
+    #[arg(long, hide = true, value_name = "N", value_parser = fixed_decode_tokens)]
+    pub fixed_decode_tokens: Option<usize>,
 }
 
 /// How an utterance is translated, and what happens to English of low confidence.
@@ -514,6 +535,10 @@ fn decode_budget(text: &str) -> Result<f32, String> {
     within(number(text)?, 0.01, 10.0, " (seconds per second of audio)")
 }
 
+fn fixed_decode_tokens(text: &str) -> Result<usize, String> {
+    within(number(text)?, 1, 200, " (tokens)")
+}
+
 fn threads(text: &str) -> Result<usize, String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     within(number(text)?, 1, cores * 2, &format!(" (this machine has {cores} cores)"))
@@ -557,5 +582,15 @@ mod tests {
         let e = error(&["linguastream", "translate", "a.wav", "--decode-budget", "0"]);
         assert!(e.contains("between 0.01 and 10"), "{e}");
         assert!(Cli::try_parse_from(["linguastream", "translate", "a.wav", "--rate", "16000", "-t", "1"]).is_ok());
+        let e = error(&["linguastream", "bench", "m.tsv", "--fixed-decode-tokens", "0"]);
+        assert!(e.contains("between 1 and 200"), "{e}");
+    }
+
+    /// A benchmark switch that would speak invented text with real weights: parsed, never shown.
+    #[test]
+    fn fixed_decode_tokens_is_accepted_but_not_in_the_help() {
+        assert!(Cli::try_parse_from(["linguastream", "live", "--fixed-decode-tokens", "24"]).is_ok());
+        let help = error(&["linguastream", "bench", "--help"]);
+        assert!(help.contains("--decode-budget") && !help.contains("fixed-decode"), "{help}");
     }
 }

@@ -1,10 +1,12 @@
 //! `linguastream live`: microphone (or a paced file) in, English speech into the virtual
-//! microphone and/or speakers, captions on the terminal.
+//! microphone and/or speakers, captions on the terminal; with `--call-input`, the other side of
+//! the call captioned too, in a second lane that shares the loaded models.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -17,10 +19,14 @@ use linguastream_core::outfile;
 use linguastream_core::output::sink::PulseSink;
 use linguastream_core::output::virtual_mic::{MIC, MIC_DESCRIPTION};
 use linguastream_core::output::{AudioSink, Delivery, TranslatedSegment, WavFileSink};
+use linguastream_core::pipeline::PipelineConfig;
 use linguastream_core::runtime::Runtime;
 
 use super::{check_outputs, pipeline_config, speak_early, LIVE_CUTS};
-use crate::cli::{LiveArgs, LiveOutput};
+use crate::cli::{LiveArgs, LiveOutput, TranslationArgs};
+
+/// The language the other side of a call speaks: the one the user's speech is translated into.
+const CALL_LANGUAGE: &str = "en";
 
 pub fn run(args: LiveArgs) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -36,6 +42,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     outputs.extend(args.metrics_json.as_deref().map(|p| ("the metrics (--metrics-json)", p)));
     outputs.extend(args.wav.as_deref().map(|p| ("the English speech (--wav)", p)));
     check_outputs(args.input_file.as_deref(), &outputs)?;
+    check_outputs(args.call_input_file.as_deref(), &[])?;
     let runtime = Runtime::open()?;
     // The outputs are opened at the voice's rate before the run, so a bad device fails now.
     let voice_rate = runtime.voice()?.sample_rate();
@@ -45,7 +52,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         (None, Ok(_)) => LiveOutput::VirtualMic,
         (None, Err(_)) => LiveOutput::None,
     };
-    let needs_server = args.input_file.is_none() || output != LiveOutput::None;
+    let needs_server = args.input_file.is_none() || args.call_input.is_some() || output != LiveOutput::None;
     let mut server = if needs_server { Some(server?) } else { None };
 
     // The microphone comes first so that every later failure also removes it (on drop).
@@ -72,6 +79,7 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     config.partial_captions = args.partial_captions;
     speak_early(&mut config, &names, args.speak_early)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
+    let call_side = call_side(&args, &runtime, server.as_mut(), speakers.as_deref(), stop.clone())?;
     if let Some(device) = &speakers {
         sinks.push(Box::new(PulseSink::open(device, voice_rate)?));
     }
@@ -93,10 +101,25 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         LiveEvent::Dropped(d) => eprintln!("[{:.1} s] not spoken: {}", d.start_s, d.reason),
         LiveEvent::Warning(warning) => eprintln!("warning: {warning}"),
     })?;
+    // The user's side has ended (stopped, or its file is over): so does the call's.
+    stop.store(true, Ordering::SeqCst);
+    let call_side = match call_side {
+        Some(lane) => Some(lane.join().map_err(std::panic::resume_unwind)??),
+        None => None,
+    };
 
     print_summary(&report);
+    if let Some(lane) = &call_side {
+        eprintln!("\nthe other side of the call:");
+        print_caption_summary(lane);
+    }
     if let Some(path) = &args.metrics_json {
-        outfile::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+        // The user's side as before; the call's, when it ran, under `call_side`.
+        let mut metrics = serde_json::to_value(&report)?;
+        if let Some(lane) = &call_side {
+            metrics["call_side"] = serde_json::to_value(lane)?;
+        }
+        outfile::write_atomic(path, serde_json::to_string_pretty(&metrics)?.as_bytes())?;
     }
     if let Some(failure) = report.capture_problems.iter().find(|p| p.contains("could not reconnect")) {
         bail!("{failure}");
@@ -116,6 +139,80 @@ fn open_input(
     let server = server.expect("a device input needs the sound server");
     let source = live::microphone_source(server, args.input.as_deref(), speakers)?;
     Ok(capture_pulse(source, stop, live::RECONNECT_FOR)?)
+}
+
+/// The other side of the call (`--call-input`, `--call-input-file`) on a thread of its own:
+/// English recognised and translated into the user's language, captioned, never spoken. Its
+/// source is checked like the microphone, so LinguaStream's own English cannot be captured.
+fn call_side(
+    args: &LiveArgs,
+    runtime: &Runtime,
+    server: Option<&mut PulseServer>,
+    speakers: Option<&str>,
+    stop: Arc<AtomicBool>,
+) -> Result<Option<JoinHandle<Result<LiveReport>>>> {
+    let capture = match (&args.call_input, &args.call_input_file) {
+        (_, Some(file)) => capture_file(decode_file(file, STT_RATE)?, stop, true),
+        (Some(wanted), None) => {
+            let server = server.expect("a device input needs the sound server");
+            let wanted = match wanted.as_str() {
+                "default" => format!("{}.monitor", server.defaults()?.sink),
+                name => name.to_string(),
+            };
+            let source = live::microphone_source(server, Some(&wanted), speakers)?;
+            eprintln!("captioning the other side of the call from {source}");
+            capture_pulse(source, stop, live::RECONNECT_FOR)?
+        }
+        (None, None) => return Ok(None),
+    };
+    let recognition = crate::cli::RecognitionArgs { from: CALL_LANGUAGE.into(), ..args.recognition.clone() };
+    let translation = TranslationArgs { mt: args.call_mt, unsure: args.translation.unsure };
+    let (config, names) =
+        pipeline_config(runtime, &recognition, &args.recognition.from, LIVE_CUTS, &translation, true, true)?;
+    eprintln!("the other side: {CALL_LANGUAGE} → {} ({})", args.recognition.from, names.mt);
+    let to = args.recognition.from.clone();
+    let colour = std::io::stdout().is_terminal();
+    Ok(Some(std::thread::spawn(move || run_call_side(capture, &config, &to, colour))))
+}
+
+fn run_call_side(capture: Capture, config: &PipelineConfig, to: &str, colour: bool) -> Result<LiveReport> {
+    Ok(live::run(capture, Vec::new(), config, |event| match event {
+        LiveEvent::Caption { segment, latency, .. } => print_call_caption(segment, to, latency.caption_ms, colour),
+        LiveEvent::Dropped(d) => eprintln!("[them {:.1} s] not captioned: {}", d.start_s, d.reason),
+        LiveEvent::Warning(warning) => eprintln!("warning (the other side): {warning}"),
+        LiveEvent::Partial { .. } => {}
+    })?)
+}
+
+/// The other side's lines, set apart from the user's by "them" and magenta: what they said and,
+/// when an engine translated it, the translation (Persian kept right-to-left).
+fn print_call_caption(segment: &TranslatedSegment, to: &str, caption_ms: f64, colour: bool) {
+    let (dim, magenta, reset) = if colour { ("\x1b[2m", "\x1b[35m", "\x1b[0m") } else { ("", "", "") };
+    let mark = if segment.confidence.level == Level::Low { "(?) " } else { "" };
+    let heard = format!("{magenta}them {CALL_LANGUAGE}: {mark}{}{reset}", segment.source_text);
+    let latency = format!("{dim}({:.2} s){reset}", caption_ms / 1000.0);
+    if segment.translated_text == segment.source_text {
+        println!("{heard} {latency}");
+        return;
+    }
+    let translated = &segment.translated_text;
+    let translated = if to == "fa" { format!("\u{2067}{translated}\u{2069}") } else { translated.to_string() };
+    println!("{heard}\n{magenta}them {to}: {mark}{translated}{reset} {latency}");
+}
+
+fn print_caption_summary(report: &LiveReport) {
+    let c = &report.caption_latency_s;
+    eprintln!(
+        "end of speech → caption: p50 {:.2} s, p95 {:.2} s, max {:.2} s; over {} utterances ({} refused)",
+        c.p50,
+        c.p95,
+        c.max,
+        report.utterances.len(),
+        report.dropped.len()
+    );
+    for problem in &report.capture_problems {
+        eprintln!("capture (the other side): {problem}");
+    }
 }
 
 fn stop_after(stop: Arc<AtomicBool>, duration: Duration) {

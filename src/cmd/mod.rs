@@ -92,6 +92,7 @@ fn recognition_options(args: &RecognitionArgs, real_time: bool) -> RecognitionOp
         threads: args.threads,
         decode_budget: args.decode_budget,
         real_time,
+        fixed_decode_tokens: args.fixed_decode_tokens,
     }
 }
 

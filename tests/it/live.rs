@@ -374,3 +374,81 @@ fn the_server_feeds_the_virtual_microphone_from_the_input_the_page_chose() {
     let (status, _) = served.request("POST", "/v1/live/stop", &[], b"");
     assert_eq!(status, 409, "stopping what is not running");
 }
+
+/// English said by our own voice (Piper), padded as `portuguese_clip` pads its clip.
+fn english_clip(dir: &Path, text: &str) -> PathBuf {
+    let raw = dir.join("english-raw.wav");
+    ok(bin().args(["speak", text, "-o"]).arg(&raw));
+    let speech = resample(&decode_file(&raw, 16_000).unwrap(), 16_000);
+    let mut samples = vec![0.0; 8_000];
+    samples.extend(&speech.samples);
+    samples.extend(vec![0.0; 8_000]);
+    let clip = dir.join("english.wav");
+    write_wav_i16(&clip, &Audio { samples, rate: 16_000 }, 1);
+    clip
+}
+
+/// The other side of a call: English played into the sink that stands for the call app's output
+/// is captioned (and translated when an engine can), in its own lane of the metrics.
+#[test]
+fn the_other_side_of_the_call_is_captioned_from_what_the_computer_plays() {
+    let _server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let clip = english_clip(dir.path(), "Good morning. Thank you very much for your help yesterday.");
+    let quiet = dir.path().join("quiet.wav");
+    write_wav_i16(&quiet, &Audio { samples: vec![0.0; 14 * 16_000], rate: 16_000 }, 1);
+    let metrics = dir.path().join("metrics.json");
+    let live = bin()
+        .args(["live", "--output", "none", "--call-input", "test_in.monitor", "--call-mt", "llm", "--input-file"])
+        .arg(&quiet)
+        .arg("--metrics-json")
+        .arg(&metrics)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    play_into_test_sink(&clip);
+    let output = live.wait_with_output().unwrap();
+    let (captions, log) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("the other side: en → fa (llm (gemma3-270m))"), "{log}");
+    assert!(captions.contains("them en: "), "{captions}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    assert!(report["utterances"].as_array().unwrap().is_empty(), "the user said nothing: {report}");
+    let call = &report["call_side"];
+    let heard: String = call["utterances"].as_array().unwrap().iter().map(|u| u["source_text"].to_string()).collect();
+    assert!(heard.to_lowercase().contains("morning"), "{call}");
+    for utterance in call["utterances"].as_array().unwrap() {
+        assert_eq!(utterance["delivery"], "captioned", "never spoken: {utterance}");
+    }
+    assert!(call["caption_latency_s"]["p50"].as_f64().unwrap() > 0.0, "{call}");
+}
+
+/// Our own English, on the virtual microphone while the user speaks, never reaches the lane that
+/// listens to the call's side; and a call side that would carry it is refused.
+#[test]
+fn our_own_english_is_never_captured_as_the_other_side() {
+    let _server = server();
+    for (output, call_input) in
+        [("speakers", "default"), ("both", "test_in.monitor"), ("virtual-mic", "linguastream_out.monitor")]
+    {
+        let error = fails(bin().args(["live", "--output", output, "--call-input", call_input]));
+        assert!(error.contains("refusing to capture") && error.contains("loop"), "{output}, {call_input}: {error}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("metrics.json");
+    let output = crate::util::run(
+        bin()
+            .args(["live", "--output", "virtual-mic", "--call-input", "default", "--mt", "direct", "--input-file"])
+            .arg(sample("fa-digits-fateme.wav"))
+            .arg("--metrics-json")
+            .arg(&metrics),
+    );
+    assert!(output.status.success(), "{}", crate::util::stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    assert!(!report["utterances"].as_array().unwrap().is_empty(), "the user's English was spoken: {report}");
+    let call = &report["call_side"];
+    assert!(call["utterances"].as_array().unwrap().is_empty(), "our English came back: {call}");
+    assert!(no_linguastream_modules());
+}

@@ -6,6 +6,7 @@ mod bad_input;
 mod bench;
 mod confidence;
 mod downloads;
+mod firefox;
 mod hallucination;
 mod import;
 mod live;

@@ -18,6 +18,7 @@ fn options(language: &str) -> SessionOptions {
             threads: Some(1),
             decode_budget: 1.0,
             real_time: false,
+            fixed_decode_tokens: None,
         },
         target: "en".into(),
         mt: MtChoice::Direct,

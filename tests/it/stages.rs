@@ -117,6 +117,7 @@ fn ctranslate2_returns_every_hypothesis_best_first_with_scores() {
         return_scores: true,
         return_no_speech_prob: true,
         no_repeat_ngram_size: 0,
+        suppress_token: -1,
     };
     let result = whisper.generate(&encoded, &prompt, &options).unwrap();
     assert_eq!(result.sequences.len(), 3);
@@ -155,4 +156,28 @@ fn direct_translation_of_the_kept_encoding_equals_translating_the_audio() {
     assert_eq!(from_encoding.text, from_audio.text);
     let segment = SourceSegment { text: &transcript.text, audio: &audio.samples };
     assert_eq!(DirectWhisperTranslator::new(model, "fa").translate(segment).unwrap(), from_audio.text);
+}
+
+/// `--fixed-decode-tokens` (benchmarks of random-weight models): each pass writes exactly that
+/// many tokens whatever the audio holds, with no fallback, and the utterance is passed on.
+#[test]
+fn a_fixed_decode_length_writes_exactly_that_many_tokens_and_no_fallback() {
+    use linguastream_core::ct2::LIBRARY_FILE;
+    use linguastream_core::stt::{Task, Verdict, WhisperModel, WhisperOptions};
+
+    let store = store();
+    let library = store.model_dir("ctranslate2").join(LIBRARY_FILE);
+    let audio = decode_file(&sample("fa-one-ali.wav"), STT_RATE).unwrap();
+    let free = WhisperOptions { real_time: false, ..WhisperOptions::default() };
+    let model = WhisperModel::load(&library, &store.model_dir("whisper-base"), free.clone()).unwrap();
+    let said = model.transcribe(&audio.samples, "fa", Task::Transcribe, None).unwrap();
+    // One short word: Whisper ends it long before 60 tokens.
+    assert!(said.decoding.tokens < 30, "{:?}", said.decoding);
+    for task in [Task::Transcribe, Task::Translate] {
+        let fixed = model.with_options(WhisperOptions { fixed_decode_tokens: Some(60), ..free.clone() });
+        let transcript = fixed.transcribe(&audio.samples, "fa", task, None).unwrap();
+        assert_eq!(transcript.decoding.tokens, 60, "{task:?}: {:?}", transcript.decoding);
+        assert_eq!(transcript.decoding.fallbacks, 0);
+        assert_eq!(transcript.verdict, Verdict::Speech);
+    }
 }

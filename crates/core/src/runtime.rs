@@ -15,6 +15,7 @@ use crate::models::choice::{self, MachineProfile, TextCandidate};
 use crate::models::{ModelEntry, ModelStore, StoreError};
 use crate::mt::{
     nllb_code, CachedTranslator, DirectWhisperTranslator, FirefoxTranslator, NllbTranslator, Pair, Translator,
+    Untranslated,
 };
 #[cfg(feature = "llm")]
 use crate::mt::{LlmOptions, LlmTranslator};
@@ -58,6 +59,8 @@ pub enum MtEngine {
     Llm { gguf: PathBuf, pair: Pair },
     /// An NLLB conversion in `dir`, run by the CTranslate2 `library`, for `pair`.
     Nllb { library: PathBuf, dir: PathBuf, pair: Pair },
+    /// None: captions in the language spoken (`auto` for a pair no installed engine translates).
+    Untranslated,
 }
 
 /// How speech is recognised.
@@ -75,6 +78,8 @@ pub struct RecognitionOptions {
     /// Audio arrives as it is spoken, so decoding also keeps up with the clock; see
     /// [`WhisperOptions::real_time`].
     pub real_time: bool,
+    /// Benchmarks of random-weight models only: see [`WhisperOptions::fixed_decode_tokens`].
+    pub fixed_decode_tokens: Option<usize>,
 }
 
 /// What one session asks for.
@@ -195,7 +200,16 @@ impl Runtime {
     pub fn pipeline_config(&self, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames), RuntimeError> {
         let recognition = &options.recognition;
         let pair = Pair::new(&recognition.language, &options.target);
-        let (engine, mt, mt_note) = self.choose_engine(&pair, options.mt)?;
+        let (engine, mt, mt_note) = match self.choose_engine(&pair, options.mt) {
+            Err(RuntimeError::NoModelForPair(_)) if options.mt == MtChoice::Auto => {
+                let note = format!(
+                    "no {pair} translation model is installed, so {} is captioned as it is heard (`linguastream models list`)",
+                    pair.from
+                );
+                (MtEngine::Untranslated, "none (captions as heard)".to_string(), Some(note))
+            }
+            chosen => chosen?,
+        };
         let auto_whisper = self.auto_whisper(&recognition.whisper)?;
         let recognition = &RecognitionOptions {
             whisper: auto_whisper.as_ref().map_or(recognition.whisper.clone(), |(size, _)| size.to_string()),
@@ -237,6 +251,7 @@ impl Runtime {
             options.threads = threads.max(1);
         }
         options.transcribe_budget = recognition.decode_budget;
+        options.fixed_decode_tokens = recognition.fixed_decode_tokens;
         let key = (dir.clone(), options.threads);
         let mut loaded = self.whisper.lock().unwrap_or_else(PoisonError::into_inner);
         let model = match loaded.get(&key) {
@@ -501,6 +516,7 @@ fn text_translator_factory(engine: MtEngine) -> Result<Factory<dyn Translator>, 
     let cache = NonZeroUsize::new(TRANSLATION_CACHE).expect("non-zero");
     Ok(match engine {
         MtEngine::Direct => return Err(RuntimeError::DirectNeedsAudio),
+        MtEngine::Untranslated => Arc::new(|| Ok(Box::new(Untranslated))),
         MtEngine::Firefox(dir) => {
             Arc::new(move || Ok(Box::new(CachedTranslator::new(FirefoxTranslator::try_new(&dir)?, cache))))
         }

@@ -69,14 +69,15 @@ struct LsWhisperResult {
   std::vector<std::vector<const char*>> tokens;
 };
 
-// The layout ct2/mod.rs asserts for `GenerateOptions`, field by field.
+// The layout ct2/shim.rs asserts for `GenerateOptions`, field by field.
 static_assert(sizeof(LsWhisperOptions) == LS_WHISPER_OPTIONS_SIZE, "LsWhisperOptions changed: update GenerateOptions");
 static_assert(offsetof(LsWhisperOptions, beam_size) == 0 && offsetof(LsWhisperOptions, num_hypotheses) == 8 &&
                   offsetof(LsWhisperOptions, sampling_topk) == 16 &&
                   offsetof(LsWhisperOptions, sampling_temperature) == 24 &&
                   offsetof(LsWhisperOptions, max_length) == 32 && offsetof(LsWhisperOptions, return_scores) == 40 &&
                   offsetof(LsWhisperOptions, return_no_speech_prob) == 41 &&
-                  offsetof(LsWhisperOptions, no_repeat_ngram_size) == 48,
+                  offsetof(LsWhisperOptions, no_repeat_ngram_size) == 48 &&
+                  offsetof(LsWhisperOptions, suppress_token) == 56,
               "LsWhisperOptions changed: update GenerateOptions");
 
 namespace {
@@ -151,6 +152,8 @@ char* ls_whisper_generate(LsWhisper* whisper, const LsEncoded* encoded, const ch
     whisper_options.return_scores = options->return_scores;
     whisper_options.return_no_speech_prob = options->return_no_speech_prob;
     whisper_options.no_repeat_ngram_size = options->no_repeat_ngram_size;
+    if (options->suppress_token >= 0)
+      whisper_options.suppress_tokens.push_back(options->suppress_token);
     std::vector<std::vector<std::string>> prompts{std::vector<std::string>(prompt, prompt + prompt_len)};
     auto futures = whisper->model.generate(encoded->output, std::move(prompts), whisper_options);
     auto result = std::unique_ptr<LsWhisperResult>(new LsWhisperResult{futures.at(0).get(), {}});

@@ -1,5 +1,5 @@
 // The C surface of shim.cc over CTranslate2's C++ API: what shim.cc defines (it includes this
-// file, so the compiler holds each definition to its declaration here) and what ct2/mod.rs binds
+// file, so the compiler holds each definition to its declaration here) and what ct2/shim.rs binds
 // by name (a test there checks that the two lists of functions agree).
 //
 // Every function that can fail returns NULL on success or an error message the caller frees
@@ -23,7 +23,7 @@ typedef struct LsTranslator LsTranslator;
 typedef struct LsTranslation LsTranslation;
 
 // The decoding settings LinguaStream varies; the rest keep CTranslate2's defaults. The same
-// layout as `GenerateOptions` in ct2/mod.rs: its size and every field's offset are asserted on
+// layout as `GenerateOptions` in ct2/shim.rs: its size and every field's offset are asserted on
 // both sides (LS_WHISPER_OPTIONS_SIZE here, the same numbers there).
 typedef struct LsWhisperOptions {
   size_t beam_size;
@@ -34,9 +34,11 @@ typedef struct LsWhisperOptions {
   bool return_scores;
   bool return_no_speech_prob;
   size_t no_repeat_ngram_size;
+  // A token id never to emit besides the model's own set (-1: none).
+  int suppress_token;
 } LsWhisperOptions;
 
-#define LS_WHISPER_OPTIONS_SIZE 56
+#define LS_WHISPER_OPTIONS_SIZE 64
 
 void ls_ct2_free_error(char* error);
 

@@ -158,13 +158,15 @@ pub struct GenerateOptions {
     pub return_no_speech_prob: bool,
     /// A sequence of this many tokens may occur only once (0: no limit).
     pub no_repeat_ngram_size: usize,
+    /// A token id never to emit, besides those the model's config suppresses (-1: none).
+    pub suppress_token: i32,
 }
 
 // The layout of `LsWhisperOptions`: its size (`LS_WHISPER_OPTIONS_SIZE` in shim.h) and the
 // offsets shim.cc asserts, on the 64-bit targets CTranslate2's wheels are built for.
 const _: () = {
     use std::mem::{offset_of, size_of};
-    assert!(size_of::<GenerateOptions>() == 56);
+    assert!(size_of::<GenerateOptions>() == 64);
     assert!(offset_of!(GenerateOptions, beam_size) == 0);
     assert!(offset_of!(GenerateOptions, num_hypotheses) == 8);
     assert!(offset_of!(GenerateOptions, sampling_topk) == 16);
@@ -173,6 +175,7 @@ const _: () = {
     assert!(offset_of!(GenerateOptions, return_scores) == 40);
     assert!(offset_of!(GenerateOptions, return_no_speech_prob) == 41);
     assert!(offset_of!(GenerateOptions, no_repeat_ngram_size) == 48);
+    assert!(offset_of!(GenerateOptions, suppress_token) == 56);
 };
 
 #[cfg(test)]

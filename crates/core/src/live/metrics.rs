@@ -47,6 +47,8 @@ pub struct UtteranceReport {
     pub translated_text: String,
     /// None when nothing was spoken (translation failed and the text was not speakable).
     pub latency_ms: Option<LatencyMs>,
+    /// Speech end → its captions (transcript and translation) ready, spoken or not.
+    pub caption_ms: f64,
     pub processing_ms: ProcessingMs,
     pub recognition: Recognition,
     pub confidence: Confidence,
@@ -78,6 +80,7 @@ impl UtteranceReport {
             source_text: segment.source_text.clone(),
             translated_text: segment.translated_text.clone(),
             latency_ms,
+            caption_ms: ms(marks.speech_end_at, marks.translated_at),
             processing_ms: ProcessingMs {
                 stt: segment.timings_ms.stt,
                 mt: segment.timings_ms.mt,
@@ -130,6 +133,9 @@ pub struct LiveReport {
     pub utterances: Vec<UtteranceReport>,
     pub dropped: Vec<DroppedSegment>,
     pub e2e_latency_s: Quantiles,
+    /// Speech end → each utterance's captions ready (see `UtteranceReport::caption_ms`): the
+    /// latency of a lane that is only captioned.
+    pub caption_latency_s: Quantiles,
     /// Speech end → each utterance's English heard to the end (see `LatencyMs::output_lag`).
     pub output_lag_s: Quantiles,
     /// How long each utterance's English takes to hear (see `LatencyMs::english`).
@@ -157,6 +163,8 @@ impl LiveReport {
         let pick = |f: fn(&LatencyMs) -> f64| Quantiles::of(&latencies.iter().map(f).collect::<Vec<_>>());
         let seconds = |q: Quantiles| Quantiles { p50: q.p50 / 1000.0, p95: q.p95 / 1000.0, max: q.max / 1000.0 };
         self.e2e_latency_s = seconds(pick(|l| l.e2e));
+        let captions: Vec<f64> = self.utterances.iter().map(|u| u.caption_ms).collect();
+        self.caption_latency_s = seconds(Quantiles::of(&captions));
         self.output_lag_s = seconds(pick(|l| l.output_lag));
         self.english_s = seconds(pick(|l| l.english));
         self.ahead_lag_s = Quantiles::of(&self.ahead_lags_s);

@@ -156,7 +156,7 @@ pub struct WhisperChoice {
 
 impl WhisperChoice {
     /// Why, in a few words: "≈ 450 ms an utterance (scaled from base measured here; budget
-    /// 550 ms), ≈ 0.8 of 20.0 GB free".
+    /// 550 ms), needs ≈ 0.8 GB of the 20.0 GB free".
     pub fn why(&self, profile: &MachineProfile) -> String {
         let basis = match &self.basis {
             Basis::Measured => "measured here".to_string(),
@@ -164,7 +164,7 @@ impl WhisperChoice {
             Basis::Reference => "from the reference 2-core machine; `models recommend` measures it here".into(),
         };
         format!(
-            "≈ {:.0} ms an utterance ({basis}; budget {LIVE_BUDGET_MS:.0} ms), ≈ {:.1} of {:.1} GB free",
+            "≈ {:.0} ms an utterance ({basis}; budget {LIVE_BUDGET_MS:.0} ms), needs ≈ {:.1} GB of the {:.1} GB free",
             self.ms,
             self.need_mb / 1000.0,
             profile.available_mb / 1000.0

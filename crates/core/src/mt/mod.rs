@@ -69,6 +69,20 @@ pub enum MtError {
     Empty,
 }
 
+/// No translation: the caption is the transcript, for a pair no installed engine translates
+/// (the other side of a call is then captioned in its own language).
+pub struct Untranslated;
+
+impl Translator for Untranslated {
+    fn name(&self) -> &str {
+        "none"
+    }
+
+    fn translate(&mut self, source: SourceSegment<'_>) -> Result<String, MtError> {
+        Ok(source.text.to_string())
+    }
+}
+
 /// Turns one source segment into text in its engine's target language.
 ///
 /// Not `Send`: engines such as fxtranslate's hold thread-bound state, so each is created inside

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::decoding::{self, Attempt, Budget, Decoded, Script, Strategy, TokenLimits};
 use super::encoded::EncodedAudio;
 use super::gate::is_repetitive;
-use super::gate::GateOptions;
+use super::gate::{GateOptions, Verdict};
 use super::mel::MelExtractor;
 use super::{DirectTranslation, Recognizer, SttError, Task, Transcript};
 use crate::audio::STT_RATE;
@@ -38,6 +38,10 @@ pub struct WhisperOptions {
     /// decoded flat out) only the deterministic work budget applies and the same audio always
     /// gives the same transcript.
     pub real_time: bool,
+    /// For timing models with random weights only (`bench/whisper_sizes.py`): every pass
+    /// decodes exactly this many tokens (the end token is suppressed), no fallback runs, and
+    /// the gate passes every utterance, so each size does the same work whatever it writes.
+    pub fixed_decode_tokens: Option<usize>,
 }
 
 /// Whisper runs on one thread unless told otherwise. Decoding a token is a chain of small
@@ -59,6 +63,7 @@ impl Default for WhisperOptions {
             gate: GateOptions::default(),
             threads: DEFAULT_THREADS,
             real_time: true,
+            fixed_decode_tokens: None,
         }
     }
 }
@@ -100,12 +105,14 @@ pub struct WhisperModel {
 struct Weights {
     whisper: ct2::Whisper,
     vocabulary: HashSet<String>,
+    /// The id of `<|endoftext|>` (see [`WhisperOptions::fixed_decode_tokens`]).
+    end_token: Option<i32>,
     mel: MelExtractor,
 }
 
 /// The tokens of a conversion: one per line in `vocabulary.txt`, or a JSON list in
 /// `vocabulary.json` (what CTranslate2 writes for large-v3 and newer conversions).
-fn read_vocabulary(dir: &Path) -> Result<HashSet<String>, String> {
+fn read_vocabulary(dir: &Path) -> Result<Vec<String>, String> {
     let txt = dir.join("vocabulary.txt");
     if txt.is_file() {
         let text = std::fs::read_to_string(&txt).map_err(|e| format!("vocabulary.txt: {e}"))?;
@@ -113,8 +120,7 @@ fn read_vocabulary(dir: &Path) -> Result<HashSet<String>, String> {
     }
     let text = std::fs::read_to_string(dir.join("vocabulary.json"))
         .map_err(|e| format!("no vocabulary.txt, and vocabulary.json: {e}"))?;
-    let tokens: Vec<String> = serde_json::from_str(&text).map_err(|e| format!("vocabulary.json: {e}"))?;
-    Ok(tokens.into_iter().collect())
+    serde_json::from_str(&text).map_err(|e| format!("vocabulary.json: {e}"))
 }
 
 impl WhisperModel {
@@ -122,13 +128,15 @@ impl WhisperModel {
     /// or `vocabulary.json`) into the CTranslate2 library at `ctranslate2` (see [`crate::ct2`]).
     pub fn load(ctranslate2: &Path, dir: &Path, options: WhisperOptions) -> Result<Self, SttError> {
         let load_error = |reason: String| SttError::Load { path: dir.display().to_string(), reason };
-        let vocabulary = read_vocabulary(dir).map_err(load_error)?;
+        let tokens = read_vocabulary(dir).map_err(load_error)?;
+        let end_token = tokens.iter().position(|t| t == "<|endoftext|>").and_then(|i| i32::try_from(i).ok());
+        let vocabulary = tokens.into_iter().collect();
         let whisper = ct2::Whisper::load(ctranslate2, dir, options.threads).map_err(|e| match e {
             ct2::Ct2Error::Model { reason, .. } => load_error(reason),
             other => load_error(other.to_string()),
         })?;
         let mel = MelExtractor::new(whisper.n_mels());
-        Ok(Self { weights: Arc::new(Weights { whisper, vocabulary, mel }), options })
+        Ok(Self { weights: Arc::new(Weights { whisper, vocabulary, end_token, mel }), options })
     }
 
     /// The same loaded weights with other decoding options (budget, real time); `threads` keeps
@@ -220,11 +228,15 @@ impl WhisperModel {
         prefix: &[String],
         budget: Budget,
     ) -> Result<Transcript, SttError> {
+        let fixed = self.options.fixed_decode_tokens;
+        let budget = if fixed.is_some() { Budget { tokens: 0.0, wall: None } } else { budget };
         let prompt = self.prompt(language, task)?;
         let plain_prompt = [prompt.clone(), vec!["<|notimestamps|>".to_string()]].concat();
         let limits = TokenLimits::new(audio.audio_s, task);
         let mut run = |strategy: Strategy, max_new_tokens: usize| -> Result<Option<Attempt>, SttError> {
             let pass_started = Instant::now();
+            let max_new_tokens = fixed.unwrap_or(max_new_tokens);
+            let first_limit = fixed.unwrap_or(max_new_tokens.min(limits.plausible));
             let Some(encoded) = self.encoded_for(audio, strategy)? else {
                 return Ok(None);
             };
@@ -234,14 +246,7 @@ impl WhisperModel {
                 Strategy::Sample { .. } => {
                     self.generate(encoded, prompt, prefix, strategy, max_new_tokens)?.into_decoded(prefix.len())
                 }
-                _ => self.decode_until_loop(
-                    encoded,
-                    prompt,
-                    prefix,
-                    strategy,
-                    max_new_tokens.min(limits.plausible),
-                    max_new_tokens,
-                )?,
+                _ => self.decode_until_loop(encoded, prompt, prefix, strategy, first_limit, max_new_tokens)?,
             };
             Ok(Some(Attempt::new(strategy, decoded, pass_started.elapsed(), max_new_tokens, limits)))
         };
@@ -249,6 +254,11 @@ impl WhisperModel {
             decoding::decode_with_fallback(&mut run, audio.audio_s, task, Script::expected(language, task), budget)?;
         let mut transcript = decoding::finish(outcome, language, task, audio, vad_probability, &self.options.gate);
         transcript.decoding.budget_tokens = budget.tokens;
+        if fixed.is_some() {
+            // Random weights write nonsense; it goes on to translation and the voice like speech.
+            transcript.verdict = Verdict::Speech;
+            transcript.clear = true;
+        }
         Ok(transcript)
     }
 
@@ -328,6 +338,10 @@ impl WhisperModel {
             no_repeat_ngram_size: match strategy {
                 Strategy::GreedyNoRepeat(n) => n,
                 _ => 0,
+            },
+            suppress_token: match self.options.fixed_decode_tokens {
+                Some(_) => self.weights.end_token.unwrap_or(-1),
+                None => -1,
             },
         };
         let input = [prompt, prefix].concat();
