@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
-            for cause in error.chain().skip(1) {
+            for cause in cmd::causes(&error) {
                 eprintln!("  caused by: {cause}");
             }
             ExitCode::FAILURE

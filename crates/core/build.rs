@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::process::Command;
 
 const SHIM: &str = "src/ct2/shim.cc";
+const SHIM_HEADER: &str = "src/ct2/shim.h";
 const HEADERS: &str = "third_party/ctranslate2/include";
 
 fn main() {
     println!("cargo:rerun-if-changed={SHIM}");
+    println!("cargo:rerun-if-changed={SHIM_HEADER}");
     println!("cargo:rerun-if-changed={HEADERS}");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("libls_ct2.so");
     // The C++ compiler the `cc` crate would use (honours CXX), run directly: cc builds static

@@ -31,6 +31,25 @@ pub struct Cuts {
     pub piece_pause_ms: u32,
 }
 
+/// The causes of `error` worth saying after it: a cause whose message the error before it already
+/// includes (core errors say `…: {source}`) is not said twice.
+pub fn causes(error: &anyhow::Error) -> Vec<String> {
+    let mut said = error.to_string();
+    let mut causes = Vec::new();
+    for cause in error.chain().skip(1).map(|cause| cause.to_string()) {
+        if !said.contains(&cause) {
+            causes.push(cause.clone());
+        }
+        said = cause;
+    }
+    causes
+}
+
+/// `error` and its causes on one line, as `{error:#}` writes them but each said once.
+pub fn one_line(error: &anyhow::Error) -> String {
+    std::iter::once(error.to_string()).chain(causes(error)).collect::<Vec<_>>().join(": ")
+}
+
 /// Files favour context: Whisper was trained on 30 s windows and hears a passage of several
 /// sentences better than each sentence alone (`transcribe` of the long-form set: CER 0.384 cut at
 /// 400 ms pauses and 15 s, 0.351 at 2 s pauses and 25 s; colloquial 0.302 → 0.311, digits
@@ -162,5 +181,19 @@ fn segmenter_options(args: &RecognitionArgs, cuts: Cuts, real_time: bool) -> Seg
         options
     } else {
         options.whole_sentences()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use linguastream_core::ct2::Ct2Error;
+    use linguastream_core::stt::SttError;
+
+    #[test]
+    fn a_cause_its_error_already_says_is_said_once() {
+        let error = anyhow::Error::from(SttError::from(Ct2Error::Run("out of memory".into())));
+        let error = error.context("cannot transcribe a.wav");
+        assert_eq!(super::causes(&error), ["Whisper decoding failed: out of memory"]);
+        assert_eq!(super::one_line(&error), "cannot transcribe a.wav: Whisper decoding failed: out of memory");
     }
 }

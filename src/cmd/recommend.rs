@@ -109,13 +109,13 @@ fn measure_all(store: &ModelStore, clip: &Path) -> Result<ExitCode> {
         for engine in &engines {
             match measure(clip, whisper, engine) {
                 Ok(row) => rows.push(row),
-                Err(e) => eprintln!("  {whisper} + {engine}: {e:#}"),
+                Err(e) => eprintln!("  {whisper} + {engine}: {}", super::one_line(&e)),
             }
         }
     }
     print_table(&rows);
     if let Err(e) = save_measurements(store, &rows) {
-        eprintln!("warning: the measurements are not kept for `models list`: {e:#}");
+        eprintln!("warning: the measurements are not kept for `models list`: {}", super::one_line(&e));
     }
     match recommend(&rows) {
         Some((best, meets_target)) => {

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Result};
 use linguastream_core::audio::{AudioReader, DecodeError, STT_RATE};
-use linguastream_core::pipeline::transcribe_passage;
+use linguastream_core::pipeline::{transcribe_passage, PassagePart};
 use linguastream_core::runtime::Runtime;
 use linguastream_core::stt::WhisperCt2Recognizer;
 use linguastream_core::vad::{detect, SegmenterOptions, SpeechDetector};
@@ -70,7 +70,9 @@ fn transcribe(
     let samples = read_all(input, reader)?;
     let mut texts = Vec::new();
     let heard = detect(vad, &samples, options)?;
-    for (heard, transcript, _) in heard.iter().flat_map(|heard| transcribe_passage(recognizer, heard)) {
+    for PassagePart { audio: heard, transcript, .. } in
+        heard.iter().flat_map(|heard| transcribe_passage(recognizer, heard))
+    {
         let transcript = transcript?;
         if transcript.verdict.is_speech() {
             texts.push(transcript.text);
@@ -105,7 +107,7 @@ impl InOrder {
                 Ok(text) => println!("{text}"),
                 Err(e) => {
                     self.failed += 1;
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", super::one_line(&e));
                 }
             }
         }

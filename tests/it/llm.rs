@@ -26,7 +26,7 @@ fn has_persian(text: &str) -> bool {
 }
 
 fn text(text: &str) -> SourceSegment<'_> {
-    SourceSegment { text, audio: &[], encoded: None }
+    SourceSegment { text, audio: &[] }
 }
 
 #[test]

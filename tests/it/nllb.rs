@@ -18,7 +18,7 @@ fn library() -> PathBuf {
 }
 
 fn text(text: &str) -> SourceSegment<'_> {
-    SourceSegment { text, audio: &[], encoded: None }
+    SourceSegment { text, audio: &[] }
 }
 
 #[test]

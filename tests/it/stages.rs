@@ -75,7 +75,7 @@ fn firefox_engine_translates_portuguese() {
     let dir = store().require("firefox-pten").unwrap();
     let mut translator = FirefoxTranslator::try_new(&dir).unwrap();
     let english = translator
-        .translate(SourceSegment { text: "O tempo está bom hoje e eu quero comprar pão.", audio: &[], encoded: None })
+        .translate(SourceSegment { text: "O tempo está bom hoje e eu quero comprar pão.", audio: &[] })
         .unwrap()
         .to_lowercase();
     for word in ["weather", "today", "bread"] {
@@ -131,13 +131,15 @@ fn ctranslate2_returns_every_hypothesis_best_first_with_scores() {
     assert!(first.scores.is_empty());
 }
 
-/// The `direct` engine reuses recognition's encoder output: the English must be what encoding
-/// the audio again would give.
+/// Whisper's own English reuses recognition's encoder output: it must be what encoding the audio
+/// again would give, and what the `direct` translator gives.
 #[test]
 fn direct_translation_of_the_kept_encoding_equals_translating_the_audio() {
     use linguastream_core::ct2::LIBRARY_FILE;
     use linguastream_core::mt::DirectWhisperTranslator;
-    use linguastream_core::stt::{Recognizer, Task, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
+    use linguastream_core::stt::{
+        DirectTranslation, Recognizer, Task, WhisperCt2Recognizer, WhisperModel, WhisperOptions,
+    };
     use std::sync::Arc;
 
     let store = store();
@@ -145,16 +147,15 @@ fn direct_translation_of_the_kept_encoding_equals_translating_the_audio() {
     let options = WhisperOptions { real_time: false, ..WhisperOptions::default() };
     let model = Arc::new(WhisperModel::load(&library, &store.model_dir("whisper-base"), options).unwrap());
     let audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
-    let transcript =
-        WhisperCt2Recognizer::try_new(model.clone(), "fa").unwrap().transcribe(&audio.samples, None, Task::Transcribe);
-    let transcript = transcript.unwrap();
+    let mut recognizer = WhisperCt2Recognizer::try_new(model.clone(), "fa").unwrap();
+    let transcript = recognizer.transcribe(&audio.samples, None, Task::Transcribe).unwrap();
     let encoded = transcript.encoded.as_deref().expect("recognition keeps its encoding");
-    let mut direct = DirectWhisperTranslator::new(model, "fa");
-    let segment = SourceSegment { text: &transcript.text, audio: &audio.samples, encoded: None };
-    let from_audio = direct.translate(segment).unwrap();
-    let from_encoding = direct.translate(SourceSegment { encoded: Some(encoded), ..segment }).unwrap();
-    assert!(!from_audio.is_empty());
-    assert_eq!(from_encoding, from_audio);
+    let from_encoding = recognizer.transcribe_encoded(Some(encoded), &audio.samples, None, Task::Translate).unwrap();
+    let from_audio = recognizer.transcribe(&audio.samples, None, Task::Translate).unwrap();
+    assert!(!from_audio.text.is_empty());
+    assert_eq!(from_encoding.text, from_audio.text);
+    let segment = SourceSegment { text: &transcript.text, audio: &audio.samples };
+    assert_eq!(DirectWhisperTranslator::new(model, "fa").translate(segment).unwrap(), from_audio.text);
 }
 
 /// `--fixed-decode-tokens` (benchmarks of random-weight models): each pass writes exactly that

@@ -82,12 +82,10 @@ pub fn run_text(pairs: &[TextPair], translator: &mut dyn Translator) -> TextRepo
     let mut failed = 0;
     for pair in pairs {
         let started = Instant::now();
-        let english = translator
-            .translate(SourceSegment { text: &pair.source, audio: &[], encoded: None })
-            .unwrap_or_else(|_| {
-                failed += 1;
-                String::new()
-            });
+        let english = translator.translate(SourceSegment { text: &pair.source, audio: &[] }).unwrap_or_else(|_| {
+            failed += 1;
+            String::new()
+        });
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         hypotheses.push(english.clone());
         references.push(pair.reference.clone());

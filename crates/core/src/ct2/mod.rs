@@ -3,28 +3,24 @@
 //! The library is the one inside the PyPI `ctranslate2` wheel (the `ctranslate2` model,
 //! installed by `models fetch`): Intel MKL and oneDNN are built into it, which decodes Whisper
 //! about 4× faster per token than a source build with ruy, and nothing has to be compiled here.
-//! Its C++ API is reached through `shim.cc`, a small C surface that build.rs compiles into a
-//! shared object embedded in this binary. Loading order: the library with `RTLD_GLOBAL` (its
-//! OpenMP runtime comes from the same folder), then the shim, whose CTranslate2 symbols resolve
-//! against it. So the binary starts, and everything but Whisper works, before the library is
-//! installed; one library is loaded per process, like ONNX Runtime in [`crate::onnx`].
+//! Its C++ API is reached through `shim.cc`, a small C surface (declared once, in `shim.h`; bound
+//! in [`shim`]) that build.rs compiles into a shared object embedded in this binary. Loading
+//! order: the library with `RTLD_GLOBAL` (its OpenMP runtime comes from the same folder), then
+//! the shim, whose CTranslate2 symbols resolve against it. So the binary starts, and everything
+//! but Whisper works, before the library is installed; one library is loaded per process, like
+//! ONNX Runtime in [`crate::onnx`].
+
+mod shim;
 
 use std::ffi::{c_char, CStr, CString};
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::Path;
 use std::ptr::NonNull;
-use std::sync::{Mutex, OnceLock};
 
-use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_LOCAL, RTLD_NOW};
+pub use shim::GenerateOptions;
+use shim::{api, Api, Loader, LsEncoded, LsTranslator, LsWhisper, LsWhisperResult};
 
 /// The file name of the CTranslate2 library inside the `ctranslate2` model folder.
 pub const LIBRARY_FILE: &str = "libctranslate2.so";
-
-static SHIM_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libls_ct2.so"));
-static API: OnceLock<Api> = OnceLock::new();
-static INIT: Mutex<()> = Mutex::new(());
 
 /// Errors from loading CTranslate2, a model into it, or running one.
 #[derive(Debug, thiserror::Error)]
@@ -37,146 +33,6 @@ pub enum Ct2Error {
     Model { path: String, reason: String },
     #[error("{0}")]
     Run(String),
-}
-
-enum LsWhisper {}
-enum LsEncoded {}
-enum LsWhisperResult {}
-enum LsTranslator {}
-enum LsTranslation {}
-
-/// The shim's functions (`shim.cc`); see there for what each does.
-struct Api {
-    free_error: unsafe extern "C" fn(*mut c_char),
-    whisper_load: Loader<LsWhisper>,
-    whisper_free: unsafe extern "C" fn(*mut LsWhisper),
-    whisper_n_mels: unsafe extern "C" fn(*const LsWhisper) -> usize,
-    whisper_encode: unsafe extern "C" fn(*mut LsWhisper, *const f32, usize, usize, *mut *mut LsEncoded) -> *mut c_char,
-    encoded_free: unsafe extern "C" fn(*mut LsEncoded),
-    whisper_generate: unsafe extern "C" fn(
-        *mut LsWhisper,
-        *const LsEncoded,
-        *const *const c_char,
-        usize,
-        *const GenerateOptions,
-        *mut *mut LsWhisperResult,
-    ) -> *mut c_char,
-    result_count: unsafe extern "C" fn(*const LsWhisperResult) -> usize,
-    result_tokens: unsafe extern "C" fn(*const LsWhisperResult, usize, *mut usize) -> *const *const c_char,
-    result_score: unsafe extern "C" fn(*const LsWhisperResult, usize, *mut f32) -> bool,
-    result_no_speech_prob: unsafe extern "C" fn(*const LsWhisperResult) -> f32,
-    result_free: unsafe extern "C" fn(*mut LsWhisperResult),
-    translator_load: Loader<LsTranslator>,
-    translator_free: unsafe extern "C" fn(*mut LsTranslator),
-    translator_translate: unsafe extern "C" fn(
-        *mut LsTranslator,
-        *const *const c_char,
-        usize,
-        *const *const c_char,
-        usize,
-        usize,
-        usize,
-        *mut *mut LsTranslation,
-    ) -> *mut c_char,
-    translation_tokens: unsafe extern "C" fn(*const LsTranslation, *mut usize) -> *const *const c_char,
-    translation_free: unsafe extern "C" fn(*mut LsTranslation),
-    // Both libraries stay loaded for the life of the process.
-    _ctranslate2: Library,
-    _shim: Library,
-}
-
-impl Api {
-    /// Turns a shim error (NULL: none) into a message, freeing it.
-    fn check(&self, error: *mut c_char) -> Result<(), String> {
-        if error.is_null() {
-            return Ok(());
-        }
-        // SAFETY: a non-NULL error is a NUL-terminated string from strdup, freed once here.
-        let message = unsafe { CStr::from_ptr(error) }.to_string_lossy().into_owned();
-        unsafe { (self.free_error)(error) };
-        Err(message)
-    }
-}
-
-/// Loads CTranslate2 from `library` and the shim over it, once per process.
-fn api(library: &Path) -> Result<&'static Api, Ct2Error> {
-    let _guard = INIT.lock().unwrap_or_else(|poison| poison.into_inner());
-    if let Some(api) = API.get() {
-        return Ok(api);
-    }
-    let library_error = |reason: String| Ct2Error::Library { path: library.display().to_string(), reason };
-    if !library.is_file() {
-        return Err(library_error("file not found".into()));
-    }
-    // SAFETY: the library is CTranslate2 as pinned by the manifest; its initialisers only set up
-    // its own state. RTLD_GLOBAL lets the shim resolve its symbols.
-    let ctranslate2 =
-        unsafe { Library::open(Some(library), RTLD_NOW | RTLD_GLOBAL) }.map_err(|e| library_error(e.to_string()))?;
-    let shim = open_shim().map_err(|e| Ct2Error::Shim(e.to_string()))?;
-    let api = bind(ctranslate2, shim).map_err(|e| Ct2Error::Shim(e.to_string()))?;
-    Ok(API.get_or_init(|| api))
-}
-
-/// dlopen needs a file: the embedded shim goes into an anonymous in-memory one.
-fn open_shim() -> Result<Library, Box<dyn std::error::Error>> {
-    // SAFETY: memfd_create with a valid name; the descriptor is owned by `file` from here on.
-    let fd = unsafe { libc::memfd_create(c"linguastream-ct2-shim".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(format!("memfd_create: {}", std::io::Error::last_os_error()).into());
-    }
-    let mut file = unsafe { File::from_raw_fd(fd) };
-    file.write_all(SHIM_BYTES)?;
-    let path = format!("/proc/self/fd/{}", file.as_raw_fd());
-    // SAFETY: the shim only defines functions; its undefined symbols are in the library loaded
-    // before it (RTLD_NOW reports any that are not, instead of failing later).
-    Ok(unsafe { Library::open(Some(path.as_str()), RTLD_NOW | RTLD_LOCAL) }?)
-}
-
-fn bind(ctranslate2: Library, shim: Library) -> Result<Api, libloading::Error> {
-    // SAFETY: each type matches the function's declaration in shim.cc.
-    unsafe {
-        Ok(Api {
-            free_error: *shim.get(b"ls_ct2_free_error\0")?,
-            whisper_load: *shim.get(b"ls_whisper_load\0")?,
-            whisper_free: *shim.get(b"ls_whisper_free\0")?,
-            whisper_n_mels: *shim.get(b"ls_whisper_n_mels\0")?,
-            whisper_encode: *shim.get(b"ls_whisper_encode\0")?,
-            encoded_free: *shim.get(b"ls_encoded_free\0")?,
-            whisper_generate: *shim.get(b"ls_whisper_generate\0")?,
-            result_count: *shim.get(b"ls_whisper_result_count\0")?,
-            result_tokens: *shim.get(b"ls_whisper_result_tokens\0")?,
-            result_score: *shim.get(b"ls_whisper_result_score\0")?,
-            result_no_speech_prob: *shim.get(b"ls_whisper_result_no_speech_prob\0")?,
-            result_free: *shim.get(b"ls_whisper_result_free\0")?,
-            translator_load: *shim.get(b"ls_translator_load\0")?,
-            translator_free: *shim.get(b"ls_translator_free\0")?,
-            translator_translate: *shim.get(b"ls_translator_translate\0")?,
-            translation_tokens: *shim.get(b"ls_translation_tokens\0")?,
-            translation_free: *shim.get(b"ls_translation_free\0")?,
-            _ctranslate2: ctranslate2,
-            _shim: shim,
-        })
-    }
-}
-
-/// Decoding settings passed to CTranslate2's `Whisper::generate`; the others keep its defaults.
-/// Layout shared with `LsWhisperOptions` in shim.cc.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct GenerateOptions {
-    pub beam_size: usize,
-    pub num_hypotheses: usize,
-    /// 0 samples from the full distribution, 1 is greedy.
-    pub sampling_topk: usize,
-    pub sampling_temperature: f32,
-    /// CTranslate2 stops at min(max_length / 2, max_length − prompt length) new tokens.
-    pub max_length: usize,
-    pub return_scores: bool,
-    pub return_no_speech_prob: bool,
-    /// A sequence of this many tokens may occur only once (0: no limit).
-    pub no_repeat_ngram_size: usize,
-    /// A token id never to emit, besides those the model's config suppresses (-1: none).
-    pub suppress_token: i32,
 }
 
 /// What one `generate` call returns for its one prompt.
@@ -377,9 +233,6 @@ impl Drop for Translator {
         unsafe { (self.api.translator_free)(self.raw.as_ptr()) }
     }
 }
-
-/// The shim's loader for one kind of model (`ls_whisper_load`, `ls_translator_load`).
-type Loader<T> = unsafe extern "C" fn(*const c_char, usize, usize, *mut *mut T) -> *mut c_char;
 
 /// Loads the model in `dir` with `load`, `replicas` times over `threads` threads each; the model
 /// is ours to free.

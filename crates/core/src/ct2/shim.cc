@@ -3,14 +3,17 @@
 // Built into its own shared object with CTranslate2's symbols left undefined: they resolve at
 // dlopen time against the CTranslate2 library installed by `models fetch` (loaded first, with
 // RTLD_GLOBAL), so the binary builds and starts without that library. The headers this compiles
-// against must be those of the library's exact version (see build.rs).
-//
-// Every function that can fail returns NULL on success or an error message the caller frees
-// with ls_ct2_free_error; no C++ exception crosses this boundary.
+// against must be those of the library's exact version (see build.rs). What each function does
+// and who owns what: shim.h. An object is held by a unique_ptr until it is handed out, so nothing
+// leaks when a step after its allocation throws.
 
+#include "shim.h"
+
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -66,28 +69,21 @@ struct LsWhisperResult {
   std::vector<std::vector<const char*>> tokens;
 };
 
-// The decoding settings LinguaStream varies; the rest keep CTranslate2's defaults.
-struct LsWhisperOptions {
-  size_t beam_size;
-  size_t num_hypotheses;
-  size_t sampling_topk;
-  float sampling_temperature;
-  size_t max_length;
-  bool return_scores;
-  bool return_no_speech_prob;
-  size_t no_repeat_ngram_size;
-  // A token id never to emit besides the model's own set (-1: none).
-  int suppress_token;
-};
+// The layout ct2/shim.rs asserts for `GenerateOptions`, field by field.
+static_assert(sizeof(LsWhisperOptions) == LS_WHISPER_OPTIONS_SIZE, "LsWhisperOptions changed: update GenerateOptions");
+static_assert(offsetof(LsWhisperOptions, beam_size) == 0 && offsetof(LsWhisperOptions, num_hypotheses) == 8 &&
+                  offsetof(LsWhisperOptions, sampling_topk) == 16 &&
+                  offsetof(LsWhisperOptions, sampling_temperature) == 24 &&
+                  offsetof(LsWhisperOptions, max_length) == 32 && offsetof(LsWhisperOptions, return_scores) == 40 &&
+                  offsetof(LsWhisperOptions, return_no_speech_prob) == 41 &&
+                  offsetof(LsWhisperOptions, no_repeat_ngram_size) == 48 &&
+                  offsetof(LsWhisperOptions, suppress_token) == 56,
+              "LsWhisperOptions changed: update GenerateOptions");
 
-extern "C" {
-
-void ls_ct2_free_error(char* error) {
-  free(error);
-}
+namespace {
 
 // The model in `dir` on the CPU, int8, `replicas` times (replicas on one device share the weights).
-static ctranslate2::models::ModelLoader cpu_int8_loader(const char* dir, size_t replicas) {
+ctranslate2::models::ModelLoader cpu_int8_loader(const char* dir, size_t replicas) {
   ctranslate2::models::ModelLoader loader(dir);
   loader.device = ctranslate2::Device::CPU;
   loader.compute_type = ctranslate2::ComputeType::INT8;
@@ -95,10 +91,19 @@ static ctranslate2::models::ModelLoader cpu_int8_loader(const char* dir, size_t 
   return loader;
 }
 
-static ctranslate2::ReplicaPoolConfig threads_per_replica(size_t threads) {
+ctranslate2::ReplicaPoolConfig threads_per_replica(size_t threads) {
   ctranslate2::ReplicaPoolConfig config;
   config.num_threads_per_replica = threads;
   return config;
+}
+
+}  // namespace
+
+// Declared in shim.h: a definition that does not match its declaration there fails to compile.
+extern "C" {
+
+void ls_ct2_free_error(char* error) {
+  free(error);
 }
 
 char* ls_whisper_load(const char* dir, size_t threads, size_t replicas, LsWhisper** out) {
@@ -120,14 +125,14 @@ size_t ls_whisper_n_mels(const LsWhisper* whisper) {
 }
 
 
-// features: batch 1, n_mels × frames, row-major.
 char* ls_whisper_encode(LsWhisper* whisper, const float* features, size_t n_mels, size_t frames,
                         LsEncoded** out) {
   return guarded([&] {
     ctranslate2::StorageView view({1, static_cast<ctranslate2::dim_t>(n_mels),
                                    static_cast<ctranslate2::dim_t>(frames)},
                                   const_cast<float*>(features));
-    *out = new LsEncoded{whisper->model.encode(view, true).get()};
+    auto encoded = std::unique_ptr<LsEncoded>(new LsEncoded{whisper->model.encode(view, true).get()});
+    *out = encoded.release();
   });
 }
 
@@ -151,13 +156,13 @@ char* ls_whisper_generate(LsWhisper* whisper, const LsEncoded* encoded, const ch
       whisper_options.suppress_tokens.push_back(options->suppress_token);
     std::vector<std::vector<std::string>> prompts{std::vector<std::string>(prompt, prompt + prompt_len)};
     auto futures = whisper->model.generate(encoded->output, std::move(prompts), whisper_options);
-    auto* result = new LsWhisperResult{futures.at(0).get(), {}};
+    auto result = std::unique_ptr<LsWhisperResult>(new LsWhisperResult{futures.at(0).get(), {}});
     for (const auto& sequence : result->result.sequences) {
       auto& pointers = result->tokens.emplace_back();
       for (const auto& token : sequence)
         pointers.push_back(token.c_str());
     }
-    *out = result;
+    *out = result.release();
   });
 }
 
@@ -165,13 +170,15 @@ size_t ls_whisper_result_count(const LsWhisperResult* result) {
   return result->tokens.size();
 }
 
-// The tokens of hypothesis `index`, valid until the result is freed.
 const char* const* ls_whisper_result_tokens(const LsWhisperResult* result, size_t index, size_t* len) {
+  if (index >= result->tokens.size()) {
+    *len = 0;
+    return nullptr;
+  }
   *len = result->tokens[index].size();
   return result->tokens[index].data();
 }
 
-// Whether hypothesis `index` has a score (asked for with return_scores), written to *score.
 bool ls_whisper_result_score(const LsWhisperResult* result, size_t index, float* score) {
   if (index >= result->result.scores.size())
     return false;
@@ -198,7 +205,6 @@ void ls_translator_free(LsTranslator* translator) {
   delete translator;
 }
 
-// One source sentence (tokens) with a forced target prefix; the best hypothesis comes back.
 char* ls_translator_translate(LsTranslator* translator, const char* const* source, size_t source_len,
                               const char* const* prefix, size_t prefix_len, size_t beam_size,
                               size_t max_length, LsTranslation** out) {
@@ -209,14 +215,13 @@ char* ls_translator_translate(LsTranslator* translator, const char* const* sourc
     std::vector<std::vector<std::string>> sources{std::vector<std::string>(source, source + source_len)};
     std::vector<std::vector<std::string>> prefixes{std::vector<std::string>(prefix, prefix + prefix_len)};
     auto results = translator->translator.translate_batch(sources, prefixes, options);
-    auto* translation = new LsTranslation{std::move(results.at(0)), {}};
+    auto translation = std::unique_ptr<LsTranslation>(new LsTranslation{std::move(results.at(0)), {}});
     for (const auto& token : translation->result.output())
       translation->tokens.push_back(token.c_str());
-    *out = translation;
+    *out = translation.release();
   });
 }
 
-// The tokens of the best hypothesis, valid until the translation is freed.
 const char* const* ls_translation_tokens(const LsTranslation* translation, size_t* len) {
   *len = translation->tokens.size();
   return translation->tokens.data();

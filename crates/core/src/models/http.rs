@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::fetch::{io_error, FetchError};
+use super::error::{io_error, megabytes, FetchError};
 use super::store::{hex, sha256_file};
 
 /// Attempts per request when the server says "too many requests" or "unavailable".
@@ -314,10 +314,6 @@ pub fn git_blob_sha1(path: &Path) -> std::io::Result<String> {
 /// The sha256 of bytes in memory.
 pub fn sha256_bytes(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
-}
-
-pub fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 /// A progress bar on a terminal, else a line every few seconds (logs, CI).

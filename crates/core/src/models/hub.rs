@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::fetch::FetchError;
+use super::error::FetchError;
 use super::http::{host_of, Expected, Http, RequestError};
 
 /// Redirects followed inside the hub (renamed repositories) before giving up.

@@ -12,7 +12,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::fetch::{io_error, partial_dir, FetchError, Staging};
+use super::error::{io_error, FetchError};
+use super::fetch::{partial_dir, Staging};
 use super::http::Http;
 use super::hub::{Hub, RepoFile};
 use super::manifest::{Manifest, LOCAL_MANIFEST};

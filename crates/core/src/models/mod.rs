@@ -1,8 +1,9 @@
 //! The model manager: which weights exist ([`manifest`]), where they are installed and whether
-//! they are intact ([`store`]), and how they are fetched ([`fetch`]).
+//! they are intact ([`store`]), and how they are fetched ([`fetch`]; why not, [`error`]).
 
 pub mod best;
 pub mod choice;
+pub mod error;
 pub mod fetch;
 pub mod http;
 pub mod hub;

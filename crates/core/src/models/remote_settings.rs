@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::fetch::{io_error, FetchError};
+use super::error::{io_error, FetchError};
 use super::http::{sha256_bytes, Expected, Http};
 use super::manifest::{FileEntry, ModelEntry};
 

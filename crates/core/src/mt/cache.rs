@@ -54,7 +54,7 @@ mod tests {
     }
 
     fn segment(text: &str) -> SourceSegment<'_> {
-        SourceSegment { text, audio: &[], encoded: None }
+        SourceSegment { text, audio: &[] }
     }
 
     #[test]

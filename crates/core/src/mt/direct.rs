@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{MtError, SourceSegment, Translator};
-use crate::stt::{Task, Verdict, WhisperModel};
+use crate::stt::{Task, WhisperModel};
 
 /// Translates by running Whisper with the `translate` task on the utterance audio.
 pub struct DirectWhisperTranslator {
@@ -23,20 +23,7 @@ impl Translator for DirectWhisperTranslator {
     }
 
     fn translate(&mut self, source: SourceSegment<'_>) -> Result<String, MtError> {
-        let transcript = match source.encoded {
-            Some(encoded) => self.model.recognize(encoded, &self.language, Task::Translate, None),
-            None => self.model.transcribe(source.audio, &self.language, Task::Translate, None),
-        }
-        .map_err(|e| MtError::Engine(e.to_string()))?;
-        // The recognition stage already judged this audio to be speech, so only degenerate and
-        // non-English output is refused here.
-        let acceptable = matches!(transcript.verdict, Verdict::Speech | Verdict::NoSpeech { .. });
-        if !acceptable {
-            return Err(MtError::Engine(format!(
-                "Whisper's translation was rejected: {}",
-                transcript.verdict.reason()
-            )));
-        }
-        Ok(transcript.text)
+        let transcript = self.model.transcribe(source.audio, &self.language, Task::Translate, None);
+        Ok(transcript.and_then(|t| t.spoken_english())?)
     }
 }

@@ -12,8 +12,6 @@
 //!   with examples, one sentence at a time, Persian ↔ English; the registry ships Gemma 3 270M,
 //!   weak but the only text model for the pair; `models import-gguf` installs one a user brings.
 
-use crate::stt::EncodedAudio;
-
 mod cache;
 mod direct;
 pub mod echo;
@@ -53,8 +51,6 @@ impl std::fmt::Display for Pair {
 pub struct SourceSegment<'a> {
     pub text: &'a str,
     pub audio: &'a [f32],
-    /// The audio after Whisper's encoder, when recognition kept it.
-    pub encoded: Option<&'a EncodedAudio>,
 }
 
 /// Why a translation failed. The pipeline then passes the source text on, flagged.
@@ -64,6 +60,11 @@ pub enum MtError {
     Load { path: String, reason: String },
     #[error("translation failed: {0}")]
     Engine(String),
+    #[error("translation failed: {0}")]
+    Ct2(#[from] crate::ct2::Ct2Error),
+    /// Whisper's own translation (`direct`) failed or was refused.
+    #[error("translation failed: {0}")]
+    Whisper(#[from] crate::stt::SttError),
     #[error("the translator returned nothing")]
     Empty,
 }

@@ -200,10 +200,8 @@ impl Translator for NllbTranslator {
         let mut tokens = vec![self.source_code.to_string()];
         tokens.extend(self.bpe.encode(text));
         tokens.push("</s>".into());
-        let pieces = self
-            .model
-            .translate(&tokens, &[self.target_code.to_string()], BEAM_SIZE, max_length(tokens.len()))
-            .map_err(|e| MtError::Engine(e.to_string()))?;
+        let pieces =
+            self.model.translate(&tokens, &[self.target_code.to_string()], BEAM_SIZE, max_length(tokens.len()))?;
         let english = self.detokenize(&pieces);
         if english.is_empty() {
             return Err(MtError::Empty);

@@ -11,12 +11,16 @@
 //! A problem with one utterance is an event ([`Event::Dropped`], [`Event::Warning`]) and the run
 //! goes on; a stage that cannot start, fails or panics ends the run with [`Event::Failed`].
 
+mod detection;
+mod message;
 mod partials;
-mod stages;
+mod recognition;
+mod speech;
 #[cfg(test)]
 mod tests;
+mod translation;
 
-pub use stages::transcribe_passage;
+pub use recognition::{transcribe_passage, PassagePart};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -333,40 +337,40 @@ pub fn start(
     };
     let (factories, segmenter) = (config.stages.clone(), config.segmenter);
     let speak_early = config.speak_early && config.english_first && config.real_time && config.stream_speech;
-    let offers = stages::Offers {
+    let offers = detection::Offers {
         speculate: config.real_time,
         partials: config.real_time && (config.partial_captions || speak_early),
     };
     let vad = spawn(Stage::Vad, &cancel, {
         let cancel = cancel.clone();
-        move || stages::vad(source, &factories.detector, segmenter, offers, &cancel, heard_tx)
+        move || detection::vad(source, &factories.detector, segmenter, offers, &cancel, heard_tx)
     })
     .map_err(stop_on_error)?;
     let factories = config.stages.clone();
-    let mode = stages::SttMode {
+    let mode = recognition::SttMode {
         english_first: config.english_first,
         speak_early,
         partial_captions: config.real_time && config.partial_captions,
     };
     let stt = spawn(Stage::Stt, &cancel, {
         let cancel = cancel.clone();
-        move || stages::stt(&factories.recognizer, mode, &cancel, heard_rx, recognized_tx)
+        move || recognition::stt(&factories.recognizer, mode, &cancel, heard_rx, recognized_tx)
     })
     .map_err(stop_on_error)?;
     let factories = config.stages.clone();
     let mt = spawn(Stage::Mt, &cancel, {
         let cancel = cancel.clone();
-        move || stages::mt(&factories.translator, &cancel, recognized_rx, translated_tx)
+        move || translation::mt(&factories.translator, &cancel, recognized_rx, translated_tx)
     })
     .map_err(stop_on_error)?;
     let (factories, stream_speech, paced, unsure) =
         (config.stages.clone(), config.stream_speech, config.real_time, config.unsure);
     let tts = spawn(Stage::Tts, &cancel, {
         let (cancel, events_tx) = (cancel.clone(), events_tx.clone());
-        let speech = stages::SpeechOutput { stream: stream_speech, paced, unsure };
+        let speech = speech::SpeechOutput { stream: stream_speech, paced, unsure };
         move || match &factories.synthesizer {
-            Some(synthesizer) => stages::tts(synthesizer, speech, &cancel, translated_rx, events_tx),
-            None => stages::captions(&cancel, translated_rx, events_tx),
+            Some(synthesizer) => speech::tts(synthesizer, speech, &cancel, translated_rx, events_tx),
+            None => speech::captions(&cancel, translated_rx, events_tx),
         }
     })
     .map_err(stop_on_error)?;

@@ -11,8 +11,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::encoded::EncodedAudio;
 use super::gate::{self, Evidence, GateOptions, Verdict};
-use super::whisper::{text_of, Decoded, EncodedAudio};
+use super::tokens::decode as text_of;
 use super::{SttError, Task, Transcript};
 use crate::text::{is_readable_in_english, normalize_persian};
 
@@ -122,6 +123,13 @@ impl TokenLimits {
         };
         Self { cap: cap.ceil() as usize, plausible: plausible.ceil() as usize, typical: typical.ceil() as usize }
     }
+}
+
+/// One decoding pass's raw result.
+pub(super) struct Decoded {
+    pub tokens: Vec<String>,
+    pub avg_logprob: f32,
+    pub no_speech_prob: f32,
 }
 
 /// One decoding pass and what it produced.

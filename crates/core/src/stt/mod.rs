@@ -3,16 +3,18 @@
 use std::sync::Arc;
 
 pub mod decoding;
+mod encoded;
 pub mod gate;
 mod mel;
 mod tokens;
 mod whisper;
 
 pub use decoding::DecodingReport;
+pub use encoded::EncodedAudio;
 pub use gate::{Evidence, GateOptions, Verdict};
 pub use mel::MelExtractor;
 pub use tokens::decode as text_of_tokens;
-pub use whisper::{EncodedAudio, WhisperCt2Recognizer, WhisperModel, WhisperOptions, DEFAULT_THREADS};
+pub use whisper::{WhisperCt2Recognizer, WhisperModel, WhisperOptions, DEFAULT_THREADS};
 
 /// What Whisper is asked to produce from the audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +30,7 @@ pub enum Task {
 pub struct Transcript {
     pub text: String,
     /// Whisper's tokens for `text` (as decoded, before any normalisation): what a later decode
-    /// of the same utterance may be forced to start with ([`Recognizer::translate_after`]).
+    /// of the same utterance may be forced to start with ([`DirectTranslation::translate_after`]).
     pub tokens: Vec<String>,
     pub verdict: Verdict,
     pub evidence: Evidence,
@@ -46,6 +48,16 @@ impl Transcript {
     pub fn read_whole(&self) -> bool {
         self.verdict.is_speech() && !self.decoding.loop_cut
     }
+
+    /// Whisper's English (the `translate` task) as the listener may hear it, for audio already
+    /// judged to be speech: English that is merely unsure of being speech is spoken; degenerate or
+    /// non-English output is refused.
+    pub fn spoken_english(&self) -> Result<String, SttError> {
+        match self.verdict {
+            Verdict::Speech | Verdict::NoSpeech { .. } => Ok(self.text.clone()),
+            ref verdict => Err(SttError::EnglishRefused(verdict.reason())),
+        }
+    }
 }
 
 /// Why recognition failed (as opposed to finding no speech, which is a [`Verdict`]).
@@ -57,6 +69,10 @@ pub enum SttError {
     UnknownLanguage(String),
     #[error("Whisper decoding failed: {0}")]
     Decode(String),
+    #[error("Whisper decoding failed: {0}")]
+    Engine(#[from] crate::ct2::Ct2Error),
+    #[error("Whisper's translation was rejected: {0}")]
+    EnglishRefused(String),
 }
 
 /// Turns an utterance (16 kHz mono) into text. `vad_probability` is the voice-activity detector's
@@ -65,6 +81,16 @@ pub trait Recognizer: Send {
     fn transcribe(&mut self, samples: &[f32], vad_probability: Option<f32>, task: Task)
         -> Result<Transcript, SttError>;
 
+    /// The engine's own speech translation ([`DirectTranslation`]), when it has one.
+    fn direct(&mut self) -> Option<&mut dyn DirectTranslation> {
+        None
+    }
+}
+
+/// English straight from the audio, as Whisper's `translate` task makes it: decoded on an encoder
+/// output another task already made, and continued from English already said (what saying
+/// English before the speaker has finished needs).
+pub trait DirectTranslation: Recognizer {
     /// Decodes `samples` for another task, reusing `encoded` (a [`Transcript::encoded`] this
     /// recognizer made from the same samples) where the engine can.
     fn transcribe_encoded(

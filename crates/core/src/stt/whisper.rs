@@ -7,11 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::decoding::{self, Attempt, Budget, Script, Strategy, TokenLimits};
+use super::decoding::{self, Attempt, Budget, Decoded, Script, Strategy, TokenLimits};
+use super::encoded::EncodedAudio;
 use super::gate::is_repetitive;
 use super::gate::{GateOptions, Verdict};
 use super::mel::MelExtractor;
-use super::{tokens, Recognizer, SttError, Task, Transcript};
+use super::{DirectTranslation, Recognizer, SttError, Task, Transcript};
 use crate::audio::STT_RATE;
 use crate::ct2::{self, EncoderOutput, GenerateOptions};
 
@@ -90,34 +91,9 @@ const TRANSLATE_SHARE: f32 = 4.0;
 /// `cargo run --release --example whisper_speed`): converts the budget's seconds into decoding work.
 const GREEDY_TOKENS_PER_S: f64 = 180.0;
 
-/// An utterance after Whisper's encoder: decoded as often as needed (fallbacks, the other task)
-/// without encoding it again.
-pub struct EncodedAudio {
-    output: EncoderOutput,
-    samples: Vec<f32>,
-    /// The encoding without padding to the minimum window, made when a fallback needs it.
-    tight: OnceLock<EncoderOutput>,
-    /// Length of the utterance itself, without the silence margin.
-    pub audio_s: f32,
-    pub encode_ms: f64,
-}
-
-/// One decoding pass's raw result.
-pub(super) struct Decoded {
-    pub tokens: Vec<String>,
-    pub avg_logprob: f32,
-    pub no_speech_prob: f32,
-}
-
 /// Tokens decoded per extra call once a pass runs past what the audio plausibly holds:
 /// checking for a loop between calls stops it early instead of at the cap.
 const CONTINUATION_TOKENS: usize = 16;
-
-impl std::fmt::Debug for EncodedAudio {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EncodedAudio").field("audio_s", &self.audio_s).field("encode_ms", &self.encode_ms).finish()
-    }
-}
 
 /// A loaded Whisper model. Shareable between threads (CTranslate2 serialises calls internally).
 pub struct WhisperModel {
@@ -204,10 +180,7 @@ impl WhisperModel {
 
     fn run_encoder(&self, samples: &[f32], margin: usize) -> Result<EncoderOutput, SttError> {
         let (features, frames) = self.weights.mel.features(samples, margin);
-        self.weights
-            .whisper
-            .encode(&features, self.weights.mel.n_mels(), frames)
-            .map_err(|e| SttError::Decode(e.to_string()))
+        self.weights.whisper.encode(&features, self.weights.mel.n_mels(), frames).map_err(SttError::from)
     }
 
     /// The encoder output a strategy decodes; `None` for the tight window when the utterance
@@ -377,8 +350,7 @@ impl WhisperModel {
             },
         };
         let input = [prompt, prefix].concat();
-        let result =
-            self.weights.whisper.generate(encoded, &input, &options).map_err(|e| SttError::Decode(e.to_string()))?;
+        let result = self.weights.whisper.generate(encoded, &input, &options)?;
         // CTranslate2's score is the log-probability of the tokens it added (and the end token),
         // divided by the length of the whole hypothesis.
         let cum_logprob =
@@ -415,10 +387,6 @@ impl Generated {
 }
 
 /// Text of tokens, control and timestamp tokens skipped.
-pub(super) fn text_of(tokens: &[String]) -> String {
-    tokens::decode(tokens)
-}
-
 /// A [`Recognizer`] for one language on a shared [`WhisperModel`].
 pub struct WhisperCt2Recognizer {
     model: Arc<WhisperModel>,
@@ -444,6 +412,12 @@ impl Recognizer for WhisperCt2Recognizer {
         Ok(Transcript { encoded: Some(encoded), ..transcript })
     }
 
+    fn direct(&mut self) -> Option<&mut dyn DirectTranslation> {
+        Some(self)
+    }
+}
+
+impl DirectTranslation for WhisperCt2Recognizer {
     fn transcribe_encoded(
         &mut self,
         encoded: Option<&EncodedAudio>,
