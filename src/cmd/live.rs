@@ -20,10 +20,10 @@ use linguastream_core::output::sink::PulseSink;
 use linguastream_core::output::virtual_mic::{MIC, MIC_DESCRIPTION};
 use linguastream_core::output::{AudioSink, Delivery, TranslatedSegment, WavFileSink};
 use linguastream_core::pipeline::PipelineConfig;
-use linguastream_core::runtime::Runtime;
+use linguastream_core::runtime::{Runtime, RuntimeError};
 
 use super::{check_outputs, pipeline_config, speak_early, LIVE_CUTS};
-use crate::cli::{LiveArgs, LiveOutput, TranslationArgs};
+use crate::cli::{LiveArgs, LiveOutput, MtChoice, TranslationArgs};
 
 /// The language the other side of a call speaks: the one the user's speech is translated into.
 const CALL_LANGUAGE: &str = "en";
@@ -166,9 +166,18 @@ fn call_side(
         (None, None) => return Ok(None),
     };
     let recognition = crate::cli::RecognitionArgs { from: CALL_LANGUAGE.into(), ..args.recognition.clone() };
-    let translation = TranslationArgs { mt: args.call_mt, unsure: args.translation.unsure };
-    let (config, names) =
-        pipeline_config(runtime, &recognition, &args.recognition.from, LIVE_CUTS, &translation, true, true)?;
+    let mut translation = TranslationArgs { mt: args.call_mt, unsure: args.translation.unsure };
+    let to = &args.recognition.from;
+    let (config, names) = match pipeline_config(runtime, &recognition, to, LIVE_CUTS, &translation, true, true) {
+        Err(e)
+            if args.call_mt == MtChoice::Auto && matches!(e.downcast_ref(), Some(RuntimeError::NoModelForPair(_))) =>
+        {
+            eprintln!("note: {e}, so the other side is captioned in {CALL_LANGUAGE} alone");
+            translation.mt = MtChoice::None;
+            pipeline_config(runtime, &recognition, to, LIVE_CUTS, &translation, true, true)?
+        }
+        chosen => chosen?,
+    };
     eprintln!("the other side: {CALL_LANGUAGE} → {} ({})", args.recognition.from, names.mt);
     let to = args.recognition.from.clone();
     let colour = std::io::stdout().is_terminal();

@@ -132,6 +132,7 @@ fn mt_choice(mt: MtChoice) -> runtime::MtChoice {
         MtChoice::Firefox => runtime::MtChoice::Firefox,
         MtChoice::Llm => runtime::MtChoice::Llm,
         MtChoice::Nllb => runtime::MtChoice::Nllb,
+        MtChoice::None => runtime::MtChoice::None,
     }
 }
 

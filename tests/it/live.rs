@@ -452,3 +452,27 @@ fn our_own_english_is_never_captured_as_the_other_side() {
     assert!(call["utterances"].as_array().unwrap().is_empty(), "our English came back: {call}");
     assert!(no_linguastream_modules());
 }
+
+/// With no English → Persian engine installed, the other side is captioned in English alone,
+/// and the user is told so in one line.
+#[test]
+fn without_an_engine_for_the_other_side_it_is_captioned_as_heard() {
+    let home = crate::util::home_with_default_models(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let clip = english_clip(dir.path(), "Thank you very much for your help yesterday.");
+    let quiet = dir.path().join("quiet.wav");
+    write_wav_i16(&quiet, &Audio { samples: vec![0.0; 9 * 16_000], rate: 16_000 }, 1);
+    let output = crate::util::run(
+        bin()
+            .env("LINGUASTREAM_HOME", home.path())
+            .args(["live", "--output", "none", "--mt", "direct", "--input-file"])
+            .arg(&quiet)
+            .arg("--call-input-file")
+            .arg(&clip),
+    );
+    let (captions, log) = (crate::util::stdout(&output), crate::util::stderr(&output));
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("no translation model for en→fa is installed") && log.contains("in en alone"), "{log}");
+    assert!(captions.to_lowercase().contains("them en: thank you"), "{captions}");
+    assert!(!captions.contains("them fa:"), "{captions}");
+}

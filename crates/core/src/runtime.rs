@@ -45,6 +45,9 @@ pub enum MtChoice {
     Llm,
     /// The installed NLLB-200 conversion (CTranslate2).
     Nllb,
+    /// No translation: captions of what was heard (the other side of a call when no engine
+    /// translates its language into the user's).
+    None,
 }
 
 /// The translation engine a session runs, with its model.
@@ -200,16 +203,7 @@ impl Runtime {
     pub fn pipeline_config(&self, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames), RuntimeError> {
         let recognition = &options.recognition;
         let pair = Pair::new(&recognition.language, &options.target);
-        let (engine, mt, mt_note) = match self.choose_engine(&pair, options.mt) {
-            Err(RuntimeError::NoModelForPair(_)) if options.mt == MtChoice::Auto => {
-                let note = format!(
-                    "no {pair} translation model is installed, so {} is captioned as it is heard (`linguastream models list`)",
-                    pair.from
-                );
-                (MtEngine::Untranslated, "none (captions as heard)".to_string(), Some(note))
-            }
-            chosen => chosen?,
-        };
+        let (engine, mt, mt_note) = self.choose_engine(&pair, options.mt)?;
         let auto_whisper = self.auto_whisper(&recognition.whisper)?;
         let recognition = &RecognitionOptions {
             whisper: auto_whisper.as_ref().map_or(recognition.whisper.clone(), |(size, _)| size.to_string()),
@@ -346,6 +340,7 @@ impl Runtime {
         }
         let model = self.pair_model(pair).map(|e| (e.id.clone(), self.store.require(&e.id)));
         match (choice, model) {
+            (MtChoice::None, _) => Ok((MtEngine::Untranslated, "none (captions as heard)".into(), None)),
             (MtChoice::Direct | MtChoice::Auto, _) if pair.to == "en" => Ok((MtEngine::Direct, DIRECT.into(), None)),
             (MtChoice::Direct | MtChoice::Auto, _) => Err(RuntimeError::DirectIntoEnglishOnly(pair.clone())),
             #[cfg(feature = "llm")]
