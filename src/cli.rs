@@ -273,9 +273,6 @@ pub enum MtChoice {
     /// NLLB-200 through CTranslate2: `models fetch nllb-200-distilled-600m` (many languages;
     /// its weights are licensed for non-commercial use only).
     Nllb,
-    /// No translation (the other side of a call when no engine can translate it).
-    #[value(skip)]
-    None,
 }
 
 /// Where `models fetch` downloads from.

@@ -14,6 +14,7 @@ use linguastream_core::audio::capture::{capture_file, capture_pulse, Capture};
 use linguastream_core::audio::pulse::PulseServer;
 use linguastream_core::audio::{decode_file, STT_RATE};
 use linguastream_core::confidence::Level;
+use linguastream_core::lanes::Lane;
 use linguastream_core::live::{self, LiveEvent, LiveReport};
 use linguastream_core::outfile;
 use linguastream_core::output::sink::PulseSink;
@@ -22,7 +23,7 @@ use linguastream_core::output::{AudioSink, Delivery, TranslatedSegment, WavFileS
 use linguastream_core::pipeline::PipelineConfig;
 use linguastream_core::runtime::{Runtime, RuntimeError};
 
-use super::{check_outputs, pipeline_config, speak_early, LIVE_CUTS};
+use super::{check_outputs, configure, pipeline_config, session_options, speak_early, LIVE_CUTS};
 use crate::cli::{LiveArgs, LiveOutput, MtChoice, TranslationArgs};
 
 /// The language the other side of a call speaks: the one the user's speech is translated into.
@@ -166,15 +167,17 @@ fn call_side(
         (None, None) => return Ok(None),
     };
     let recognition = crate::cli::RecognitionArgs { from: CALL_LANGUAGE.into(), ..args.recognition.clone() };
-    let mut translation = TranslationArgs { mt: args.call_mt, unsure: args.translation.unsure };
-    let to = &args.recognition.from;
-    let (config, names) = match pipeline_config(runtime, &recognition, to, LIVE_CUTS, &translation, true, true) {
+    let translation = TranslationArgs { mt: args.call_mt, unsure: args.translation.unsure };
+    // It yields the CPU to the user's own speech (see `linguastream_core::lanes`).
+    let mut options = session_options(&recognition, &args.recognition.from, LIVE_CUTS, &translation, true, true);
+    options.lane = Lane::OtherSide;
+    let (config, names) = match configure(runtime, &options) {
         Err(e)
             if args.call_mt == MtChoice::Auto && matches!(e.downcast_ref(), Some(RuntimeError::NoModelForPair(_))) =>
         {
             eprintln!("note: {e}, so the other side is captioned in {CALL_LANGUAGE} alone");
-            translation.mt = MtChoice::None;
-            pipeline_config(runtime, &recognition, to, LIVE_CUTS, &translation, true, true)?
+            options.mt = linguastream_core::runtime::MtChoice::None;
+            configure(runtime, &options)?
         }
         chosen => chosen?,
     };

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
+use linguastream_core::lanes::Lane;
 use linguastream_core::outfile;
 use linguastream_core::pipeline::{PipelineConfig, UnsurePolicy};
 use linguastream_core::runtime::{self, ModelNames, RecognitionOptions, Runtime, SessionOptions};
@@ -112,6 +113,7 @@ fn session_options(
         mt: mt_choice(translation.mt),
         segmenter: segmenter_options(args, cuts, real_time),
         stream_speech,
+        lane: Lane::User,
     }
 }
 
@@ -132,7 +134,6 @@ fn mt_choice(mt: MtChoice) -> runtime::MtChoice {
         MtChoice::Firefox => runtime::MtChoice::Firefox,
         MtChoice::Llm => runtime::MtChoice::Llm,
         MtChoice::Nllb => runtime::MtChoice::Nllb,
-        MtChoice::None => runtime::MtChoice::None,
     }
 }
 
@@ -147,8 +148,12 @@ fn pipeline_config(
     stream_speech: bool,
     real_time: bool,
 ) -> Result<(PipelineConfig, ModelNames)> {
-    let options = session_options(args, target, cuts, translation, stream_speech, real_time);
-    let (config, names) = runtime.pipeline_config(&options)?;
+    configure(runtime, &session_options(args, target, cuts, translation, stream_speech, real_time))
+}
+
+/// The session `options` describe, with the notes its user should see (see [`pipeline_config`]).
+fn configure(runtime: &Runtime, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames)> {
+    let (config, names) = runtime.pipeline_config(options)?;
     if let Some(note) = &names.note {
         eprintln!("note: {note}");
     }

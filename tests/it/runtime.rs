@@ -24,6 +24,7 @@ fn options(language: &str) -> SessionOptions {
         mt: MtChoice::Direct,
         segmenter: SegmenterOptions::default(),
         stream_speech: true,
+        lane: Default::default(),
     }
 }
 

@@ -11,12 +11,14 @@
 //! libraries among them; [`live`] runs the pipeline on a microphone into audio sinks (the
 //! virtual microphone) and measures its latency; [`bench`] reports latency, resources and
 //! accuracy on a manifest of clips; [`confidence`] says how far each utterance's English can be
-//! trusted, and [`mt::echo`] removes English that repeats itself. [`outfile`] writes every output file whole or not at all.
+//! trusted, and [`mt::echo`] removes English that repeats itself; [`lanes`] lets the other side
+//! of a call yield the CPU to the user's speech. [`outfile`] writes every output file whole or not at all.
 
 pub mod audio;
 pub mod bench;
 pub mod confidence;
 pub mod ct2;
+pub mod lanes;
 pub mod live;
 pub mod memory;
 pub mod models;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ct2;
+use crate::lanes::{InLane, Lane, LaneGate};
 use crate::models::choice::{self, MachineProfile, TextCandidate};
 use crate::models::{ModelEntry, ModelStore, StoreError};
 use crate::mt::{
@@ -97,6 +98,8 @@ pub struct SessionOptions {
     pub stream_speech: bool,
     /// See [`PipelineConfig::unsure`].
     pub unsure: UnsurePolicy,
+    /// The user's speech, or the other side of a call (which yields to it: [`crate::lanes`]).
+    pub lane: Lane,
 }
 
 /// `--whisper auto`: the most accurate installed size that keeps up live here.
@@ -180,6 +183,8 @@ pub struct Runtime {
     /// Loaded Whisper models by their settings.
     whisper: Mutex<HashMap<WhisperKey, Arc<WhisperModel>>>,
     voice: Arc<Shared<PiperVoice>>,
+    /// Shared by every session, so the other side of a call yields to the user's speech.
+    lanes: Arc<LaneGate>,
 }
 
 impl Runtime {
@@ -190,7 +195,13 @@ impl Runtime {
 
     pub fn new(store: ModelStore) -> Result<Self, RuntimeError> {
         let onnx_runtime = store.require("onnxruntime")?.join("libonnxruntime.so");
-        Ok(Self { store, onnx_runtime, whisper: Mutex::new(HashMap::new()), voice: Arc::new(Shared::new()) })
+        Ok(Self {
+            store,
+            onnx_runtime,
+            whisper: Mutex::new(HashMap::new()),
+            voice: Arc::new(Shared::new()),
+            lanes: Arc::default(),
+        })
     }
 
     /// The installed models.
@@ -221,6 +232,7 @@ impl Runtime {
             // The voice is English: a session into another language is captioned.
             synthesizer: if options.target == "en" { Some(self.synthesizer()?) } else { None },
         };
+        let stages = self.in_lane(stages, options.lane);
         let config = PipelineConfig {
             stages,
             segmenter: options.segmenter,
@@ -281,6 +293,24 @@ impl Runtime {
             let voice = voice.get_or_load(|| PiperVoice::load(&library, &model, TTS_THREADS))?;
             Ok(Box::new(PiperSynthesizer::new(voice)))
         }))
+    }
+
+    /// Each engine that competes for the CPU (recognition, translation, the voice) in `lane`.
+    fn in_lane(&self, stages: StageFactories, lane: Lane) -> StageFactories {
+        let gate = self.lanes.clone();
+        let StageFactories { detector, recognizer, translator, synthesizer } = stages;
+        let recognizer: Factory<dyn Recognizer> = {
+            let gate = gate.clone();
+            Arc::new(move || Ok(Box::new(InLane::new(lane, gate.clone(), recognizer()?))))
+        };
+        let translator: Factory<dyn Translator> = {
+            let gate = gate.clone();
+            Arc::new(move || Ok(Box::new(InLane::new(lane, gate.clone(), translator()?))))
+        };
+        let synthesizer = synthesizer.map(|synthesizer| -> Factory<dyn Synthesizer> {
+            Arc::new(move || Ok(Box::new(InLane::new(lane, gate.clone(), synthesizer()?))))
+        });
+        StageFactories { detector, recognizer, translator, synthesizer }
     }
 
     fn voice_model(&self) -> Result<PathBuf, RuntimeError> {
