@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use linguastream_core::mt::{MtChoice, NAMED_ENGINES};
 
 /// Offline speech translation: Persian speech in, English speech and captions out.
 ///
@@ -196,7 +198,7 @@ pub struct LiveArgs {
     pub call_input_file: Option<PathBuf>,
     /// Translation engine for the other side (auto: the installed English → Persian model,
     /// else English captions alone).
-    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
+    #[arg(long, default_value = "auto", value_name = "ENGINE", value_parser = mt_choice())]
     pub call_mt: MtChoice,
     #[command(flatten)]
     pub translation: TranslationArgs,
@@ -255,24 +257,10 @@ pub struct ServeArgs {
     pub recognition: RecognitionArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MtChoice {
-    /// The installed text model whose Persian→English figure (published, or measured here)
-    /// beats Whisper's own translation, recognition then text translation; otherwise direct.
-    /// Firefox fa→en does (FLORES BLEU 32 per Mozilla); the registry Gemma 270M does not. A
-    /// line says which and why.
-    Auto,
-    /// Whisper's speech-translation task (weak on Persian with Whisper base).
-    Direct,
-    /// A Firefox-Translations model for the pair (fa→en: `models fetch firefox-faen`).
-    Firefox,
-    /// A local LLM (GGUF, llama.cpp), one sentence at a time: your own model
-    /// (`models import-gguf FILE`) or `models fetch gemma3-270m` (Gemma 3 270M, small and weak;
-    /// Gemma terms apply).
-    Llm,
-    /// NLLB-200 through CTranslate2: `models fetch nllb-200-distilled-600m` (many languages;
-    /// its weights are licensed for non-commercial use only).
-    Nllb,
+/// `--mt`: the engines core names (`linguastream_core::mt::NAMED_ENGINES`), each with its help.
+fn mt_choice() -> impl clap::builder::TypedValueParser<Value = MtChoice> {
+    let named = NAMED_ENGINES.iter().map(|(_, name, help)| PossibleValue::new(*name).help(*help));
+    PossibleValuesParser::new(named).map(|name| name.parse().expect("a name from the table"))
 }
 
 /// Where `models fetch` downloads from.
@@ -339,7 +327,7 @@ pub struct RecognitionArgs {
 #[derive(Debug, Args)]
 pub struct TranslationArgs {
     /// Translation engine (`serve`: for sessions that do not choose one).
-    #[arg(long, value_enum, default_value_t = MtChoice::Auto)]
+    #[arg(long, default_value = "auto", value_name = "ENGINE", value_parser = mt_choice())]
     pub mt: MtChoice,
     /// What to do with English of low confidence (marked "(?)" in the captions either way):
     /// speak it and then a short falling two-tone cue, speak it plainly, or caption it only and

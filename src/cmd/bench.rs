@@ -8,7 +8,7 @@ use linguastream_core::mt::Pair;
 use linguastream_core::outfile;
 use linguastream_core::runtime::Runtime;
 
-use super::{check_outputs, mt_choice, pipeline_config, speak_early, LIVE_CUTS};
+use super::{check_outputs, pipeline_config, speak_early, LIVE_CUTS};
 use crate::cli::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -69,7 +69,7 @@ fn run_text(args: &BenchArgs, limit: Option<usize>) -> Result<ExitCode> {
     let pair = Pair::new(&args.recognition.from, &args.to);
     let pairs = read_text_pairs(&args.manifest, &pair, limit)?;
     let runtime = Runtime::open()?;
-    let (factory, engine) = runtime.text_translator(&pair, mt_choice(args.translation.mt))?;
+    let (factory, engine) = runtime.text_translator(&pair, args.translation.mt)?;
     let mut translator = factory()?;
     eprintln!("translating {} sentences ({pair}) from {} with {engine}…", pairs.len(), args.manifest.display());
     let report = bench::run_text(&pairs, translator.as_mut());

@@ -16,6 +16,7 @@ use linguastream_core::audio::{decode_file, STT_RATE};
 use linguastream_core::confidence::Level;
 use linguastream_core::lanes::Lane;
 use linguastream_core::live::{self, LiveEvent, LiveReport};
+use linguastream_core::mt::MtChoice;
 use linguastream_core::outfile;
 use linguastream_core::output::sink::PulseSink;
 use linguastream_core::output::virtual_mic::{MIC, MIC_DESCRIPTION};
@@ -24,7 +25,7 @@ use linguastream_core::pipeline::PipelineConfig;
 use linguastream_core::runtime::{Runtime, RuntimeError};
 
 use super::{check_outputs, configure, pipeline_config, session_options, speak_early, LIVE_CUTS};
-use crate::cli::{LiveArgs, LiveOutput, MtChoice, TranslationArgs};
+use crate::cli::{LiveArgs, LiveOutput, TranslationArgs};
 
 /// The language the other side of a call speaks: the one the user's speech is translated into.
 const CALL_LANGUAGE: &str = "en";
@@ -176,7 +177,7 @@ fn call_side(
             if args.call_mt == MtChoice::Auto && matches!(e.downcast_ref(), Some(RuntimeError::NoModelForPair(_))) =>
         {
             eprintln!("note: {e}, so the other side is captioned in {CALL_LANGUAGE} alone");
-            options.mt = linguastream_core::runtime::MtChoice::None;
+            options.mt = MtChoice::None;
             configure(runtime, &options)?
         }
         chosen => chosen?,

@@ -18,10 +18,10 @@ use anyhow::{bail, Result};
 use linguastream_core::lanes::Lane;
 use linguastream_core::outfile;
 use linguastream_core::pipeline::{PipelineConfig, UnsurePolicy};
-use linguastream_core::runtime::{self, ModelNames, RecognitionOptions, Runtime, SessionOptions};
+use linguastream_core::runtime::{ModelNames, RecognitionOptions, Runtime, SessionOptions};
 use linguastream_core::vad::SegmenterOptions;
 
-use crate::cli::{Cli, Command, MtChoice, RecognitionArgs, TranslationArgs, UnsureChoice};
+use crate::cli::{Cli, Command, RecognitionArgs, TranslationArgs, UnsureChoice};
 
 /// How a command cuts speech unless told otherwise.
 #[derive(Debug, Clone, Copy)]
@@ -110,7 +110,7 @@ fn session_options(
         unsure: translation.unsure.into(),
         recognition: recognition_options(args, real_time),
         target: target.into(),
-        mt: mt_choice(translation.mt),
+        mt: translation.mt,
         segmenter: segmenter_options(args, cuts, real_time),
         stream_speech,
         lane: Lane::User,
@@ -124,16 +124,6 @@ impl From<UnsureChoice> for UnsurePolicy {
             UnsureChoice::Cue => UnsurePolicy::Cue,
             UnsureChoice::CaptionOnly => UnsurePolicy::CaptionOnly,
         }
-    }
-}
-
-fn mt_choice(mt: MtChoice) -> runtime::MtChoice {
-    match mt {
-        MtChoice::Auto => runtime::MtChoice::Auto,
-        MtChoice::Direct => runtime::MtChoice::Direct,
-        MtChoice::Firefox => runtime::MtChoice::Firefox,
-        MtChoice::Llm => runtime::MtChoice::Llm,
-        MtChoice::Nllb => runtime::MtChoice::Nllb,
     }
 }
 

@@ -34,22 +34,7 @@ const TTS_THREADS: usize = 2;
 /// CTranslate2 threads for NLLB.
 const NLLB_THREADS: usize = 2;
 
-/// Which translation engine a session asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MtChoice {
-    /// The installed text model whose fa→en figure beats Whisper's own translation
-    /// ([`choice::choose_text`]), otherwise direct.
-    Auto,
-    Direct,
-    Firefox,
-    /// The installed GGUF language model (llama.cpp).
-    Llm,
-    /// The installed NLLB-200 conversion (CTranslate2).
-    Nllb,
-    /// No translation: captions of what was heard (the other side of a call when no engine
-    /// translates its language into the user's).
-    None,
-}
+pub use crate::mt::MtChoice;
 
 /// The translation engine a session runs, with its model.
 #[derive(Debug, Clone)]

@@ -28,7 +28,7 @@ use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use linguastream_core::pipeline::UnsurePolicy;
-use linguastream_core::runtime::{self, Runtime, SessionOptions};
+use linguastream_core::runtime::{Runtime, SessionOptions};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -349,16 +349,7 @@ impl Choices {
             options.recognition.language = from.clone();
         }
         if let Some(mt) = &self.mt {
-            options.mt = match mt.as_str() {
-                "auto" => runtime::MtChoice::Auto,
-                "direct" => runtime::MtChoice::Direct,
-                "firefox" => runtime::MtChoice::Firefox,
-                "llm" => runtime::MtChoice::Llm,
-                "nllb" => runtime::MtChoice::Nllb,
-                other => {
-                    return Err(format!("unknown translation engine '{other}' (auto, direct, firefox, llm or nllb)"))
-                }
-            };
+            options.mt = mt.parse().map_err(|e: linguastream_core::mt::UnknownEngine| e.to_string())?;
         }
         if let Some(unsure) = self.unsure {
             options.unsure = unsure;

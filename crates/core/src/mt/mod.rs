@@ -13,6 +13,7 @@
 //!   weak but the only text model for the pair; `models import-gguf` installs one a user brings.
 
 mod cache;
+mod choice;
 mod direct;
 pub mod echo;
 mod firefox;
@@ -21,6 +22,7 @@ mod llm;
 mod nllb;
 
 pub use cache::CachedTranslator;
+pub use choice::{MtChoice, UnknownEngine, NAMED as NAMED_ENGINES};
 pub use direct::DirectWhisperTranslator;
 pub use firefox::FirefoxTranslator;
 #[cfg(feature = "llm")]
