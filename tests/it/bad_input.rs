@@ -125,6 +125,17 @@ fn unknown_language_and_engine_choices_are_explained() {
     assert!(error.contains("language code 'xx'"), "{error}");
     let error = fails(bin().arg("translate").args(["--mt", "firefox"]).arg(sample("fa-digits-elyas.wav")));
     assert!(error.contains("firefox-faen") && error.contains("models import"), "{error}");
+    // No English→Persian Firefox model is in the built-in list: the error names what works instead,
+    // not Whisper's own translation, which reaches English only.
+    let error = fails(
+        bin()
+            .arg("translate")
+            .args(["--from", "en", "--to", "fa", "--mt", "firefox"])
+            .arg(sample("fa-digits-elyas.wav")),
+    );
+    assert!(error.contains("no Firefox-Translations model for en→fa"), "{error}");
+    assert!(error.contains("--mt nllb or --mt llm") && error.contains("models.toml"), "{error}");
+    assert!(error.contains("pair = \"en-fa\"") && !error.contains("--mt direct"), "{error}");
     let error = fails(bin().arg("translate").args(["--to", "de"]).arg(sample("fa-digits-elyas.wav")));
     assert!(error.contains("no translation model for fa→de is installed"), "{error}");
 }

@@ -101,6 +101,20 @@ pub struct ModelNames {
     pub note: Option<String>,
 }
 
+/// What to use when the model list has no Firefox model for `pair`: Whisper's own translation
+/// reaches English only, the LLM translates Persian ↔ English, and a mirror may list its own copy.
+fn instead_of_firefox(pair: &Pair) -> String {
+    if pair.to == "en" {
+        return "use --mt direct".into();
+    }
+    let engines = if pair.from == "en" && pair.to == "fa" { "--mt nllb or --mt llm" } else { "--mt nllb" };
+    format!(
+        "use {engines}, or list a mirror's Firefox-Translations {pair} model in models.toml in the LinguaStream \
+         home (pair = \"{}-{}\", source = \"firefox\")",
+        pair.from, pair.to
+    )
+}
+
 /// Why a session cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -110,7 +124,7 @@ pub enum RuntimeError {
     NotWhisperDir(String),
     #[error("unknown Whisper model '{0}': give a size (tiny, base, small, medium, large-v3, large-v3-turbo) or a model directory")]
     UnknownWhisper(String),
-    #[error("there is no Firefox-Translations model for {0}; use --mt direct")]
+    #[error("there is no Firefox-Translations model for {0} in the model list; {advice}", advice = instead_of_firefox(.0))]
     NoTranslationModel(Pair),
     #[error("no translation model for {0} is installed (--mt firefox, nllb or llm with their models)")]
     NoModelForPair(Pair),
