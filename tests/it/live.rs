@@ -75,8 +75,7 @@ fn play_into_test_sink(path: &Path) {
     assert!(status.success());
 }
 
-/// A Portuguese sentence spoken by espeak-ng, at 16 kHz with 0.5 s of silence before and after
-/// (the first ~100 ms written to an idle null sink never reach its monitor).
+/// A Portuguese sentence spoken by espeak-ng, [`padded`].
 fn portuguese_clip(dir: &Path) -> PathBuf {
     let raw = dir.join("raw.wav");
     let status = Command::new("espeak-ng")
@@ -86,13 +85,18 @@ fn portuguese_clip(dir: &Path) -> PathBuf {
         .status()
         .unwrap();
     assert!(status.success());
-    let speech = resample(&decode_file(&raw, 16_000).unwrap(), 16_000);
+    padded(&raw, &dir.join("clip.wav"))
+}
+
+/// `raw` at 16 kHz with 0.5 s of silence before and after (the first ~100 ms written to an idle
+/// null sink never reach its monitor), written to `clip`.
+fn padded(raw: &Path, clip: &Path) -> PathBuf {
+    let speech = resample(&decode_file(raw, 16_000).unwrap(), 16_000);
     let mut samples = vec![0.0; 8_000];
     samples.extend(&speech.samples);
     samples.extend(vec![0.0; 8_000]);
-    let clip = dir.join("clip.wav");
-    write_wav_i16(&clip, &Audio { samples, rate: 16_000 }, 1);
-    clip
+    write_wav_i16(clip, &Audio { samples, rate: 16_000 }, 1);
+    clip.to_path_buf()
 }
 
 #[test]
@@ -375,17 +379,11 @@ fn the_server_feeds_the_virtual_microphone_from_the_input_the_page_chose() {
     assert_eq!(status, 409, "stopping what is not running");
 }
 
-/// English said by our own voice (Piper), padded as `portuguese_clip` pads its clip.
+/// English said by our own voice (Piper), [`padded`].
 fn english_clip(dir: &Path, text: &str) -> PathBuf {
     let raw = dir.join("english-raw.wav");
     ok(bin().args(["speak", text, "-o"]).arg(&raw));
-    let speech = resample(&decode_file(&raw, 16_000).unwrap(), 16_000);
-    let mut samples = vec![0.0; 8_000];
-    samples.extend(&speech.samples);
-    samples.extend(vec![0.0; 8_000]);
-    let clip = dir.join("english.wav");
-    write_wav_i16(&clip, &Audio { samples, rate: 16_000 }, 1);
-    clip
+    padded(&raw, &dir.join("english.wav"))
 }
 
 /// The other side of a call: English played into the sink that stands for the call app's output

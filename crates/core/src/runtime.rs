@@ -422,16 +422,7 @@ impl Runtime {
         let installed: Vec<&ModelEntry> =
             self.store.manifest().models.iter().filter(usable).filter(|m| self.is_installed(&m.id)).collect();
         let (pick, why) = if pair.to == "en" {
-            let candidates: Vec<TextCandidate> = installed
-                .iter()
-                .map(|m| TextCandidate {
-                    id: m.id.clone(),
-                    figure: m.bleu.map(|bleu| choice::Figure {
-                        bleu,
-                        source: m.bleu_source.clone().unwrap_or_else(|| "model list".into()),
-                    }),
-                })
-                .collect();
+            let candidates: Vec<TextCandidate> = installed.iter().map(|m| TextCandidate::of(m)).collect();
             choice::choose_text(&pair.from, &candidates)
         } else {
             let rank = |m: &&ModelEntry| ["mt", "nllb", "llm"].iter().position(|role| *role == m.role);

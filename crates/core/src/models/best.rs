@@ -53,17 +53,8 @@ pub fn plan(store: &ModelStore, profile: &MachineProfile, language: &str, instal
         .filter(|_| language == "fa")
         .collect();
     // Only a model with a figure is fetched for its quality; one without is the user's to pick.
-    let candidates: Vec<TextCandidate> = text_models
-        .iter()
-        .filter(|m| m.bleu.is_some())
-        .map(|m| TextCandidate {
-            id: m.id.clone(),
-            figure: m.bleu.map(|bleu| choice::Figure {
-                bleu,
-                source: m.bleu_source.clone().unwrap_or_else(|| "model list".into()),
-            }),
-        })
-        .collect();
+    let candidates: Vec<TextCandidate> =
+        text_models.iter().filter(|m| m.bleu.is_some()).map(|m| TextCandidate::of(m)).collect();
     let (pick, text_why) = choice::choose_text(language, &candidates);
     let text = pick.map(|i| candidates[i].id.clone());
     let mut ids: Vec<String> = manifest.defaults().map(|m| m.id.clone()).collect();

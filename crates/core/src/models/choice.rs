@@ -212,6 +212,16 @@ pub struct TextCandidate {
     pub figure: Option<Figure>,
 }
 
+impl TextCandidate {
+    /// A listed model with the figure the model list gives it, if any.
+    pub fn of(entry: &super::ModelEntry) -> Self {
+        let figure = entry
+            .bleu
+            .map(|bleu| Figure { bleu, source: entry.bleu_source.clone().unwrap_or_else(|| "model list".into()) });
+        Self { id: entry.id.clone(), figure }
+    }
+}
+
 /// Which text model `auto` runs instead of `direct`, if any, and why in one clause. A model is
 /// taken only when its figure beats direct's; among several, the highest, and among equals the
 /// one listed last (a user's own list comes after the built-in one, as with `--mt llm`). Where
