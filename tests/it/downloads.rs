@@ -362,6 +362,12 @@ const PTEN_FILES: [(&str, &str); 3] =
 /// The pt→en Firefox model as a local model list names it (the built-in entry comes from a
 /// package; an organisation's mirror lists its own models the same way).
 fn mirror_manifest(home: &Path) {
+    write_mirror(home, "mirror-pten", "pt-en", "");
+}
+
+/// A model list naming the installed pt→en Firefox files as model `id` for `pair`, with `extra`
+/// fields (each ending in a newline).
+fn write_mirror(home: &Path, id: &str, pair: &str, extra: &str) {
     let files: Vec<String> = PTEN_FILES
         .iter()
         .map(|(kind, name)| {
@@ -370,7 +376,7 @@ fn mirror_manifest(home: &Path) {
         })
         .collect();
     let manifest = format!(
-        "[[model]]\nid = \"mirror-pten\"\nrole = \"mt\"\npair = \"pt-en\"\ndescription = \"test\"\nlicense = \"MPL-2.0\"\ndefault = false\nsource = \"firefox\"\narchitecture = \"base\"\nfiles = [\n{}\n]\n",
+        "[[model]]\nid = \"{id}\"\nrole = \"mt\"\npair = \"{pair}\"\ndescription = \"test\"\nlicense = \"MPL-2.0\"\ndefault = false\nsource = \"firefox\"\narchitecture = \"base\"\n{extra}files = [\n{}\n]\n",
         files.join("\n")
     );
     std::fs::write(home.join("models.toml"), manifest).unwrap();
@@ -516,18 +522,7 @@ fn fast_machine(home: &Path) {
 /// An organisation's mirror of a Persian→English Firefox model, listed with Firefox fa→en's
 /// published figure (the files here are the real pt→en ones: the mechanics, not the English).
 fn mirror_faen_manifest(home: &Path) {
-    let files: Vec<String> = PTEN_FILES
-        .iter()
-        .map(|(kind, name)| {
-            let hash = sha256_bytes(&installed("firefox-pten", name));
-            format!("  {{ name = \"{name}\", sha256 = \"{hash}\", kind = \"{kind}\" }},")
-        })
-        .collect();
-    let manifest = format!(
-        "[[model]]\nid = \"mirror-faen\"\nrole = \"mt\"\npair = \"fa-en\"\ndescription = \"test\"\nlicense = \"MPL-2.0\"\ndefault = false\nsource = \"firefox\"\narchitecture = \"base\"\nbleu = 32.0\nbleu_source = \"firefox-faen's, mirrored\"\nfiles = [\n{}\n]\n",
-        files.join("\n")
-    );
-    std::fs::write(home.join("models.toml"), manifest).unwrap();
+    write_mirror(home, "mirror-faen", "fa-en", "bleu = 32.0\nbleu_source = \"firefox-faen's, mirrored\"\n");
 }
 
 #[test]
