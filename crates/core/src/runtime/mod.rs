@@ -2,7 +2,7 @@
 //! files, and the heavy engines (Whisper, the voice) loaded on first use and kept.
 //!
 //! [`Runtime::pipeline_config`] turns one session's choices into a [`PipelineConfig`]; the
-//! stage factories are built here, and in [`engines`] the engine choice and
+//! stage factories are built here, and in `engines.rs` the engine choice and
 //! [`translator_factory`], the one place that maps a translation engine to its code.
 
 use std::collections::HashMap;

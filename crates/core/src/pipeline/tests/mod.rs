@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use super::*;
 use crate::mt::SourceSegment;
+use crate::mt::Translator;
 use crate::output::Delivery;
-use crate::stt::{DirectTranslation, Task, Transcript, Verdict};
+use crate::stt::{DirectTranslation, Recognizer, Task, Transcript, Verdict};
+use crate::tts::Synthesizer;
+use crate::vad::{SegmenterOptions, SpeechDetector};
 
 mod english;
 mod real_time;
