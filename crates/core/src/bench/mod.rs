@@ -5,6 +5,7 @@
 //! and the pipeline runs as it does in a meeting; each utterance is credited to the clip it
 //! starts in.
 
+mod markdown;
 pub mod metrics;
 mod report;
 pub mod risk;
