@@ -6,6 +6,7 @@ pub mod decoding;
 mod encoded;
 pub mod gate;
 mod mel;
+mod script;
 mod tokens;
 mod whisper;
 

@@ -7,11 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::decoding::{self, Attempt, Budget, Decoded, Script, Strategy, TokenLimits};
+use super::decoding::{self, Attempt, Budget, Decoded, Strategy, TokenLimits};
 use super::encoded::EncodedAudio;
 use super::gate::is_repetitive;
 use super::gate::{GateOptions, Verdict};
 use super::mel::MelExtractor;
+use super::script::Script;
 use super::{DirectTranslation, Recognizer, SttError, Task, Transcript};
 use crate::audio::STT_RATE;
 use crate::ct2::{self, EncoderOutput, GenerateOptions};
