@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::encoded::EncodedAudio;
+use super::encoded::{DirectContext, EncodedAudio};
 use super::gate::{self, Evidence, GateOptions, Verdict};
 use super::script::Script;
 use super::tokens::decode as text_of;
@@ -365,8 +365,7 @@ pub fn finish(
             decode_ms: audio.encode_ms + outcome.started.elapsed().as_secs_f64() * 1000.0,
             loop_cut,
         },
-        tokens,
-        encoded: None,
+        direct: DirectContext { tokens, encoded: None },
         clear,
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::decoding::{self, Attempt, Budget, Decoded, Strategy, TokenLimits};
-use super::encoded::EncodedAudio;
+use super::encoded::{DirectContext, EncodedAudio};
 use super::gate::is_repetitive;
 use super::gate::{GateOptions, Verdict};
 use super::mel::MelExtractor;
@@ -261,7 +261,7 @@ impl WhisperModel {
             // the voice like speech, so that they cost what a real utterance of that length does.
             transcript.decoding.tokens = pass.tokens.len();
             transcript.decoding.loop_cut = false;
-            (transcript.text, transcript.tokens) = (pass.text, pass.tokens);
+            (transcript.text, transcript.direct.tokens) = (pass.text, pass.tokens);
             transcript.verdict = Verdict::Speech;
             transcript.clear = true;
         }
@@ -409,8 +409,9 @@ impl Recognizer for WhisperCt2Recognizer {
         task: Task,
     ) -> Result<Transcript, SttError> {
         let encoded = Arc::new(self.model.encode(samples)?);
-        let transcript = self.model.recognize(&encoded, &self.language, task, vad_probability)?;
-        Ok(Transcript { encoded: Some(encoded), ..transcript })
+        let mut transcript = self.model.recognize(&encoded, &self.language, task, vad_probability)?;
+        transcript.direct.encoded = Some(encoded);
+        Ok(transcript)
     }
 
     fn direct(&mut self) -> Option<&mut dyn DirectTranslation> {
@@ -421,12 +422,12 @@ impl Recognizer for WhisperCt2Recognizer {
 impl DirectTranslation for WhisperCt2Recognizer {
     fn transcribe_encoded(
         &mut self,
-        encoded: Option<&EncodedAudio>,
+        context: &DirectContext,
         samples: &[f32],
         vad_probability: Option<f32>,
         task: Task,
     ) -> Result<Transcript, SttError> {
-        match encoded {
+        match context.encoded() {
             Some(encoded) => self.model.recognize(encoded, &self.language, task, vad_probability),
             None => self.transcribe(samples, vad_probability, task),
         }
@@ -444,8 +445,9 @@ impl DirectTranslation for WhisperCt2Recognizer {
         if first_pass_only {
             budget.tokens = 0.0;
         }
-        let transcript =
+        let mut transcript =
             self.model.recognize_after(&encoded, &self.language, Task::Translate, vad_probability, spoken, budget)?;
-        Ok(Transcript { encoded: Some(encoded), ..transcript })
+        transcript.direct.encoded = Some(encoded);
+        Ok(transcript)
     }
 }

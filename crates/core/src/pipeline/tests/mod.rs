@@ -50,15 +50,16 @@ fn burst_index(samples: &[f32]) -> u32 {
 }
 
 fn transcript(text: &str, verdict: Verdict, clear: bool) -> Transcript {
-    Transcript {
+    let mut transcript = Transcript {
         text: text.to_string(),
-        tokens: text.split_whitespace().map(str::to_string).collect(),
         verdict,
         evidence: Default::default(),
         decoding: Default::default(),
-        encoded: None,
+        direct: Default::default(),
         clear,
-    }
+    };
+    transcript.direct.tokens = text.split_whitespace().map(str::to_string).collect();
+    transcript
 }
 
 /// Reads an utterance of one [`burst`] as [`Level`] does and loops on one of several, as Whisper
