@@ -4,6 +4,7 @@ pub mod decoding;
 mod encoded;
 pub mod gate;
 mod mel;
+mod options;
 mod script;
 mod tokens;
 mod whisper;
@@ -12,8 +13,9 @@ pub use decoding::DecodingReport;
 pub use encoded::{DirectContext, EncodedAudio};
 pub use gate::{Evidence, GateOptions, Verdict};
 pub use mel::MelExtractor;
+pub use options::{WhisperOptions, DEFAULT_THREADS};
 pub use tokens::decode as text_of_tokens;
-pub use whisper::{WhisperCt2Recognizer, WhisperModel, WhisperOptions, DEFAULT_THREADS};
+pub use whisper::{WhisperCt2Recognizer, WhisperModel};
 
 /// What Whisper is asked to produce from the audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
