@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::mt::SourceSegment;
+use crate::onnx::OnnxError;
 use crate::output::Delivery;
 use crate::stt::{DirectTranslation, Task, Transcript, Verdict};
 
@@ -331,10 +332,11 @@ fn a_panicking_stage_becomes_an_error_event_after_the_work_before_it() {
 #[test]
 fn run_returns_a_stage_failure_as_its_error() {
     let mut config = config(beeps());
-    config.stages.detector = Arc::new(|| Err(VadError::Inference("broken model".into()).into()));
+    let missing = || OnnxError::NoLibrary { path: "/models/libonnxruntime.so".into() };
+    config.stages.detector = Arc::new(move || Err(VadError::Load(missing()).into()));
     let mut seen = 0;
     let error = run(crate::audio::chunks_of(bursts(2)), &config, |_| seen += 1).unwrap_err();
-    assert!(matches!(error, PipelineError::Vad(VadError::Inference(_))), "{error}");
+    assert!(matches!(error, PipelineError::Vad(VadError::Load(_))), "{error}");
     assert_eq!(seen, 1, "only the voice's Ready event came before the failure");
 }
 
