@@ -62,6 +62,13 @@ impl Transcript {
 pub enum SttError {
     #[error("cannot load the Whisper model from {path}: {reason}")]
     Load { path: String, reason: String },
+    /// CTranslate2 itself could not be loaded.
+    #[error("cannot load the Whisper model from {path}: {source}")]
+    Library {
+        path: String,
+        #[source]
+        source: crate::ct2::Ct2Error,
+    },
     #[error("Whisper does not know the language code '{0}' (use an ISO 639-1 code such as fa, en, pt)")]
     UnknownLanguage(String),
     #[error("Whisper decoding failed: {0}")]

@@ -59,8 +59,9 @@ impl WhisperModel {
         let end_token = tokens.iter().position(|t| t == "<|endoftext|>").and_then(|i| i32::try_from(i).ok());
         let vocabulary = tokens.into_iter().collect();
         let whisper = ct2::Whisper::load(ctranslate2, dir, options.threads).map_err(|e| match e {
+            // CTranslate2's message without the path said again.
             ct2::Ct2Error::Model { reason, .. } => load_error(reason),
-            other => load_error(other.to_string()),
+            source => SttError::Library { path: dir.display().to_string(), source },
         })?;
         let mel = MelExtractor::new(whisper.n_mels());
         Ok(Self { weights: Arc::new(Weights { whisper, vocabulary, end_token, mel }), options })
