@@ -392,7 +392,7 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join(INSTALLED_FILE), "{ not json").unwrap();
         let err = store.require("silero-vad").unwrap_err();
-        assert!(matches!(err, StoreError::DamagedRecord { .. }), "{err}");
+        assert!(matches!(err, StoreError::DamagedRecord { source: RecordError::Json(_), .. }), "{err}");
         assert!(err.to_string().contains("damaged install record"), "{err}");
         let escaping = r#"{"id":"silero-vad","files":[{"name":"/dev/zero","sha256":"x","bytes":0}]}"#;
         fs::write(dir.join(INSTALLED_FILE), escaping).unwrap();
@@ -403,6 +403,8 @@ mod tests {
         fs::write(&file_root, "").unwrap();
         let err = ModelStore::open(file_root).require("silero-vad").unwrap_err();
         assert!(matches!(err, StoreError::Unreadable { .. }), "{err}");
+        let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert!(source.is_some(), "the io::Error is kept as the source: {err:?}");
     }
 
     #[test]
