@@ -549,6 +549,16 @@ mod tests {
         Cli::try_parse_from(args).unwrap_err().to_string()
     }
 
+    /// The engines are listed in one place (core's table); the README's option row follows it.
+    #[test]
+    fn the_readme_names_every_translation_engine_the_table_does() {
+        let names: Vec<&str> = NAMED_ENGINES.iter().map(|(_, name, _)| *name).collect();
+        let row = format!("| `--mt {}` |", names.join("\\|"));
+        assert!(include_str!("../README.md").contains(&row), "README has no row {row}");
+        let e = error(&["linguastream", "translate", "a.wav", "--mt", "google"]);
+        assert!(names.iter().all(|name| e.contains(name)), "{e}");
+    }
+
     #[test]
     fn numeric_flags_are_checked_with_their_range() {
         let e = error(&["linguastream", "translate", "a.wav", "--rate", "0"]);

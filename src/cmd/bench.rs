@@ -6,9 +6,10 @@ use anyhow::{Context, Result};
 use linguastream_core::bench::{self, read_manifest, read_text_pairs, Clip};
 use linguastream_core::mt::Pair;
 use linguastream_core::outfile;
+use linguastream_core::pipeline::Pace;
 use linguastream_core::runtime::Runtime;
 
-use super::{check_outputs, pipeline_config, speak_early, LIVE_CUTS};
+use super::{check_outputs, live_pace, pipeline_config, LIVE_CUTS};
 use crate::cli::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -32,10 +33,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
     let runtime = Runtime::open()?;
-    let (mut config, names) =
-        pipeline_config(&runtime, &args.recognition, "en", LIVE_CUTS, &args.translation, true, args.realtime)?;
-    config.partial_captions = args.partial_captions;
-    speak_early(&mut config, &names, args.speak_early)?;
+    let pace = match args.realtime {
+        true => live_pace(args.partial_captions, args.speak_early),
+        false => Pace::Streamed,
+    };
+    let (config, names) = pipeline_config(&runtime, &args.recognition, "en", LIVE_CUTS, &args.translation, pace)?;
     eprintln!(
         "benchmarking {} clips from {} ({})…",
         clips.len(),
@@ -43,12 +45,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         if args.realtime { "real-time pace" } else { "as fast as possible" }
     );
     let mut report = bench::run(&clips, &config, args.realtime)?;
-    report.models = serde_json::json!({
-        "vad": "silero-vad v6",
-        "stt": { "model": names.whisper, "path": names.whisper_dir, "language": args.recognition.from },
-        "mt": names.mt,
-        "tts": "piper-en-us-joe-medium",
-    });
+    report.models = serde_json::to_value(&names)?;
     let table = report.markdown(baseline.as_ref());
     println!("{table}");
     let mut ready = Vec::new();

@@ -24,7 +24,7 @@ use linguastream_core::output::{AudioSink, Delivery, TranslatedSegment, WavFileS
 use linguastream_core::pipeline::PipelineConfig;
 use linguastream_core::runtime::{Runtime, RuntimeError};
 
-use super::{check_outputs, configure, pipeline_config, session_options, speak_early, LIVE_CUTS};
+use super::{check_outputs, configure, live_pace, pipeline_config, session_options, LIVE_CUTS};
 use crate::cli::{LiveArgs, LiveOutput, TranslationArgs};
 
 /// The language the other side of a call speaks: the one the user's speech is translated into.
@@ -76,10 +76,8 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
         _ => None,
     };
 
-    let (mut config, names) =
-        pipeline_config(&runtime, &args.recognition, "en", LIVE_CUTS, &args.translation, true, true)?;
-    config.partial_captions = args.partial_captions;
-    speak_early(&mut config, &names, args.speak_early)?;
+    let pace = live_pace(args.partial_captions, args.speak_early);
+    let (config, names) = pipeline_config(&runtime, &args.recognition, "en", LIVE_CUTS, &args.translation, pace)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
     let call_side = call_side(&args, &runtime, server.as_mut(), speakers.as_deref(), stop.clone())?;
     if let Some(device) = &speakers {
@@ -170,7 +168,8 @@ fn call_side(
     let recognition = crate::cli::RecognitionArgs { from: CALL_LANGUAGE.into(), ..args.recognition.clone() };
     let translation = TranslationArgs { mt: args.call_mt, unsure: args.translation.unsure };
     // It yields the CPU to the user's own speech (see `linguastream_core::lanes`).
-    let mut options = session_options(&recognition, &args.recognition.from, LIVE_CUTS, &translation, true, true);
+    let mut options =
+        session_options(&recognition, &args.recognition.from, LIVE_CUTS, &translation, live_pace(false, false));
     options.lane = Lane::OtherSide;
     let (config, names) = match configure(runtime, &options) {
         Err(e)

@@ -14,10 +14,10 @@ mod translate;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use linguastream_core::lanes::Lane;
 use linguastream_core::outfile;
-use linguastream_core::pipeline::{PipelineConfig, UnsurePolicy};
+use linguastream_core::pipeline::{Ahead, Pace, PipelineConfig, UnsurePolicy};
 use linguastream_core::runtime::{ModelNames, RecognitionOptions, Runtime, SessionOptions};
 use linguastream_core::vad::SegmenterOptions;
 
@@ -84,15 +84,13 @@ fn check_outputs(input: Option<&Path>, outputs: &[(&str, &Path)]) -> Result<()> 
     Ok(())
 }
 
-/// `real_time`: audio arrives as it is spoken (live, bench --realtime), so decoding must also keep
-/// up with the clock. The flags' ranges were checked when they were parsed.
-fn recognition_options(args: &RecognitionArgs, real_time: bool) -> RecognitionOptions {
+/// The flags' ranges were checked when they were parsed.
+fn recognition_options(args: &RecognitionArgs) -> RecognitionOptions {
     RecognitionOptions {
         language: args.from.clone(),
         whisper: args.whisper.clone(),
         threads: args.threads,
         decode_budget: args.decode_budget,
-        real_time,
         fixed_decode_tokens: args.fixed_decode_tokens,
     }
 }
@@ -103,16 +101,15 @@ fn session_options(
     target: &str,
     cuts: Cuts,
     translation: &TranslationArgs,
-    stream_speech: bool,
-    real_time: bool,
+    pace: Pace,
 ) -> SessionOptions {
     SessionOptions {
         unsure: translation.unsure.into(),
-        recognition: recognition_options(args, real_time),
+        recognition: recognition_options(args),
         target: target.into(),
         mt: translation.mt,
-        segmenter: segmenter_options(args, cuts, real_time),
-        stream_speech,
+        segmenter: segmenter_options(args, cuts),
+        pace,
         lane: Lane::User,
     }
 }
@@ -135,10 +132,9 @@ fn pipeline_config(
     target: &str,
     cuts: Cuts,
     translation: &TranslationArgs,
-    stream_speech: bool,
-    real_time: bool,
+    pace: Pace,
 ) -> Result<(PipelineConfig, ModelNames)> {
-    configure(runtime, &session_options(args, target, cuts, translation, stream_speech, real_time))
+    configure(runtime, &session_options(args, target, cuts, translation, pace))
 }
 
 /// The session `options` describe, with the notes its user should see (see [`pipeline_config`]).
@@ -147,36 +143,25 @@ fn configure(runtime: &Runtime, options: &SessionOptions) -> Result<(PipelineCon
     if let Some(note) = &names.note {
         eprintln!("note: {note}");
     }
-    if let Some(hint) = recommend::hint(runtime.store(), &names.whisper) {
+    if let Some(hint) = recommend::hint(runtime.store(), &names.stt.model) {
         eprintln!("hint: {hint}");
     }
     Ok((config, names))
 }
 
-/// Turns on `--speak-early`, which only Whisper's own translation can do (its English is
-/// continued from what was said; a text engine would have to translate half a Persian clause).
-fn speak_early(config: &mut PipelineConfig, names: &ModelNames, asked: bool) -> Result<()> {
-    if asked && !config.english_first {
-        bail!("--speak-early needs Whisper's own translation (--mt direct); this run translates with {}", names.mt);
-    }
-    config.speak_early = asked;
-    Ok(())
+/// What a live listener asks to hear before an utterance is over.
+fn live_pace(partial_captions: bool, speak_early: bool) -> Pace {
+    Pace::RealTime(Ahead { partial_captions, speak_early })
 }
 
-/// How speech is cut; the flags' ranges were checked when they were parsed. Only a listener in
-/// real time gains from long speech cut at a breath or a dip; files keep whole passages.
-fn segmenter_options(args: &RecognitionArgs, cuts: Cuts, real_time: bool) -> SegmenterOptions {
-    let options = SegmenterOptions {
+/// How speech is cut; the flags' ranges were checked when they were parsed.
+fn segmenter_options(args: &RecognitionArgs, cuts: Cuts) -> SegmenterOptions {
+    SegmenterOptions {
         threshold: args.vad_threshold,
         min_pause_ms: args.pause_ms.unwrap_or(cuts.pause_ms),
         max_utterance_ms: (args.max_utterance_s.unwrap_or(cuts.max_utterance_s) * 1000.0) as u32,
         piece_pause_ms: cuts.piece_pause_ms,
         ..SegmenterOptions::default()
-    };
-    if real_time {
-        options
-    } else {
-        options.whole_sentences()
     }
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
+use linguastream_core::pipeline::{Ahead, Pace};
 use linguastream_server::{Access, Limits, ServeOptions};
 
 use super::{session_options, FILE_CUTS, LIVE_CUTS};
@@ -22,8 +23,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             read_timeout: Duration::from_secs(args.read_timeout.into()),
             max_connections: args.max_connections as usize,
         },
-        live: session_options(&args.recognition, "en", LIVE_CUTS, &args.translation, true, true),
-        file: session_options(&args.recognition, "en", FILE_CUTS, &args.translation, false, false),
+        live: session_options(&args.recognition, "en", LIVE_CUTS, &args.translation, Pace::RealTime(Ahead::default())),
+        file: session_options(&args.recognition, "en", FILE_CUTS, &args.translation, Pace::Batch),
     })?;
     Ok(ExitCode::SUCCESS)
 }

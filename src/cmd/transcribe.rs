@@ -16,7 +16,7 @@ use super::{recognition_options, segmenter_options, FILE_CUTS};
 use crate::cli::TranscribeArgs;
 
 pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
-    let options = segmenter_options(&args.recognition, FILE_CUTS, false);
+    let options = segmenter_options(&args.recognition, FILE_CUTS).whole_sentences();
     // Every input's header is read before the models load, so a typo costs no waiting.
     let mut failed = 0;
     let mut readers = Vec::new();
@@ -33,7 +33,7 @@ pub fn run(args: TranscribeArgs) -> Result<ExitCode> {
         bail!("none of the {} input(s) could be read", args.inputs.len());
     }
     let runtime = Runtime::open()?;
-    let (whisper, _) = runtime.whisper(&recognition_options(&args.recognition, false))?;
+    let (whisper, _) = runtime.whisper(&recognition_options(&args.recognition), false)?;
     let detector = runtime.detector()?;
     // Several inputs are read side by side, one per core: Whisper has a replica per core.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(readers.len());

@@ -13,7 +13,7 @@ use linguastream_core::audio::{AudioReader, Chunk, DecodeError, WavWriter, STT_R
 use linguastream_core::confidence::Level;
 use linguastream_core::outfile::{self, OutFile, OutputError};
 use linguastream_core::output::{json, srt, vtt, Delivery, DroppedSegment, RunReport, Timeline, TranslatedSegment};
-use linguastream_core::pipeline::{self, Event};
+use linguastream_core::pipeline::{self, Event, Pace};
 use linguastream_core::runtime::Runtime;
 
 use super::{check_outputs, pipeline_config, FILE_CUTS};
@@ -48,7 +48,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let reader = AudioReader::open(&args.input, STT_RATE)?;
     let runtime = Runtime::open()?;
     let (config, names) =
-        pipeline_config(&runtime, &args.recognition, &args.to, FILE_CUTS, &args.translation, false, false)?;
+        pipeline_config(&runtime, &args.recognition, &args.to, FILE_CUTS, &args.translation, Pace::Batch)?;
     let progress = progress_bar(reader.declared_duration_s(), args.quiet || stdout_taken);
 
     let input = Arc::new(Mutex::new(Input { reader, error: None }));
@@ -121,13 +121,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
         let report = RunReport {
             segments: &segments,
             dropped: &dropped,
-            model: serde_json::json!({
-                "vad": "silero-vad v6",
-                "stt": { "engine": "whisper-ctranslate2-int8", "model": names.whisper, "path": names.whisper_dir, "language": from },
-                "mt": names.mt,
-                "tts": if voiced { Some("piper-en-us-joe-medium") } else { None },
-                "to": args.to,
-            }),
+            model: serde_json::to_value(&names)?,
             input: serde_json::json!({ "path": args.input, "duration_s": duration_s }),
         };
         ready.push(outfile::prepare(path, json(&report).as_bytes())?);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use linguastream_core::audio::{chunks_of, decode_file, STT_RATE};
-use linguastream_core::pipeline::{self, Event};
+use linguastream_core::pipeline::{self, Event, Pace};
 use linguastream_core::runtime::{MtChoice, RecognitionOptions, Runtime, SessionOptions};
 use linguastream_core::vad::SegmenterOptions;
 
@@ -17,13 +17,12 @@ fn options(language: &str) -> SessionOptions {
             whisper: "base".into(),
             threads: Some(1),
             decode_budget: 1.0,
-            real_time: false,
             fixed_decode_tokens: None,
         },
         target: "en".into(),
         mt: MtChoice::Direct,
         segmenter: SegmenterOptions::default(),
-        stream_speech: true,
+        pace: Pace::Streamed,
         lane: Default::default(),
     }
 }
@@ -31,13 +30,12 @@ fn options(language: &str) -> SessionOptions {
 #[test]
 fn heavy_models_load_once_and_concurrent_sessions_share_them() {
     let runtime = Runtime::new(store()).unwrap();
-    let (fa, _) = runtime.whisper(&options("fa").recognition).unwrap();
-    let (en, _) = runtime.whisper(&options("en").recognition).unwrap();
+    let (fa, _) = runtime.whisper(&options("fa").recognition, false).unwrap();
+    let (en, _) = runtime.whisper(&options("en").recognition, false).unwrap();
     assert!(Arc::ptr_eq(&fa, &en), "one Whisper model for both languages");
     let mut live = options("fa").recognition;
-    live.real_time = true;
     live.decode_budget = 2.0;
-    let (live, _) = runtime.whisper(&live).unwrap();
+    let (live, _) = runtime.whisper(&live, true).unwrap();
     assert!(live.shares_weights_with(&fa), "a live session loaded Whisper again");
     assert!(live.options().real_time && !fa.options().real_time, "the live session has its own options");
     assert!(Arc::ptr_eq(&runtime.voice().unwrap(), &runtime.voice().unwrap()), "one voice");

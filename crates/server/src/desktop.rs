@@ -112,8 +112,7 @@ fn start_session(server: &Arc<Server>, request: StartLive) -> Result<Value, (Sta
     let options = choices.apply(&server.live).map_err(|m| (StatusCode::BAD_REQUEST, m))?;
     let slot = server.take_slot().map_err(|busy| (busy.status, busy.message))?;
     let internal = |e: &dyn std::fmt::Display| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    let (mut config, _) = server.runtime.pipeline_config(&options).map_err(|e| internal(&e))?;
-    config.partial_captions = false;
+    let (config, _) = server.runtime.pipeline_config(&options).map_err(|e| internal(&e))?;
     let voice_rate = server.runtime.voice().map_err(|e| internal(&e))?.sample_rate();
     let captions = server.desktop.captions.clone();
     captions.lock().unwrap().clear();

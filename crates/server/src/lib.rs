@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use linguastream_core::pipeline::UnsurePolicy;
+use linguastream_core::pipeline::{Pace, UnsurePolicy};
 use linguastream_core::runtime::{Runtime, SessionOptions};
 use serde::Deserialize;
 use serde_json::json;
@@ -106,7 +106,7 @@ pub fn run(options: ServeOptions) -> Result<()> {
     if let Some(note) = &names.note {
         eprintln!("note: {note}");
     }
-    let models = json!({ "whisper": names.whisper_dir, "mt": names.mt, "note": names.note });
+    let models = serde_json::to_value(&names)?;
     let server_token = access.has_token();
     let server = Arc::new(Server {
         runtime,
@@ -353,6 +353,9 @@ impl Choices {
         }
         if let Some(unsure) = self.unsure {
             options.unsure = unsure;
+        }
+        if let Pace::RealTime(ahead) = &mut options.pace {
+            ahead.partial_captions = self.partials;
         }
         Ok(options)
     }

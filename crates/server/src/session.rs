@@ -61,9 +61,8 @@ async fn session(socket: &mut WebSocket, server: &Server, slot: Slot) -> Result<
         _ => return Ok(()),
     };
     let options = choices.apply(&server.live)?;
-    let (mut config, names) =
+    let (config, names) =
         tokio::task::block_in_place(|| server.runtime.pipeline_config(&options)).map_err(|e| e.to_string())?;
-    config.partial_captions = choices.partials;
     // The channel is bounded by the permits its messages carry, one per sample, given back as
     // the pipeline takes each message.
     let backlog = Arc::new(Semaphore::new(BACKLOG_SAMPLES));
@@ -89,7 +88,7 @@ async fn session(socket: &mut WebSocket, server: &Server, slot: Slot) -> Result<
             }
         }
     });
-    let models = json!({ "whisper": names.whisper_dir, "mt": names.mt, "note": names.note });
+    let models = serde_json::to_value(&names).map_err(|e| e.to_string())?;
     let mut audio = Some(audio_tx);
     let mut first_speech_sent: HashMap<u64, Instant> = HashMap::new();
     let mut heard_at = tokio::time::Instant::now();

@@ -214,7 +214,7 @@ fn translate_file(
     if wants_speech {
         speech.resize(speech.len() + timeline.pad_to(duration_s) as usize, 0);
     }
-    let models = json!({ "whisper": names.whisper_dir, "mt": names.mt });
+    let models = serde_json::to_value(&names).map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     Ok(Translation { segments, dropped, speech_rate, speech, duration_s, models })
 }
 

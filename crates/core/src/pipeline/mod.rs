@@ -59,30 +59,82 @@ pub struct StageFactories {
 pub struct PipelineConfig {
     pub stages: StageFactories,
     pub segmenter: SegmenterOptions,
-    /// Send each sentence's speech as soon as it is synthesised ([`Event::Speech`]) instead of
-    /// collecting an utterance's speech into its [`TranslatedSegment`].
-    pub stream_speech: bool,
-    /// Audio arrives as it is spoken (a microphone, a paced file). Then an utterance is
-    /// recognised speculatively while its pause is still being confirmed (the work is discarded
-    /// if speech resumes), and streamed speech is paced as a listener hears it: spoken faster
-    /// when it falls behind, captioned only when too far behind. A file fed flat out has no
-    /// listener to keep up with: every utterance is spoken, in full.
-    pub real_time: bool,
-    /// Recognise the utterance under way every second of new speech and report it as
-    /// [`Event::Partial`] (only when `real_time`). It takes the recognizer's idle time, so the
-    /// final transcript can wait for a partial decode to finish.
-    pub partial_captions: bool,
+    /// How audio arrives, and with it what the listener gets while it does.
+    pub pace: Pace,
     /// The translator is Whisper's own speech translation (`direct`): decode the English first,
     /// so the listener does not wait for the transcript, which follows it.
     pub english_first: bool,
+    /// What happens to English of low confidence ([`crate::confidence`]).
+    pub unsure: UnsurePolicy,
+}
+
+impl PipelineConfig {
+    /// Refuses the one combination the types allow that cannot work: English said early is
+    /// continued from Whisper's own translation (a text engine would translate half a clause).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        match self.pace.ahead().speak_early && !self.english_first {
+            true => Err(ConfigError::SpeakEarlyNeedsDirect),
+            false => Ok(()),
+        }
+    }
+}
+
+/// A [`PipelineConfig`] that cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--speak-early needs Whisper's own translation (--mt direct)")]
+    SpeakEarlyNeedsDirect,
+}
+
+/// How audio arrives, which decides how its English is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pace {
+    /// A file read as fast as it goes: every utterance is spoken in full, its speech collected
+    /// into its [`TranslatedSegment`] (`translate`, the server's uploads).
+    #[default]
+    Batch,
+    /// A file read as fast as it goes, each sentence's speech sent as soon as it is synthesised
+    /// ([`Event::Speech`]), so that a benchmark times it without waiting for the clock.
+    Streamed,
+    /// Audio arrives as it is spoken (a microphone, a paced file), speech streamed. An
+    /// utterance is recognised speculatively while its pause is still being confirmed (the work
+    /// is discarded if speech resumes), and speech is paced as a listener hears it: spoken
+    /// faster when it falls behind, captioned only when too far behind.
+    RealTime(Ahead),
+}
+
+impl Pace {
+    pub fn real_time(self) -> bool {
+        matches!(self, Pace::RealTime(_))
+    }
+
+    /// Whether each sentence's speech is sent as soon as it is synthesised.
+    pub fn streams_speech(self) -> bool {
+        !matches!(self, Pace::Batch)
+    }
+
+    /// What is said before an utterance is over (nothing unless in real time).
+    pub fn ahead(self) -> Ahead {
+        match self {
+            Pace::RealTime(ahead) => ahead,
+            Pace::Batch | Pace::Streamed => Ahead::default(),
+        }
+    }
+}
+
+/// What a real-time run says before an utterance is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ahead {
+    /// Recognise the utterance under way every second of new speech and report it as
+    /// [`Event::Partial`]. It takes the recognizer's idle time, so the final transcript can wait
+    /// for a partial decode to finish.
+    pub partial_captions: bool,
     /// Say English while the speaker is still talking: the utterance under way is translated
     /// every second of new speech and each clause two passes agree on is said at once (the
     /// utterance's final English is forced to continue it, so nothing said is taken back). Only
-    /// with `english_first`, `real_time` and `stream_speech`; with `partial_captions` the partial
-    /// captions are then the English.
+    /// with [`PipelineConfig::english_first`] ([`PipelineConfig::check`]); with
+    /// `partial_captions` the partial captions are then the English.
     pub speak_early: bool,
-    /// What happens to English of low confidence ([`crate::confidence`]).
-    pub unsure: UnsurePolicy,
 }
 
 /// What the pipeline does with English it has low confidence in.
@@ -275,6 +327,8 @@ pub enum PipelineError {
     Mt(#[from] MtError),
     #[error(transparent)]
     Tts(#[from] TtsError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("the {stage} stage crashed: {message}")]
     Panicked { stage: Stage, message: String },
     #[error("cannot start the {stage} thread: {reason}")]
@@ -335,12 +389,10 @@ pub fn start(
         cancel.cancel();
         error
     };
-    let (factories, segmenter) = (config.stages.clone(), config.segmenter);
-    let speak_early = config.speak_early && config.english_first && config.real_time && config.stream_speech;
-    let offers = detection::Offers {
-        speculate: config.real_time,
-        partials: config.real_time && (config.partial_captions || speak_early),
-    };
+    config.check()?;
+    let (factories, segmenter, ahead) = (config.stages.clone(), config.segmenter, config.pace.ahead());
+    let offers =
+        detection::Offers { speculate: config.pace.real_time(), partials: ahead.partial_captions || ahead.speak_early };
     let vad = spawn(Stage::Vad, &cancel, {
         let cancel = cancel.clone();
         move || detection::vad(source, &factories.detector, segmenter, offers, &cancel, heard_tx)
@@ -349,8 +401,8 @@ pub fn start(
     let factories = config.stages.clone();
     let mode = recognition::SttMode {
         english_first: config.english_first,
-        speak_early,
-        partial_captions: config.real_time && config.partial_captions,
+        speak_early: ahead.speak_early,
+        partial_captions: ahead.partial_captions,
     };
     let stt = spawn(Stage::Stt, &cancel, {
         let cancel = cancel.clone();
@@ -364,7 +416,7 @@ pub fn start(
     })
     .map_err(stop_on_error)?;
     let (factories, stream_speech, paced, unsure) =
-        (config.stages.clone(), config.stream_speech, config.real_time, config.unsure);
+        (config.stages.clone(), config.pace.streams_speech(), config.pace.real_time(), config.unsure);
     let tts = spawn(Stage::Tts, &cancel, {
         let (cancel, events_tx) = (cancel.clone(), events_tx.clone());
         let speech = speech::SpeechOutput { stream: stream_speech, paced, unsure };

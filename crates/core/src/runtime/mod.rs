@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use serde::Serialize;
+
 use crate::ct2;
 use crate::lanes::{InLane, Lane, LaneGate};
 
@@ -17,7 +19,7 @@ mod engines;
 use crate::models::choice::{self, MachineProfile};
 use crate::models::{ModelStore, StoreError};
 use crate::mt::{Pair, Translator};
-use crate::pipeline::{Factory, PipelineConfig, StageFactories, UnsurePolicy};
+use crate::pipeline::{ConfigError, Factory, Pace, PipelineConfig, StageFactories, UnsurePolicy};
 use crate::stt::{Recognizer, SttError, WhisperCt2Recognizer, WhisperModel, WhisperOptions};
 use crate::tts::{PiperSynthesizer, PiperVoice, Synthesizer, TtsError};
 use crate::vad::{SegmenterOptions, SileroVad, SpeechDetector};
@@ -26,6 +28,10 @@ pub use engines::{translator_factory, MtEngine};
 
 const VAD_MODEL: &str = "silero-vad";
 const VOICE_MODEL: &str = "piper-en-us-joe-medium";
+/// The VAD as reports name it.
+const VAD_NAME: &str = "silero-vad v6";
+/// The recognition engine as reports name it.
+const STT_ENGINE: &str = "whisper-ctranslate2-int8";
 /// ONNX Runtime threads for the voice.
 const TTS_THREADS: usize = 2;
 
@@ -43,23 +49,24 @@ pub struct RecognitionOptions {
     /// Seconds recognition may spend per second of audio (Whisper's translate task a quarter);
     /// see [`WhisperOptions::transcribe_budget`].
     pub decode_budget: f32,
-    /// Audio arrives as it is spoken, so decoding also keeps up with the clock; see
-    /// [`WhisperOptions::real_time`].
-    pub real_time: bool,
     /// Benchmarks of random-weight models only: see [`WhisperOptions::fixed_decode_tokens`].
     pub fixed_decode_tokens: Option<usize>,
 }
 
-/// What one session asks for.
+/// What one session asks for: every setting of a session has its home here, and
+/// [`Runtime::pipeline_config`] checks them together once.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     pub recognition: RecognitionOptions,
     /// The language the speech is translated into (ISO 639-1).
     pub target: String,
     pub mt: MtChoice,
+    /// How speech is cut; a session not in real time keeps sentences whole
+    /// ([`SegmenterOptions::whole_sentences`]).
     pub segmenter: SegmenterOptions,
-    /// See [`PipelineConfig::stream_speech`].
-    pub stream_speech: bool,
+    /// How audio arrives; in real time, Whisper's decoding also keeps up with the clock
+    /// ([`WhisperOptions::real_time`]).
+    pub pace: Pace,
     /// See [`PipelineConfig::unsure`].
     pub unsure: UnsurePolicy,
     /// The user's speech, or the other side of a call (which yields to it: [`crate::lanes`]).
@@ -69,15 +76,32 @@ pub struct SessionOptions {
 /// `--whisper auto`: the most accurate installed size that keeps up live here.
 pub const AUTO_WHISPER: &str = "auto";
 
-/// Which models a session runs, for reports.
-#[derive(Debug, Clone)]
+/// Which models a session runs: the `model` of every report (JSON files, the server's replies).
+#[derive(Debug, Clone, Serialize)]
 pub struct ModelNames {
-    /// The Whisper size or directory (`auto` resolved).
-    pub whisper: String,
-    pub whisper_dir: String,
+    pub vad: &'static str,
+    pub stt: SttModel,
+    /// The engine and its model, as `firefox (firefox-faen)`.
     pub mt: String,
+    /// The voice; none when the session is captioned only.
+    pub tts: Option<String>,
+    /// The language the speech is translated into.
+    pub to: String,
     /// What `auto` chose and why, in one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// The recognition model of [`ModelNames`].
+#[derive(Debug, Clone, Serialize)]
+pub struct SttModel {
+    pub engine: &'static str,
+    /// The Whisper size (`auto` resolved) or the directory given.
+    pub model: String,
+    /// Where it was loaded from.
+    pub path: String,
+    /// The spoken language.
+    pub language: String,
 }
 
 /// Why a session cannot be set up.
@@ -107,6 +131,8 @@ pub enum RuntimeError {
     NoNllb,
     #[error("this build has no llm engine (linguastream-core's `llm` feature is off)")]
     LlmNotBuilt,
+    #[error("{source}; this session translates with {mt}")]
+    Config { source: ConfigError, mt: String },
     #[error("loading Whisper")]
     LoadWhisper(#[source] SttError),
     #[error(transparent)]
@@ -184,39 +210,56 @@ impl Runtime {
             whisper: auto_whisper.as_ref().map_or(recognition.whisper.clone(), |(size, _)| size.to_string()),
             ..recognition.clone()
         };
-        let (whisper, whisper_dir) = self.whisper(recognition)?;
+        let (whisper, whisper_dir) = self.whisper(recognition, options.pace.real_time())?;
         let note = match (auto_whisper, mt_note) {
             (None, None) => None,
             (whisper, mt_note) => Some(auto_note(&recognition.whisper, whisper.map(|(_, why)| why), &mt, mt_note)),
         };
+        // The voice is English: a session into another language is captioned.
+        let voiced = options.target == "en";
         let stages = StageFactories {
             detector: self.detector()?,
             recognizer: recognizer_factory(whisper.clone(), &recognition.language),
             translator: translator_factory(&engine, whisper, &recognition.language),
-            // The voice is English: a session into another language is captioned.
-            synthesizer: if options.target == "en" { Some(self.synthesizer()?) } else { None },
+            synthesizer: if voiced { Some(self.synthesizer()?) } else { None },
         };
-        let stages = self.in_lane(stages, options.lane);
         let config = PipelineConfig {
-            stages,
-            segmenter: options.segmenter,
-            stream_speech: options.stream_speech,
-            real_time: options.recognition.real_time,
-            partial_captions: false,
+            stages: self.in_lane(stages, options.lane),
+            segmenter: match options.pace.real_time() {
+                true => options.segmenter,
+                false => options.segmenter.whole_sentences(),
+            },
+            pace: options.pace,
             english_first: matches!(engine, MtEngine::Direct),
-            speak_early: false,
             unsure: options.unsure,
         };
-        let whisper = recognition.whisper.clone();
-        Ok((config, ModelNames { whisper, whisper_dir: whisper_dir.display().to_string(), mt, note }))
+        config.check().map_err(|source| RuntimeError::Config { source, mt: mt.clone() })?;
+        let names = ModelNames {
+            vad: VAD_NAME,
+            stt: SttModel {
+                engine: STT_ENGINE,
+                model: recognition.whisper.clone(),
+                path: whisper_dir.display().to_string(),
+                language: recognition.language.clone(),
+            },
+            mt,
+            tts: voiced.then(|| VOICE_MODEL.to_string()),
+            to: options.target.clone(),
+            note,
+        };
+        Ok((config, names))
     }
 
     /// Whisper for `recognition`, loaded once per model directory and thread count (sessions
     /// with other decoding options share its weights); fails if the
     /// model does not know the language.
-    pub fn whisper(&self, recognition: &RecognitionOptions) -> Result<(Arc<WhisperModel>, PathBuf), RuntimeError> {
+    pub fn whisper(
+        &self,
+        recognition: &RecognitionOptions,
+        real_time: bool,
+    ) -> Result<(Arc<WhisperModel>, PathBuf), RuntimeError> {
         let dir = self.whisper_dir(&recognition.whisper)?;
-        let mut options = WhisperOptions { real_time: recognition.real_time, ..WhisperOptions::default() };
+        let mut options = WhisperOptions { real_time, ..WhisperOptions::default() };
         if let Some(threads) = recognition.threads {
             options.threads = threads.max(1);
         }

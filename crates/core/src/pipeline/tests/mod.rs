@@ -151,11 +151,8 @@ fn config(synthesizer: Factory<dyn Synthesizer>) -> PipelineConfig {
             synthesizer: Some(synthesizer),
         },
         segmenter: SegmenterOptions { pad_ms: 0, trailing_pad_ms: 0, ..Default::default() },
-        stream_speech: false,
-        real_time: false,
-        partial_captions: false,
+        pace: Pace::Batch,
         english_first: false,
-        speak_early: false,
         unsure: UnsurePolicy::default(),
     }
 }
@@ -258,7 +255,7 @@ fn a_session_without_a_voice_captions_every_utterance_in_order() {
 #[test]
 fn streamed_speech_precedes_its_caption_and_carries_the_voice_rate() {
     let mut config = config(beeps());
-    config.stream_speech = true;
+    config.pace = Pace::Streamed;
     let handle = start(crate::audio::chunks_of(bursts(2)), &config).unwrap();
     let events = collect(&handle);
     let order: Vec<String> = events

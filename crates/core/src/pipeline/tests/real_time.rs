@@ -101,8 +101,10 @@ impl Fed {
 
     fn with_partials(real_time: bool, partial_captions: bool) -> Self {
         let mut config = config(beeps());
-        config.real_time = real_time;
-        config.partial_captions = partial_captions;
+        config.pace = match real_time {
+            true => Pace::RealTime(Ahead { partial_captions, speak_early: false }),
+            false => Pace::Batch,
+        };
         Self::with_config(config, || Box::new(Level))
     }
 
@@ -111,7 +113,8 @@ impl Fed {
         let said = Arc::new(Mutex::new(Vec::new()));
         let recorded = said.clone();
         let mut config = config(Arc::new(move || Ok(Box::new(Recorded(recorded.clone())))));
-        (config.real_time, config.english_first, config.speak_early, config.stream_speech) = (true, true, true, true);
+        config.pace = Pace::RealTime(Ahead { partial_captions: false, speak_early: true });
+        config.english_first = true;
         Self { said, ..Self::with_config(config, || Box::new(Interpreter)) }
     }
 
@@ -290,8 +293,7 @@ fn slow_speech(real_time: bool) -> (PipelineConfig, Arc<Mutex<Vec<f32>>>) {
     let speeds = Arc::new(Mutex::new(Vec::new()));
     let recorded = speeds.clone();
     let mut config = config(Arc::new(move || Ok(Box::new(Slow { speeds: recorded.clone() }))));
-    config.stream_speech = true;
-    config.real_time = real_time;
+    config.pace = if real_time { Pace::RealTime(Ahead::default()) } else { Pace::Streamed };
     (config, speeds)
 }
 
@@ -326,4 +328,14 @@ fn a_file_fed_flat_out_is_spoken_in_full_at_normal_speed() {
     assert_eq!(texts(&events), ["U0", "U1", "U2", "U3", "U4", "U5"]);
     assert_eq!(*speeds.lock().unwrap(), [1.0; 6], "no listener to catch up with");
     assert!(!events.iter().any(|e| matches!(e, Event::Warning(Warning::TooFarBehind { .. }))));
+}
+
+#[test]
+fn speaking_early_without_whispers_own_english_is_refused_before_any_stage_starts() {
+    let mut config = config(beeps());
+    config.pace = Pace::RealTime(Ahead { partial_captions: false, speak_early: true });
+    let refused = start(std::iter::empty(), &config).err();
+    assert!(matches!(refused, Some(PipelineError::Config(ConfigError::SpeakEarlyNeedsDirect))), "{refused:?}");
+    config.english_first = true;
+    assert!(config.check().is_ok());
 }
