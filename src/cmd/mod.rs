@@ -168,6 +168,7 @@ fn segmenter_options(args: &RecognitionArgs, cuts: Cuts) -> SegmenterOptions {
 #[cfg(test)]
 mod tests {
     use linguastream_core::ct2::Ct2Error;
+    use linguastream_core::models::StoreError;
     use linguastream_core::stt::SttError;
 
     #[test]
@@ -176,5 +177,18 @@ mod tests {
         let error = error.context("cannot transcribe a.wav");
         assert_eq!(super::causes(&error), ["Whisper decoding failed: out of memory"]);
         assert_eq!(super::one_line(&error), "cannot transcribe a.wav: Whisper decoding failed: out of memory");
+    }
+
+    #[test]
+    fn load_errors_with_their_sources_are_said_once() {
+        let missing = Ct2Error::NoLibrary { path: "/models/libctranslate2.so".into() };
+        let error = anyhow::Error::from(SttError::Library { path: "/models/whisper".into(), source: missing });
+        assert_eq!(error.chain().count(), 2);
+        assert!(super::causes(&error).is_empty(), "{:?}", super::causes(&error));
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let said = denied.to_string();
+        let error = anyhow::Error::from(StoreError::Io { path: "/models/x".into(), source: denied });
+        assert_eq!(error.chain().count(), 2);
+        assert_eq!(super::one_line(&error), format!("cannot read model files in /models/x: {said}"));
     }
 }

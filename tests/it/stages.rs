@@ -149,8 +149,9 @@ fn direct_translation_of_the_kept_encoding_equals_translating_the_audio() {
     let audio = decode_file(&sample("fa-sentence-virgool.wav"), STT_RATE).unwrap();
     let mut recognizer = WhisperCt2Recognizer::try_new(model.clone(), "fa").unwrap();
     let transcript = recognizer.transcribe(&audio.samples, None, Task::Transcribe).unwrap();
-    let encoded = transcript.encoded.as_deref().expect("recognition keeps its encoding");
-    let from_encoding = recognizer.transcribe_encoded(Some(encoded), &audio.samples, None, Task::Translate).unwrap();
+    assert!(transcript.direct.encoded().is_some(), "recognition keeps its encoding");
+    let from_encoding =
+        recognizer.transcribe_encoded(&transcript.direct, &audio.samples, None, Task::Translate).unwrap();
     let from_audio = recognizer.transcribe(&audio.samples, None, Task::Translate).unwrap();
     assert!(!from_audio.text.is_empty());
     assert_eq!(from_encoding.text, from_audio.text);

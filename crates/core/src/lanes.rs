@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::mt::{MtError, SourceSegment, Translator};
-use crate::stt::{DirectTranslation, EncodedAudio, Recognizer, SttError, Task, Transcript};
+use crate::stt::{DirectContext, DirectTranslation, Recognizer, SttError, Task, Transcript};
 use crate::tts::{Synthesizer, TtsError};
 
 /// The longest the other side's step waits for the user's lane.
@@ -116,14 +116,14 @@ impl Recognizer for InLane<dyn Recognizer> {
 impl DirectTranslation for InLane<dyn Recognizer> {
     fn transcribe_encoded(
         &mut self,
-        encoded: Option<&EncodedAudio>,
+        context: &DirectContext,
         samples: &[f32],
         vad_probability: Option<f32>,
         task: Task,
     ) -> Result<Transcript, SttError> {
         let _step = self.step();
         let direct = self.inner.direct().expect("direct() answered for this recognizer");
-        direct.transcribe_encoded(encoded, samples, vad_probability, task)
+        direct.transcribe_encoded(context, samples, vad_probability, task)
     }
 
     fn translate_after(

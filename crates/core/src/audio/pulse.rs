@@ -26,8 +26,12 @@ pub enum PulseError {
     NoSuchSource(String),
     #[error("there is no audio sink called '{0}' (see `linguastream devices`)")]
     NoSuchSink(String),
-    #[error("the audio stream on '{device}' failed: {reason}")]
-    Stream { device: String, reason: String },
+    #[error("the audio stream on '{device}' failed: {source}")]
+    Stream {
+        device: String,
+        #[source]
+        source: pulse::error::PAErr,
+    },
 }
 
 /// An audio device as the server lists it.
@@ -236,7 +240,7 @@ pub fn record_stream(source: &str, rate: u32, fragment_ms: u32) -> Result<Simple
         fragsize: bytes,
     };
     Simple::new(None, "LinguaStream", Direction::Record, Some(source), "capture", &spec(rate), None, Some(&attr))
-        .map_err(|e| PulseError::Stream { device: source.into(), reason: e.to_string().unwrap_or_default() })
+        .map_err(|e| PulseError::Stream { device: source.into(), source: e })
 }
 
 /// A mono float32 playback stream to `sink` at `rate` with about `buffer_ms` of buffering.
@@ -250,7 +254,7 @@ pub fn playback_stream(sink: &str, rate: u32, buffer_ms: u32) -> Result<Simple, 
         fragsize: u32::MAX,
     };
     Simple::new(None, "LinguaStream", Direction::Playback, Some(sink), "English speech", &spec(rate), None, Some(&attr))
-        .map_err(|e| PulseError::Stream { device: sink.into(), reason: e.to_string().unwrap_or_default() })
+        .map_err(|source| PulseError::Stream { device: sink.into(), source })
 }
 
 /// Reinterprets float samples as the little-endian bytes the streams carry.

@@ -5,6 +5,7 @@
 //! and the pipeline runs as it does in a meeting; each utterance is credited to the clip it
 //! starts in.
 
+mod markdown;
 pub mod metrics;
 mod report;
 pub mod risk;
@@ -43,6 +44,12 @@ pub struct Clip {
 pub enum BenchError {
     #[error("cannot read manifest {path}: {reason}")]
     Manifest { path: String, reason: String },
+    #[error("cannot read manifest {path}: {source}")]
+    ManifestUnreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Decode(#[from] DecodeError),
     #[error(transparent)]
@@ -66,7 +73,8 @@ struct Row {
 impl Table {
     fn read(path: &Path) -> Result<Self, BenchError> {
         let table = Self { path: path.to_path_buf(), header: Vec::new(), rows: Vec::new() };
-        let text = std::fs::read_to_string(path).map_err(|e| table.error(e.to_string()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| BenchError::ManifestUnreadable { path: path.display().to_string(), source })?;
         let mut lines = text.lines();
         let header = lines.next().ok_or_else(|| table.error("it is empty".into()))?;
         let split = |line: &str| line.split('\t').map(str::to_string).collect::<Vec<_>>();

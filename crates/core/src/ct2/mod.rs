@@ -25,10 +25,19 @@ pub const LIBRARY_FILE: &str = "libctranslate2.so";
 /// Errors from loading CTranslate2, a model into it, or running one.
 #[derive(Debug, thiserror::Error)]
 pub enum Ct2Error {
-    #[error("cannot load the CTranslate2 library {path}: {reason} (run `linguastream models fetch ctranslate2`)")]
-    Library { path: String, reason: String },
+    #[error(
+        "cannot load the CTranslate2 library {path}: file not found (run `linguastream models fetch ctranslate2`)"
+    )]
+    NoLibrary { path: String },
+    #[error("cannot load the CTranslate2 library {path}: {source} (run `linguastream models fetch ctranslate2`)")]
+    Library {
+        path: String,
+        #[source]
+        source: libloading::Error,
+    },
     #[error("cannot load LinguaStream's CTranslate2 glue: {0}")]
-    Shim(String),
+    Shim(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// `reason` is CTranslate2's own message, a string across the C boundary.
     #[error("cannot load the CTranslate2 model {path}: {reason}")]
     Model { path: String, reason: String },
     #[error("{0}")]
@@ -244,7 +253,8 @@ fn load_model<T>(
     replicas: usize,
 ) -> Result<NonNull<T>, Ct2Error> {
     let model_error = |reason: String| Ct2Error::Model { path: dir.display().to_string(), reason };
-    let path = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|e| model_error(e.to_string()))?;
+    let path = CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| model_error("the path holds a NUL byte".into()))?;
     let mut raw = std::ptr::null_mut();
     // SAFETY: valid C string and out-pointer; on success `raw` is a new model we own.
     api.check(unsafe { load(path.as_ptr(), threads, replicas, &mut raw) }).map_err(model_error)?;

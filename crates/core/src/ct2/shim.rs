@@ -84,21 +84,21 @@ pub(super) fn api(library: &Path) -> Result<&'static Api, Ct2Error> {
     if let Some(api) = API.get() {
         return Ok(api);
     }
-    let library_error = |reason: String| Ct2Error::Library { path: library.display().to_string(), reason };
+    let path = || library.display().to_string();
     if !library.is_file() {
-        return Err(library_error("file not found".into()));
+        return Err(Ct2Error::NoLibrary { path: path() });
     }
     // SAFETY: the library is CTranslate2 as pinned by the manifest; its initialisers only set up
     // its own state. RTLD_GLOBAL lets the shim resolve its symbols.
-    let ctranslate2 =
-        unsafe { Library::open(Some(library), RTLD_NOW | RTLD_GLOBAL) }.map_err(|e| library_error(e.to_string()))?;
-    let shim = open_shim().map_err(|e| Ct2Error::Shim(e.to_string()))?;
-    let api = bind(ctranslate2, shim).map_err(|e| Ct2Error::Shim(e.to_string()))?;
+    let ctranslate2 = unsafe { Library::open(Some(library), RTLD_NOW | RTLD_GLOBAL) }
+        .map_err(|source| Ct2Error::Library { path: path(), source })?;
+    let shim = open_shim().map_err(Ct2Error::Shim)?;
+    let api = bind(ctranslate2, shim).map_err(|e| Ct2Error::Shim(e.into()))?;
     Ok(API.get_or_init(|| api))
 }
 
 /// dlopen needs a file: the embedded shim goes into an anonymous in-memory one.
-fn open_shim() -> Result<Library, Box<dyn std::error::Error>> {
+fn open_shim() -> Result<Library, Box<dyn std::error::Error + Send + Sync>> {
     // SAFETY: memfd_create with a valid name; the descriptor is owned by `file` from here on.
     let fd = unsafe { libc::memfd_create(c"linguastream-ct2-shim".as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {

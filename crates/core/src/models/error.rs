@@ -33,6 +33,12 @@ pub enum FetchError {
     NotAFile { file: String, url: String },
     #[error("{id} cannot be downloaded from {wanted}; it comes from: {available}")]
     NoSuchSource { id: String, wanted: String, available: String },
+    #[error("cannot write {path}: {source}")]
+    ListUnwritable {
+        path: String,
+        #[source]
+        source: toml::ser::Error,
+    },
     #[error("{0}")]
     Other(String),
 }

@@ -293,7 +293,8 @@ fn register(store: &ModelStore, id: &str, role: &str, description: &str, names: 
         ("files".into(), toml::Value::Array(files)),
     ]);
     models.push(toml::Value::Table(entry));
-    let text = toml::to_string(&list).map_err(|e| FetchError::Other(e.to_string()))?;
+    let text = toml::to_string(&list)
+        .map_err(|source| FetchError::ListUnwritable { path: path.display().to_string(), source })?;
     fs::create_dir_all(store.root()).map_err(io_error(store.root()))?;
     fs::write(&path, text).map_err(io_error(&path))
 }

@@ -13,4 +13,4 @@ pub mod remote_settings;
 pub mod store;
 
 pub use manifest::{Manifest, ModelEntry, Source};
-pub use store::{ModelStore, StoreError};
+pub use store::{ModelStore, RecordError, StoreError};

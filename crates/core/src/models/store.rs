@@ -28,12 +28,37 @@ pub enum StoreError {
     Missing { id: String, file: String },
     #[error("model '{id}' is corrupted: checksum mismatch in {file} (expected {expected}, found {actual}); reinstall with `linguastream models fetch {id} --force`")]
     Corrupt { id: String, file: String, expected: String, actual: String },
-    #[error("cannot read model files in {path}: {reason}")]
-    Io { path: String, reason: String },
-    #[error("cannot read the model store: {path}: {reason}{hint}")]
-    Unreadable { path: String, reason: String, hint: String },
-    #[error("model '{id}' has a damaged install record ({path}: {reason}); reinstall with `linguastream models fetch {id} --force`")]
-    DamagedRecord { id: String, path: String, reason: String },
+    #[error("cannot read model files in {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the model store: {path}: {source}{hint}")]
+    Unreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+        hint: String,
+    },
+    #[error("model '{id}' has a damaged install record ({path}: {source}); reinstall with `linguastream models fetch {id} --force`")]
+    DamagedRecord {
+        id: String,
+        path: String,
+        #[source]
+        source: RecordError,
+    },
+}
+
+/// Why an install record (`installed.json`) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("it describes '{id}' with {files} files")]
+    OtherModel { id: String, files: usize },
+    #[error("'{0}' is not a file name inside the model's folder")]
+    OutsideFolder(String),
 }
 
 /// What `installed.json` records about one file.
@@ -56,17 +81,17 @@ pub struct InstalledModel {
 impl InstalledModel {
     /// Reads the `installed.json` of model `id`, refusing a record of another model, one without
     /// files, or one whose file names reach outside the model's folder.
-    pub fn parse(id: &str, json: &str) -> Result<Self, String> {
-        let record: Self = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    pub fn parse(id: &str, json: &str) -> Result<Self, RecordError> {
+        let record: Self = serde_json::from_str(json)?;
         if record.id != id || record.files.is_empty() {
-            return Err(format!("it describes '{}' with {} files", record.id, record.files.len()));
+            return Err(RecordError::OtherModel { id: record.id, files: record.files.len() });
         }
         let plain = |name: &str| {
             let mut parts = Path::new(name).components();
             matches!((parts.next(), parts.next()), (Some(std::path::Component::Normal(_)), None))
         };
         if let Some(file) = record.files.iter().find(|f| !plain(&f.name)) {
-            return Err(format!("'{}' is not a file name inside the model's folder", file.name));
+            return Err(RecordError::OutsideFolder(file.name.clone()));
         }
         Ok(record)
     }
@@ -130,12 +155,12 @@ impl ModelStore {
         let json = match fs::read_to_string(&path) {
             Ok(json) => json,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.absent_or_unreadable(id),
-            Err(e) => return Err(self.unreadable(&path, &e)),
+            Err(e) => return Err(self.unreadable(&path, e)),
         };
-        let record = InstalledModel::parse(id, &json).map_err(|reason| StoreError::DamagedRecord {
+        let record = InstalledModel::parse(id, &json).map_err(|source| StoreError::DamagedRecord {
             id: id.into(),
             path: path.display().to_string(),
-            reason,
+            source,
         })?;
         Ok(Some(record))
     }
@@ -146,19 +171,19 @@ impl ModelStore {
             match fs::read_dir(&dir) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(self.unreadable(&dir, &e)),
+                Err(e) => return Err(self.unreadable(&dir, e)),
             }
         }
         Ok(None)
     }
 
-    fn unreadable(&self, path: &Path, e: &std::io::Error) -> StoreError {
-        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+    fn unreadable(&self, path: &Path, source: std::io::Error) -> StoreError {
+        let hint = if source.kind() == std::io::ErrorKind::PermissionDenied {
             format!(" (check the permissions of {}, or set LINGUASTREAM_HOME)", self.root.display())
         } else {
             String::new()
         };
-        StoreError::Unreadable { path: path.display().to_string(), reason: e.to_string(), hint }
+        StoreError::Unreadable { path: path.display().to_string(), source, hint }
     }
 
     fn require_record(&self, id: &str) -> Result<InstalledModel, StoreError> {
@@ -178,7 +203,7 @@ impl ModelStore {
             let path = dir.join(&file.name);
             let meta = fs::metadata(&path).map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => StoreError::Missing { id: id.into(), file: file.name.clone() },
-                _ => self.unreadable(&path, &e),
+                _ => self.unreadable(&path, e),
             })?;
             if meta.len() != file.bytes {
                 return Err(StoreError::Corrupt {
@@ -219,8 +244,7 @@ impl ModelStore {
             Checksum::Blake3 => ("BLAKE3", blake3_file as fn(&Path) -> std::io::Result<String>),
             Checksum::Sha256 => ("sha256", sha256_file as fn(&Path) -> std::io::Result<String>),
         };
-        let actual =
-            hash(path).map_err(|e| StoreError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        let actual = hash(path).map_err(|source| StoreError::Io { path: path.display().to_string(), source })?;
         if actual != expected {
             return Err(StoreError::Corrupt {
                 id: id.into(),
@@ -368,7 +392,7 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join(INSTALLED_FILE), "{ not json").unwrap();
         let err = store.require("silero-vad").unwrap_err();
-        assert!(matches!(err, StoreError::DamagedRecord { .. }), "{err}");
+        assert!(matches!(err, StoreError::DamagedRecord { source: RecordError::Json(_), .. }), "{err}");
         assert!(err.to_string().contains("damaged install record"), "{err}");
         let escaping = r#"{"id":"silero-vad","files":[{"name":"/dev/zero","sha256":"x","bytes":0}]}"#;
         fs::write(dir.join(INSTALLED_FILE), escaping).unwrap();
@@ -379,6 +403,8 @@ mod tests {
         fs::write(&file_root, "").unwrap();
         let err = ModelStore::open(file_root).require("silero-vad").unwrap_err();
         assert!(matches!(err, StoreError::Unreadable { .. }), "{err}");
+        let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert!(source.is_some(), "the io::Error is kept as the source: {err:?}");
     }
 
     #[test]

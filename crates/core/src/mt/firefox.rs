@@ -19,7 +19,7 @@ impl FirefoxModelFiles {
     pub fn find(dir: &Path) -> Result<Self, MtError> {
         let load_error = |reason: String| MtError::Load { path: dir.display().to_string(), reason };
         let entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| load_error(e.to_string()))?
+            .map_err(|source| MtError::LoadIo { path: dir.display().to_string(), source })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         let pick = |prefix: &str, suffix: &str| {
@@ -47,7 +47,8 @@ impl FirefoxTranslator {
         // fxtranslate's own loader skips the lexical shortlist; Firefox uses it, and with it the
         // output matches Firefox's.
         if let Some(lex) = &files.lex {
-            let bytes = std::fs::read(lex).map_err(|e| load_error(e.to_string()))?;
+            let bytes =
+                std::fs::read(lex).map_err(|source| MtError::LoadIo { path: dir.display().to_string(), source })?;
             engine = engine.with_shortlist_bytes(&bytes);
         }
         Ok(Self { engine })

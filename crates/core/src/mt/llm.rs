@@ -14,10 +14,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use llama_cpp_2::context::kv_cache::KvCacheConversionError;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::llama_batch::{BatchAddError, LlamaBatch};
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
@@ -108,7 +109,32 @@ impl Default for LlmOptions {
     }
 }
 
-/// llama.cpp may be initialised once per process.
+/// Why llama.cpp could not evaluate tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{0}")]
+    Position(#[from] std::num::TryFromIntError),
+    #[error("{0}")]
+    Batch(#[from] BatchAddError),
+    #[error("{0}")]
+    Decode(#[from] llama_cpp_2::DecodeError),
+}
+
+/// What failed inside llama.cpp once it had started.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("{0}")]
+    Context(#[from] llama_cpp_2::LlamaContextLoadError),
+    #[error("evaluating the prompt: {0}")]
+    Prompt(#[source] EvalError),
+    #[error("{0}")]
+    Eval(#[from] EvalError),
+    #[error("{0}")]
+    KvCache(#[from] KvCacheConversionError),
+}
+
+/// llama.cpp may be initialised once per process; a failure is kept as its message, since every
+/// later call reports the same one.
 fn backend() -> Result<&'static LlamaBackend, MtError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
@@ -186,6 +212,7 @@ impl LlmTranslator {
     /// Loads the model to translate `pair` (Persian ↔ English, see [`Self::translates`]).
     pub fn try_new(gguf: &Path, pair: &Pair, options: LlmOptions) -> Result<Self, MtError> {
         let load_error = |reason: String| MtError::Load { path: gguf.display().to_string(), reason };
+        let llm_error = |source: LlmError| MtError::LoadLlm { path: gguf.display().to_string(), source };
         let direction = Direction::of(pair)
             .ok_or_else(|| load_error(format!("the llm engine translates Persian ↔ English, not {pair}")))?;
         let backend = backend()?;
@@ -203,11 +230,11 @@ impl LlmTranslator {
             .with_n_ubatch(BATCH_TOKENS as u32)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
-        let context = model_ref.new_context(backend, params).map_err(|e| load_error(e.to_string()))?;
+        let context = model_ref.new_context(backend, params).map_err(|e| llm_error(e.into()))?;
         let prompt = Prompt::for_model(model_ref, direction);
         let mut translator = Self { context, model, prefix_len: 0, prompt, direction, options };
         let prefix = translator.tokenize(&translator.prompt.prefix(), true);
-        decode(&mut translator.context, &prefix, 0).map_err(|e| load_error(format!("evaluating the prompt: {e}")))?;
+        decode(&mut translator.context, &prefix, 0).map_err(|e| llm_error(LlmError::Prompt(e)))?;
         translator.prefix_len = prefix.len();
         Ok(translator)
     }
@@ -244,10 +271,8 @@ impl LlmTranslator {
         if tail.len() > CONTEXT_TOKENS as usize - self.prefix_len - self.options.max_new_tokens {
             return Err(MtError::Engine("the sentence is too long for the LLM's context".into()));
         }
-        self.context
-            .clear_kv_cache_seq(Some(0), Some(self.prefix_len as u32), None)
-            .map_err(|e| MtError::Engine(e.to_string()))?;
-        decode(&mut self.context, &tail, self.prefix_len).map_err(MtError::Engine)?;
+        self.context.clear_kv_cache_seq(Some(0), Some(self.prefix_len as u32), None).map_err(LlmError::from)?;
+        decode(&mut self.context, &tail, self.prefix_len).map_err(LlmError::from)?;
         let cap = self.options.max_new_tokens.min(16 + 4 * self.tokenize(text, false).len());
         let mut position = self.prefix_len + tail.len();
         let mut generated: Vec<LlamaToken> = Vec::new();
@@ -270,7 +295,7 @@ impl LlmTranslator {
             if is_looping(&generated) {
                 break;
             }
-            decode(&mut self.context, &[token], position).map_err(MtError::Engine)?;
+            decode(&mut self.context, &[token], position).map_err(LlmError::from)?;
             position += 1;
         }
         Ok(String::from_utf8_lossy(&bytes).trim().to_string())
@@ -278,16 +303,16 @@ impl LlmTranslator {
 }
 
 /// Evaluates `tokens` at positions `start..` in batches, asking for logits of the last one.
-fn decode(context: &mut LlamaContext<'static>, tokens: &[LlamaToken], start: usize) -> Result<(), String> {
+fn decode(context: &mut LlamaContext<'static>, tokens: &[LlamaToken], start: usize) -> Result<(), EvalError> {
     for (chunk_index, chunk) in tokens.chunks(BATCH_TOKENS).enumerate() {
         let offset = start + chunk_index * BATCH_TOKENS;
         let mut batch = LlamaBatch::new(chunk.len(), 1);
         for (i, &token) in chunk.iter().enumerate() {
-            let position = i32::try_from(offset + i).map_err(|e| e.to_string())?;
+            let position = i32::try_from(offset + i)?;
             let last = offset + i + 1 == start + tokens.len();
-            batch.add(token, position, &[0], last).map_err(|e| e.to_string())?;
+            batch.add(token, position, &[0], last)?;
         }
-        context.decode(&mut batch).map_err(|e| e.to_string())?;
+        context.decode(&mut batch)?;
     }
     Ok(())
 }

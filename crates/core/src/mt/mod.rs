@@ -26,7 +26,7 @@ pub use choice::{MtChoice, UnknownEngine, NAMED as NAMED_ENGINES};
 pub use direct::DirectWhisperTranslator;
 pub use firefox::FirefoxTranslator;
 #[cfg(feature = "llm")]
-pub use llm::{LlmOptions, LlmTranslator};
+pub use llm::{EvalError, LlmError, LlmOptions, LlmTranslator};
 pub use nllb::{nllb_code, NllbTranslator};
 
 /// The languages a translation is between, as ISO 639-1 codes (`fa`, `en`).
@@ -60,10 +60,32 @@ pub struct SourceSegment<'a> {
 pub enum MtError {
     #[error("cannot load translation model {path}: {reason}")]
     Load { path: String, reason: String },
+    #[error("cannot load translation model {path}: {source}")]
+    LoadCt2 {
+        path: String,
+        #[source]
+        source: crate::ct2::Ct2Error,
+    },
+    #[error("cannot load translation model {path}: {source}")]
+    LoadIo {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("translation failed: {0}")]
     Engine(String),
+    #[cfg(feature = "llm")]
+    #[error("cannot load translation model {path}: {source}")]
+    LoadLlm {
+        path: String,
+        #[source]
+        source: LlmError,
+    },
     #[error("translation failed: {0}")]
     Ct2(#[from] crate::ct2::Ct2Error),
+    #[cfg(feature = "llm")]
+    #[error("translation failed: {0}")]
+    Llm(#[from] LlmError),
     /// Whisper's own translation (`direct`) failed or was refused.
     #[error("translation failed: {0}")]
     Whisper(#[from] crate::stt::SttError),

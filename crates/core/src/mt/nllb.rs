@@ -167,7 +167,8 @@ impl NllbTranslator {
         };
         let (source_code, target_code) = (code(&pair.from)?, code(&pair.to)?);
         let bpe = BpeModel::load(&dir.join("sentencepiece.bpe.model")).map_err(load_error)?;
-        let model = ct2::Translator::load(library, dir, threads.max(1)).map_err(|e| load_error(e.to_string()))?;
+        let model = ct2::Translator::load(library, dir, threads.max(1))
+            .map_err(|source| MtError::LoadCt2 { path: dir.display().to_string(), source })?;
         Ok(Self { model, bpe, source_code, target_code })
     }
 

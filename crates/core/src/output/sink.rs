@@ -104,10 +104,7 @@ impl AudioSink for PulseSink {
         }
         self.stream = None;
         let stream = self.reopen()?;
-        stream.write(&bytes).map_err(|e| PulseError::Stream {
-            device: self.device.clone(),
-            reason: e.to_string().unwrap_or_default(),
-        })?;
+        stream.write(&bytes).map_err(|source| PulseError::Stream { device: self.device.clone(), source })?;
         self.stream = Some(stream);
         Ok(Written::Reopened)
     }

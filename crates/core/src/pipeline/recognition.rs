@@ -9,7 +9,7 @@ use super::message::{ms_since, seconds, Caption, English, Heard, HeardKind, Mess
 use super::partials::{Agreement, EarlyEnglish};
 use super::{CancelHandle, Event, Factory, PipelineError};
 use crate::output::{DroppedSegment, Recognition};
-use crate::stt::{text_of_tokens, EncodedAudio, Recognizer, SttError, Task, Transcript};
+use crate::stt::{text_of_tokens, DirectContext, Recognizer, SttError, Task, Transcript};
 use crate::vad::{HeardUtterance, Utterance};
 
 /// The longest the transcript waits for the English's first sentence: the synthesiser may still
@@ -135,8 +135,7 @@ fn passage(
     let transcript = recognize(recognizer, &heard.audio, Task::Transcribe);
     let english = match &transcript {
         Ok(t) if t.verdict.is_speech() => {
-            let english =
-                decode_again(recognizer, t.encoded.as_deref(), &heard.audio.samples, vad_probability, Task::Translate);
+            let english = decode_again(recognizer, &t.direct, &heard.audio.samples, vad_probability, Task::Translate);
             Some(english.and_then(|english| english.spoken_english()))
         }
         _ => None,
@@ -184,16 +183,16 @@ pub fn transcribe_passage(recognizer: &mut dyn Recognizer, audio: &HeardUtteranc
 }
 
 /// `samples` decoded for another task, on the encoder output an earlier decode kept
-/// ([`Transcript::encoded`]) when the engine can ([`crate::stt::DirectTranslation`]).
+/// ([`Transcript::direct`]) when the engine can ([`crate::stt::DirectTranslation`]).
 fn decode_again(
     recognizer: &mut dyn Recognizer,
-    encoded: Option<&EncodedAudio>,
+    context: &DirectContext,
     samples: &[f32],
     vad_probability: Option<f32>,
     task: Task,
 ) -> Result<Transcript, SttError> {
     match recognizer.direct() {
-        Some(direct) => direct.transcribe_encoded(encoded, samples, vad_probability, task),
+        Some(direct) => direct.transcribe_encoded(context, samples, vad_probability, task),
         None => recognizer.transcribe(samples, vad_probability, task),
     }
 }
@@ -255,11 +254,11 @@ fn say_ahead(
         early.doubt(start);
         return true;
     };
-    let said = early.update(start, &hypothesis.tokens);
+    let said = early.update(start, &hypothesis.direct.tokens);
     if captions {
         let committed = early.committed(start);
         let stable = text_of_tokens(committed);
-        let unstable = text_of_tokens(hypothesis.tokens.get(committed.len()..).unwrap_or_default());
+        let unstable = text_of_tokens(hypothesis.direct.tokens.get(committed.len()..).unwrap_or_default());
         let partial = Event::Partial { start_s: seconds(utterance.speech_start), stable, unstable };
         if out.send(Message::Event(partial)).is_err() {
             return false;
@@ -342,7 +341,7 @@ fn after_english(
     out: &SyncSender<Message<Recognized>>,
 ) -> bool {
     let vad_probability = Some(heard.audio.utterance.speech_probability);
-    let encoded = english.encoded.clone();
+    let context = english.direct.clone();
     // English already said makes the utterance speech: the rest of it is said like clear speech.
     let unsaid = (!said_ahead.is_empty()).then(|| {
         let (whole, rest) = rest_after(&english, said_ahead);
@@ -366,20 +365,19 @@ fn after_english(
             return false;
         }
         let _ = first_speech_rx.recv_timeout(CAPTION_WAITS_AT_MOST);
-        let transcript = decode_again(recognizer, encoded.as_deref(), &samples, vad_probability, Task::Transcribe);
+        let transcript = decode_again(recognizer, &context, &samples, vad_probability, Task::Transcribe);
         let _ = transcript_tx.send(transcript);
         return true;
     }
     let started = Instant::now();
-    let transcript =
-        decode_again(recognizer, encoded.as_deref(), &heard.audio.samples, vad_probability, Task::Transcribe);
+    let transcript = decode_again(recognizer, &context, &heard.audio.samples, vad_probability, Task::Transcribe);
     out.send(judged(heard, transcript, Some(english.spoken_english()), stt_ms + ms_since(started))).is_ok()
 }
 
 /// The English of an utterance whose first tokens were `said` ahead, and the part of it not yet
 /// said. English that does not continue them (refused, or failed to) gives way to what was said.
 pub(super) fn rest_after(english: &Transcript, said: &[String]) -> (String, String) {
-    match english.tokens.strip_prefix(said) {
+    match english.direct.tokens.strip_prefix(said) {
         Some(rest) if english.verdict.is_speech() => (english.text.clone(), text_of_tokens(rest)),
         _ => (text_of_tokens(said), String::new()),
     }

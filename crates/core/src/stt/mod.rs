@@ -1,20 +1,21 @@
 //! Speech recognition: Whisper through CTranslate2, language forced, with a hallucination gate.
 
-use std::sync::Arc;
-
 pub mod decoding;
 mod encoded;
 pub mod gate;
 mod mel;
+mod options;
+mod script;
 mod tokens;
 mod whisper;
 
 pub use decoding::DecodingReport;
-pub use encoded::EncodedAudio;
+pub use encoded::{DirectContext, EncodedAudio};
 pub use gate::{Evidence, GateOptions, Verdict};
 pub use mel::MelExtractor;
+pub use options::{WhisperOptions, DEFAULT_THREADS};
 pub use tokens::decode as text_of_tokens;
-pub use whisper::{WhisperCt2Recognizer, WhisperModel, WhisperOptions, DEFAULT_THREADS};
+pub use whisper::{WhisperCt2Recognizer, WhisperModel};
 
 /// What Whisper is asked to produce from the audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,15 +30,11 @@ pub enum Task {
 #[derive(Debug, Clone)]
 pub struct Transcript {
     pub text: String,
-    /// Whisper's tokens for `text` (as decoded, before any normalisation): what a later decode
-    /// of the same utterance may be forced to start with ([`DirectTranslation::translate_after`]).
-    pub tokens: Vec<String>,
     pub verdict: Verdict,
     pub evidence: Evidence,
     pub decoding: DecodingReport,
-    /// The utterance after Whisper's encoder, so that Whisper's own translation (the `direct`
-    /// engine) decodes it without encoding the audio a second time.
-    pub encoded: Option<Arc<EncodedAudio>>,
+    /// What [`DirectTranslation`] goes on from: the tokens decoded and the encoder output.
+    pub direct: DirectContext,
     /// Speech with no sign of non-speech at all ([`gate::is_clear`]): safe to speak on this
     /// decode alone, before any other pass over the same audio has been judged.
     pub clear: bool,
@@ -65,6 +62,13 @@ impl Transcript {
 pub enum SttError {
     #[error("cannot load the Whisper model from {path}: {reason}")]
     Load { path: String, reason: String },
+    /// CTranslate2 itself could not be loaded.
+    #[error("cannot load the Whisper model from {path}: {source}")]
+    Library {
+        path: String,
+        #[source]
+        source: crate::ct2::Ct2Error,
+    },
     #[error("Whisper does not know the language code '{0}' (use an ISO 639-1 code such as fa, en, pt)")]
     UnknownLanguage(String),
     #[error("Whisper decoding failed: {0}")]
@@ -91,21 +95,21 @@ pub trait Recognizer: Send {
 /// output another task already made, and continued from English already said (what saying
 /// English before the speaker has finished needs).
 pub trait DirectTranslation: Recognizer {
-    /// Decodes `samples` for another task, reusing `encoded` (a [`Transcript::encoded`] this
-    /// recognizer made from the same samples) where the engine can.
+    /// Decodes `samples` for another task, reusing the encoder output in `context` (a
+    /// [`Transcript::direct`] this recognizer made from the same samples) where the engine can.
     fn transcribe_encoded(
         &mut self,
-        encoded: Option<&EncodedAudio>,
+        context: &DirectContext,
         samples: &[f32],
         vad_probability: Option<f32>,
         task: Task,
     ) -> Result<Transcript, SttError> {
-        let _ = encoded;
+        let _ = context;
         self.transcribe(samples, vad_probability, task)
     }
 
     /// Whisper's English for `samples`, forced to begin with `spoken`: the tokens of English
-    /// already said for the start of the same utterance (from an earlier [`Transcript::tokens`]),
+    /// already said for the start of the same utterance (from an earlier [`DirectContext::tokens`]),
     /// so that what follows continues it instead of contradicting it. The transcript's text and
     /// tokens include `spoken`. `first_pass_only`: a hypothesis about speech still under way,
     /// not worth a fallback when it looks degenerate.

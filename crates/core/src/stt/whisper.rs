@@ -5,91 +5,18 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::decoding::{self, Attempt, Budget, Decoded, Script, Strategy, TokenLimits};
-use super::encoded::EncodedAudio;
+use super::decoding::{self, Attempt, Budget, Decoded, Strategy, TokenLimits};
+use super::encoded::{DirectContext, EncodedAudio};
 use super::gate::is_repetitive;
-use super::gate::{GateOptions, Verdict};
+use super::gate::Verdict;
 use super::mel::MelExtractor;
+use super::options::WhisperOptions;
+use super::script::Script;
 use super::{DirectTranslation, Recognizer, SttError, Task, Transcript};
 use crate::audio::STT_RATE;
 use crate::ct2::{self, EncoderOutput, GenerateOptions};
-
-/// Decoding settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WhisperOptions {
-    /// Silence appended to the utterance before feature extraction, in samples at 16 kHz.
-    pub margin_samples: usize,
-    /// Shorter utterances are padded with silence to this many samples: on sub-second words
-    /// a tight window makes Whisper base loop (PSDR digits: 8/90 right with +1 s, 24/90 with a
-    /// 10 s window, the same as the full 30 s).
-    pub min_window_samples: usize,
-    /// Recognising an utterance may take at most this many seconds per second of its audio on
-    /// the reference machine (utterances under a second count as one), fallbacks included;
-    /// Whisper's translate task gets a quarter of it ([`TRANSLATE_SHARE`]). See [`Budget`] for
-    /// how it is counted.
-    pub transcribe_budget: f32,
-    pub gate: GateOptions,
-    /// CTranslate2 compute threads (see [`DEFAULT_THREADS`]).
-    pub threads: usize,
-    /// Whether audio arrives in real time (a microphone, a paced file): then the clock also
-    /// limits decoding, so a loaded machine does not fall behind the speaker. Without it (files
-    /// decoded flat out) only the deterministic work budget applies and the same audio always
-    /// gives the same transcript.
-    pub real_time: bool,
-    /// For timing models with random weights only (`bench/whisper_sizes.py`): every pass
-    /// decodes exactly this many tokens (the end token is suppressed), no fallback runs, and
-    /// the gate passes every utterance, so each size does the same work whatever it writes.
-    pub fixed_decode_tokens: Option<usize>,
-}
-
-/// Whisper runs on one thread unless told otherwise. Decoding a token is a chain of small
-/// matrix-vector products, and splitting each across cores costs more in OpenMP hand-offs than
-/// it saves: Whisper base on 2 cores without AMX decoded 5.8 ms a greedy token on one thread and
-/// 11.1 on two (`cargo run --release --example whisper_speed -- --threads N`, virgool clips). The
-/// encoder does gain from two (110 against 147 ms a window), but in the pipeline the other core
-/// is busy with voice activity and synthesis, and a thread team waiting on a busy core costs
-/// more again: `transcribe` of the long-form set took 35.5 s on one thread and 42.2 s on two, and
-/// `bench --realtime` on it gave first English p95 1.03 s against 1.22 s, the same hour.
-pub const DEFAULT_THREADS: usize = 1;
-
-impl Default for WhisperOptions {
-    fn default() -> Self {
-        Self {
-            margin_samples: 16_000,
-            min_window_samples: 160_000,
-            transcribe_budget: 1.0,
-            gate: GateOptions::default(),
-            threads: DEFAULT_THREADS,
-            real_time: true,
-            fixed_decode_tokens: None,
-        }
-    }
-}
-
-impl WhisperOptions {
-    /// The decoding budget for `audio_s` seconds of audio and `task`.
-    pub fn budget(&self, task: Task, audio_s: f32) -> Budget {
-        let multiple = match task {
-            Task::Transcribe => self.transcribe_budget,
-            Task::Translate => self.transcribe_budget / TRANSLATE_SHARE,
-        };
-        let nominal_s = f64::from(multiple * audio_s.max(1.0));
-        let wall = self.real_time.then(|| Duration::from_secs_f64(2.0 * nominal_s));
-        Budget { tokens: nominal_s * GREEDY_TOKENS_PER_S, wall }
-    }
-}
-
-/// Whisper's own translation gets the recognition budget divided by this. It runs after
-/// recognition, on the listener's time: with half the budget, its fallbacks (mostly for Persian
-/// "translated" into Persian) made the long-form set's translation p95 4.2 s in `bench --realtime`.
-const TRANSLATE_SHARE: f32 = 4.0;
-
-/// Greedy tokens Whisper base decodes per second on the reference machine (two x86-64 cores,
-/// int8, CTranslate2 with oneMKL: ~5.5 ms a token, call overhead included; measured with
-/// `cargo run --release --example whisper_speed`): converts the budget's seconds into decoding work.
-const GREEDY_TOKENS_PER_S: f64 = 180.0;
 
 /// Tokens decoded per extra call once a pass runs past what the audio plausibly holds:
 /// checking for a loop between calls stops it early instead of at the cap.
@@ -132,8 +59,9 @@ impl WhisperModel {
         let end_token = tokens.iter().position(|t| t == "<|endoftext|>").and_then(|i| i32::try_from(i).ok());
         let vocabulary = tokens.into_iter().collect();
         let whisper = ct2::Whisper::load(ctranslate2, dir, options.threads).map_err(|e| match e {
+            // CTranslate2's message without the path said again.
             ct2::Ct2Error::Model { reason, .. } => load_error(reason),
-            other => load_error(other.to_string()),
+            source => SttError::Library { path: dir.display().to_string(), source },
         })?;
         let mel = MelExtractor::new(whisper.n_mels());
         Ok(Self { weights: Arc::new(Weights { whisper, vocabulary, end_token, mel }), options })
@@ -260,7 +188,7 @@ impl WhisperModel {
             // the voice like speech, so that they cost what a real utterance of that length does.
             transcript.decoding.tokens = pass.tokens.len();
             transcript.decoding.loop_cut = false;
-            (transcript.text, transcript.tokens) = (pass.text, pass.tokens);
+            (transcript.text, transcript.direct.tokens) = (pass.text, pass.tokens);
             transcript.verdict = Verdict::Speech;
             transcript.clear = true;
         }
@@ -408,8 +336,9 @@ impl Recognizer for WhisperCt2Recognizer {
         task: Task,
     ) -> Result<Transcript, SttError> {
         let encoded = Arc::new(self.model.encode(samples)?);
-        let transcript = self.model.recognize(&encoded, &self.language, task, vad_probability)?;
-        Ok(Transcript { encoded: Some(encoded), ..transcript })
+        let mut transcript = self.model.recognize(&encoded, &self.language, task, vad_probability)?;
+        transcript.direct.encoded = Some(encoded);
+        Ok(transcript)
     }
 
     fn direct(&mut self) -> Option<&mut dyn DirectTranslation> {
@@ -420,12 +349,12 @@ impl Recognizer for WhisperCt2Recognizer {
 impl DirectTranslation for WhisperCt2Recognizer {
     fn transcribe_encoded(
         &mut self,
-        encoded: Option<&EncodedAudio>,
+        context: &DirectContext,
         samples: &[f32],
         vad_probability: Option<f32>,
         task: Task,
     ) -> Result<Transcript, SttError> {
-        match encoded {
+        match context.encoded() {
             Some(encoded) => self.model.recognize(encoded, &self.language, task, vad_probability),
             None => self.transcribe(samples, vad_probability, task),
         }
@@ -443,8 +372,9 @@ impl DirectTranslation for WhisperCt2Recognizer {
         if first_pass_only {
             budget.tokens = 0.0;
         }
-        let transcript =
+        let mut transcript =
             self.model.recognize_after(&encoded, &self.language, Task::Translate, vad_probability, spoken, budget)?;
-        Ok(Transcript { encoded: Some(encoded), ..transcript })
+        transcript.direct.encoded = Some(encoded);
+        Ok(transcript)
     }
 }

@@ -9,12 +9,28 @@ pub use piper::{voice_sample_rate, PiperSynthesizer, PiperVoice, PiperVoiceConfi
 /// Why speech could not be synthesised.
 #[derive(Debug, thiserror::Error)]
 pub enum TtsError {
-    #[error("cannot load voice {path}: {reason}")]
-    Load { path: String, reason: String },
+    #[error("cannot load voice {path}: {source}")]
+    Load {
+        path: String,
+        #[source]
+        source: crate::onnx::OnnxError,
+    },
+    #[error("cannot load voice {path}: {source}")]
+    ConfigUnreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot load voice {path}: {source}")]
+    ConfigInvalid {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error(transparent)]
     Phonemize(#[from] PhonemizeError),
     #[error("speech synthesis failed: {0}")]
-    Inference(String),
+    Inference(#[from] ort::Error),
 }
 
 /// Turns text into speech, sentence by sentence so the first audio is available early.

@@ -119,9 +119,10 @@ pub struct PiperVoice {
 /// Reads the config (`model` + `.json`) of a voice.
 fn read_config(model: &Path) -> Result<PiperVoiceConfig, TtsError> {
     let config_path = PathBuf::from(format!("{}.json", model.display()));
-    let load_error = |reason: String| TtsError::Load { path: config_path.display().to_string(), reason };
-    let json = std::fs::read_to_string(&config_path).map_err(|e| load_error(e.to_string()))?;
-    serde_json::from_str(&json).map_err(|e| load_error(e.to_string()))
+    let path = || config_path.display().to_string();
+    let json =
+        std::fs::read_to_string(&config_path).map_err(|source| TtsError::ConfigUnreadable { path: path(), source })?;
+    serde_json::from_str(&json).map_err(|source| TtsError::ConfigInvalid { path: path(), source })
 }
 
 /// The sample rate a voice speaks at, from its config, without loading the model.
@@ -134,7 +135,7 @@ impl PiperVoice {
     pub fn load(onnx_runtime: &Path, model: &Path, threads: usize) -> Result<Self, TtsError> {
         let config = read_config(model)?;
         let session = onnx::session(onnx_runtime, model, threads)
-            .map_err(|e| TtsError::Load { path: model.display().to_string(), reason: e.to_string() })?;
+            .map_err(|source| TtsError::Load { path: model.display().to_string(), source })?;
         Ok(Self { session: Mutex::new(session), config })
     }
 
@@ -144,22 +145,21 @@ impl PiperVoice {
 
     /// `speed` divides the voice's phoneme durations (VITS keeps the pitch).
     fn synthesize_ids(&self, ids: Vec<i64>, speed: f32) -> Result<Vec<f32>, TtsError> {
-        let fail = |e: ort::Error| TtsError::Inference(e.to_string());
         let inference = &self.config.inference;
         let scales = vec![inference.noise_scale, inference.length_scale / speed.max(0.1), inference.noise_w];
         let len = ids.len();
         let mut inputs = ort::inputs! {
-            "input" => Tensor::from_array(([1usize, len], ids)).map_err(fail)?,
-            "input_lengths" => Tensor::from_array(([1usize], vec![len as i64])).map_err(fail)?,
-            "scales" => Tensor::from_array(([3usize], scales)).map_err(fail)?,
+            "input" => Tensor::from_array(([1usize, len], ids))?,
+            "input_lengths" => Tensor::from_array(([1usize], vec![len as i64]))?,
+            "scales" => Tensor::from_array(([3usize], scales))?,
         };
         if self.config.num_speakers > 1 {
-            inputs.push(("sid".into(), Tensor::from_array(([1usize], vec![0i64])).map_err(fail)?.into()));
+            inputs.push(("sid".into(), Tensor::from_array(([1usize], vec![0i64]))?.into()));
         }
         // A panic elsewhere while the lock was held leaves the session itself intact.
         let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs = session.run(inputs).map_err(fail)?;
-        let (_, audio) = outputs[0].try_extract_tensor::<f32>().map_err(fail)?;
+        let outputs = session.run(inputs)?;
+        let (_, audio) = outputs[0].try_extract_tensor::<f32>()?;
         Ok(audio.iter().map(|s| s.clamp(-1.0, 1.0)).collect())
     }
 }

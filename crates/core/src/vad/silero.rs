@@ -18,7 +18,7 @@ pub enum VadError {
     #[error(transparent)]
     Load(#[from] OnnxError),
     #[error("Silero VAD inference failed: {0}")]
-    Inference(String),
+    Inference(#[from] ort::Error),
 }
 
 /// The Silero voice-activity model, keeping its recurrent state between frames.
@@ -38,19 +38,18 @@ impl SileroVad {
 impl SpeechDetector for SileroVad {
     fn speech_probability(&mut self, frame: &[f32]) -> Result<f32, VadError> {
         debug_assert_eq!(frame.len(), FRAME);
-        let fail = |e: ort::Error| VadError::Inference(e.to_string());
         let mut input = Vec::with_capacity(CONTEXT + FRAME);
         input.extend_from_slice(&self.context);
         input.extend_from_slice(frame);
         let inputs = ort::inputs! {
-            "input" => Tensor::from_array(([1usize, CONTEXT + FRAME], input)).map_err(fail)?,
-            "state" => Tensor::from_array(([2usize, 1, 128], self.state.clone())).map_err(fail)?,
-            "sr" => Tensor::from_array(([1usize], vec![16_000i64])).map_err(fail)?,
+            "input" => Tensor::from_array(([1usize, CONTEXT + FRAME], input))?,
+            "state" => Tensor::from_array(([2usize, 1, 128], self.state.clone()))?,
+            "sr" => Tensor::from_array(([1usize], vec![16_000i64]))?,
         };
-        let outputs = self.session.run(inputs).map_err(fail)?;
-        let (_, probability) = outputs["output"].try_extract_tensor::<f32>().map_err(fail)?;
+        let outputs = self.session.run(inputs)?;
+        let (_, probability) = outputs["output"].try_extract_tensor::<f32>()?;
         let probability = probability[0];
-        let (_, state) = outputs["stateN"].try_extract_tensor::<f32>().map_err(fail)?;
+        let (_, state) = outputs["stateN"].try_extract_tensor::<f32>()?;
         self.state.copy_from_slice(state);
         self.context.copy_from_slice(&frame[FRAME - CONTEXT..]);
         Ok(probability)

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::*;
 use crate::mt::SourceSegment;
 use crate::mt::Translator;
+use crate::onnx::OnnxError;
 use crate::output::Delivery;
 use crate::stt::{DirectTranslation, Recognizer, Task, Transcript, Verdict};
 use crate::tts::Synthesizer;
@@ -53,15 +54,16 @@ fn burst_index(samples: &[f32]) -> u32 {
 }
 
 fn transcript(text: &str, verdict: Verdict, clear: bool) -> Transcript {
-    Transcript {
+    let mut transcript = Transcript {
         text: text.to_string(),
-        tokens: text.split_whitespace().map(str::to_string).collect(),
         verdict,
         evidence: Default::default(),
         decoding: Default::default(),
-        encoded: None,
+        direct: Default::default(),
         clear,
-    }
+    };
+    transcript.direct.tokens = text.split_whitespace().map(str::to_string).collect();
+    transcript
 }
 
 /// Reads an utterance of one [`burst`] as [`Level`] does and loops on one of several, as Whisper
@@ -330,10 +332,11 @@ fn a_panicking_stage_becomes_an_error_event_after_the_work_before_it() {
 #[test]
 fn run_returns_a_stage_failure_as_its_error() {
     let mut config = config(beeps());
-    config.stages.detector = Arc::new(|| Err(VadError::Inference("broken model".into()).into()));
+    let missing = || OnnxError::NoLibrary { path: "/models/libonnxruntime.so".into() };
+    config.stages.detector = Arc::new(move || Err(VadError::Load(missing()).into()));
     let mut seen = 0;
     let error = run(crate::audio::chunks_of(bursts(2)), &config, |_| seen += 1).unwrap_err();
-    assert!(matches!(error, PipelineError::Vad(VadError::Inference(_))), "{error}");
+    assert!(matches!(error, PipelineError::Vad(VadError::Load(_))), "{error}");
     assert_eq!(seen, 1, "only the voice's Ready event came before the failure");
 }
 

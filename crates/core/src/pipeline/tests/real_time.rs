@@ -55,7 +55,7 @@ impl Interpreter {
             tokens = [spoken, &tokens[spoken.len().min(tokens.len())..]].concat();
         }
         let mut english = transcript(&crate::stt::text_of_tokens(&tokens), Verdict::Speech, true);
-        english.tokens = tokens;
+        english.direct.tokens = tokens;
         english
     }
 }
@@ -255,9 +255,9 @@ fn speaking_early_says_agreed_clauses_before_the_utterance_ends_and_never_again(
 fn english_said_ahead_stands_when_the_final_english_departs_from_it() {
     let said: Vec<String> = ["ĠHello", ","].map(String::from).to_vec();
     let mut english = transcript("Goodbye, friend.", Verdict::Speech, true);
-    english.tokens = ["ĠGoodbye", ",", "Ġfriend", "."].map(String::from).to_vec();
+    english.direct.tokens = ["ĠGoodbye", ",", "Ġfriend", "."].map(String::from).to_vec();
     assert_eq!(recognition::rest_after(&english, &said), ("Hello,".to_string(), String::new()));
-    english.tokens = ["ĠHello", ",", "Ġfriend", "."].map(String::from).to_vec();
+    english.direct.tokens = ["ĠHello", ",", "Ġfriend", "."].map(String::from).to_vec();
     english.text = "Hello, friend.".into();
     assert_eq!(recognition::rest_after(&english, &said), ("Hello, friend.".to_string(), "friend.".to_string()));
     english.verdict = Verdict::Repetitive;
