@@ -224,8 +224,8 @@ pub enum PipelineError {
     Config(#[from] ConfigError),
     #[error("the {stage} stage crashed: {message}")]
     Panicked { stage: Stage, message: String },
-    #[error("cannot start the {stage} thread: {reason}")]
-    Spawn { stage: Stage, reason: String },
+    #[error("cannot start the {stage} thread: {source}")]
+    Spawn { stage: Stage, source: std::io::Error },
 }
 
 /// Stops a run: every stage drops its work at the next utterance and the source is no longer
@@ -322,7 +322,7 @@ pub fn start(
     std::thread::Builder::new()
         .name("pipeline".into())
         .spawn(move || report_failure([vad, stt, mt, tts], events_tx))
-        .map_err(|e| stop_on_error(PipelineError::Spawn { stage: Stage::Vad, reason: e.to_string() }))?;
+        .map_err(|e| stop_on_error(PipelineError::Spawn { stage: Stage::Vad, source: e }))?;
     Ok(RunHandle { events, cancel })
 }
 
@@ -363,7 +363,7 @@ fn spawn(
             }
             result
         })
-        .map_err(|e| PipelineError::Spawn { stage, reason: e.to_string() })
+        .map_err(|e| PipelineError::Spawn { stage, source: e })
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
