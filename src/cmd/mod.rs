@@ -144,13 +144,18 @@ fn pipeline_config(
 /// The session `options` describe, with the notes its user should see (see [`pipeline_config`]).
 fn configure(runtime: &Runtime, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames)> {
     let (config, names) = runtime.pipeline_config(options)?;
+    tell(runtime, &names);
+    Ok((config, names))
+}
+
+/// What `auto` chose and why, and a better Whisper to install if there is one.
+fn tell(runtime: &Runtime, names: &ModelNames) {
     if let Some(note) = &names.note {
         eprintln!("note: {note}");
     }
     if let Some(hint) = recommend::hint(runtime.store(), &names.whisper) {
         eprintln!("hint: {hint}");
     }
-    Ok((config, names))
 }
 
 /// Turns on `--speak-early`, which only Whisper's own translation can do (its English is
