@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use linguastream_core::audio::{decode_file, resample, Audio};
 use linguastream_core::output::sink::PulseSink;
 use linguastream_core::output::{AudioSink, Written};
+use serde_json::json;
 
 use crate::serve::Served;
 use crate::translate::white_noise;
+
 use crate::util::{bin, fails, hear_english, ok, read_wav, sample, store, words, write_wav_i16};
 
 /// Live tests share the server's device names, so they run one at a time.
@@ -377,6 +379,83 @@ fn the_server_feeds_the_virtual_microphone_from_the_input_the_page_chose() {
     wait_for("the virtual microphone to go", no_linguastream_modules);
     let (status, _) = served.request("POST", "/v1/live/stop", &[], b"");
     assert_eq!(status, 409, "stopping what is not running");
+}
+
+/// The desktop part of `serve` with the other side of the call: English played into the sink that
+/// stands for the call app's output comes back from `/v1/live` as the call's captions, translated
+/// into Persian, apart from the user's lane; our own virtual microphone is refused as that side.
+#[test]
+fn the_server_captions_the_other_side_of_the_call_apart_from_the_users_lane() {
+    let _server = server();
+    let served = Served::start(&[]);
+    let json_body = ["Content-Type: application/json"];
+    // The user's microphone is silent: a sink of its own whose monitor nobody plays into.
+    let quiet = pactl(&["load-module", "module-null-sink", "sink_name=quiet_mic"]);
+    let _unload = Unload(quiet.trim().to_string());
+
+    for own in ["linguastream_mic", "linguastream_out.monitor"] {
+        let body = json!({ "input": "quiet_mic.monitor", "call_input": own }).to_string();
+        let (status, reply) = served.request("POST", "/v1/live/start", &json_body, body.as_bytes());
+        let reply = String::from_utf8_lossy(&reply).to_string();
+        assert_eq!(status, 400, "{own}: {reply}");
+        assert!(reply.contains("refusing to capture") && reply.contains("loop"), "{own}: {reply}");
+    }
+    assert!(no_linguastream_modules(), "a refused call side left the microphone behind");
+    let body = json!({ "input": "quiet_mic.monitor", "call_input": "default", "call_mt": "google" }).to_string();
+    assert_eq!(served.request("POST", "/v1/live/start", &json_body, body.as_bytes()).0, 400, "an unknown engine");
+    assert_eq!(served.get_json("/v1/live", &[]).1["running"], false);
+
+    // `default`: the monitor of the default output, where call apps play.
+    let body = json!({ "input": "quiet_mic.monitor", "call_input": "default", "call_mt": "llm" }).to_string();
+    let (status, reply) = served.request("POST", "/v1/live/start", &json_body, body.as_bytes());
+    let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["call"]["input"], "test_in.monitor", "{reply}");
+    assert_eq!((&reply["call"]["from"], &reply["call"]["to"]), (&json!("en"), &json!("fa")), "{reply}");
+    assert_eq!(reply["call"]["mt"], "llm (gemma3-270m)", "{reply}");
+
+    let dir = tempfile::tempdir().unwrap();
+    play_into_test_sink(&english_clip(dir.path(), "Good morning. Thank you very much for your help yesterday."));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (live, call) = loop {
+        let (_, live) = served.get_json("/v1/live", &[]);
+        assert_eq!(live["running"], true, "{live}");
+        let captions = live["captions"].as_array().unwrap().clone();
+        let call: Vec<serde_json::Value> = captions.into_iter().filter(|c| c["side"] == "call").collect();
+        let heard: String = call.iter().map(|c| c["source_text"].as_str().unwrap().to_lowercase()).collect();
+        if heard.contains("morning") && heard.contains("thank") {
+            break (live, call);
+        }
+        assert!(Instant::now() < deadline, "the call's English not captioned within 90 s: {live}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(live["call"]["input"], "test_in.monitor", "{live}");
+    for caption in &call {
+        assert_eq!((&caption["from"], &caption["to"]), (&json!("en"), &json!("fa")), "{caption}");
+        assert!(caption["e2e_ms"].is_null(), "the other side is never spoken: {caption}");
+        assert!(caption["caption_ms"].as_f64().unwrap() > 0.0, "{caption}");
+    }
+    let persian = call.iter().flat_map(|c| c["translated_text"].as_str().unwrap().chars());
+    assert!(persian.filter(|c| ('\u{0600}'..='\u{06ff}').contains(c)).count() >= 3, "no Persian: {call:?}");
+    let user: Vec<_> = live["captions"].as_array().unwrap().iter().filter(|c| c["side"] != "call").collect();
+    assert!(user.iter().all(|c| c["side"] == "user"), "{user:?}");
+    assert!(user.is_empty(), "the user said nothing, yet: {user:?}");
+
+    let (status, reply) = served.request("POST", "/v1/live/stop", &[], b"");
+    let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["utterances"], 0, "{reply}");
+    assert!(reply["call_utterances"].as_u64().unwrap() >= 1, "{reply}");
+    wait_for("the virtual microphone to go", no_linguastream_modules);
+}
+
+/// A PulseAudio module loaded by a test, unloaded when dropped.
+struct Unload(String);
+
+impl Drop for Unload {
+    fn drop(&mut self) {
+        pactl(&["unload-module", &self.0]);
+    }
 }
 
 /// English said by our own voice (Piper), [`padded`].

@@ -30,6 +30,8 @@ pub(crate) struct Desktop {
 
 struct Running {
     session: DesktopSession,
+    /// The language the user speaks.
+    from: String,
     call: Option<Call>,
     /// A live session counts among `--max-sessions`: it uses the CPU as a page's does.
     _slot: Slot,
@@ -71,6 +73,7 @@ impl Desktop {
         json!({
             "running": running.is_some(),
             "input": running.as_ref().map(|r| r.session.source()),
+            "from": running.as_ref().map(|r| &r.from),
             "call": running.as_ref().and_then(|r| r.call.as_ref()).map(|c| &c.about),
             "microphone": MIC_DESCRIPTION,
             "inputs": inputs,
@@ -145,21 +148,28 @@ fn start_session(server: &Arc<Server>, request: StartLive) -> Result<Value, (Sta
     config.partial_captions = false;
     let voice_rate = server.runtime.voice().map_err(|e| internal(&e))?.sample_rate();
     server.desktop.captions.lock().unwrap().clear();
-    // The other side first: an input it may not capture is refused before the microphone exists.
-    let call = match request.call_input {
+    // An input the other side may not be heard from is refused before the microphone exists.
+    let call_input = match request.call_input {
+        Some(wanted) => Some(
+            PulseServer::connect()
+                .map_err(InputError::from)
+                .and_then(|mut pulse| live::call_source(&mut pulse, &wanted, None))
+                .map_err(input_error)?,
+        ),
+        None => None,
+    };
+    let captions = server.desktop.keep("user", &options.recognition.language, &options.target);
+    let session = DesktopSession::virtual_mic(config, voice_rate, request.input, captions).map_err(input_error)?;
+    // The other side after the microphone: PulseAudio moves a capture of the default source onto
+    // a source that appears and becomes the default, as the new microphone can (our own English).
+    let call = match call_input {
         Some(input) => Some(start_call(server, &options, input, call_mt.unwrap_or(MtChoice::Auto))?),
         None => None,
     };
-    let session = DesktopSession::virtual_mic(
-        config,
-        voice_rate,
-        request.input,
-        server.desktop.keep("user", &options.recognition.language, &options.target),
-    )
-    .map_err(input_error)?;
     let input = session.source().to_string();
     let about = call.as_ref().map(|c| c.about.clone());
-    *running = Some(Running { session, call, _slot: slot });
+    let from = options.recognition.language;
+    *running = Some(Running { session, from, call, _slot: slot });
     Ok(json!({ "running": true, "input": input, "call": about, "microphone": MIC_DESCRIPTION }))
 }
 
