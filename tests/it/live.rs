@@ -20,7 +20,7 @@ use crate::util::{bin, fails, hear_english, ok, read_wav, sample, store, words, 
 /// Live tests share the server's device names, so they run one at a time.
 static SERVER: Mutex<()> = Mutex::new(());
 
-fn server() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn server() -> std::sync::MutexGuard<'static, ()> {
     let guard = SERVER.lock().unwrap_or_else(|p| p.into_inner());
     let running = Command::new("pactl").arg("info").output().is_ok_and(|o| o.status.success());
     assert!(running, "the live tests need a PulseAudio server: run them through `make test` (scripts/with-pulse.sh)");
@@ -28,7 +28,7 @@ fn server() -> std::sync::MutexGuard<'static, ()> {
     guard
 }
 
-fn pactl(args: &[&str]) -> String {
+pub(crate) fn pactl(args: &[&str]) -> String {
     let output = Command::new("pactl").args(args).output().expect("pactl runs");
     String::from_utf8_lossy(&output.stdout).to_string()
 }
@@ -37,7 +37,7 @@ fn virtual_mic_exists() -> bool {
     pactl(&["list", "short", "sources"]).contains("linguastream_mic")
 }
 
-fn no_linguastream_modules() -> bool {
+pub(crate) fn no_linguastream_modules() -> bool {
     !pactl(&["list", "short", "modules"]).contains("linguastream")
 }
 
@@ -72,7 +72,7 @@ fn stop(child: &mut Child, signal: &str) {
     child.wait().unwrap();
 }
 
-fn play_into_test_sink(path: &Path) {
+pub(crate) fn play_into_test_sink(path: &Path) {
     let status = Command::new("paplay").arg("--device=test_in").arg(path).status().expect("paplay runs");
     assert!(status.success());
 }
@@ -389,9 +389,7 @@ fn the_server_captions_the_other_side_of_the_call_apart_from_the_users_lane() {
     let _server = server();
     let served = Served::start(&[]);
     let json_body = ["Content-Type: application/json"];
-    // The user's microphone is silent: a sink of its own whose monitor nobody plays into.
-    let quiet = pactl(&["load-module", "module-null-sink", "sink_name=quiet_mic"]);
-    let _unload = Unload(quiet.trim().to_string());
+    let _quiet = quiet_microphone();
 
     for own in ["linguastream_mic", "linguastream_out.monitor"] {
         let body = json!({ "input": "quiet_mic.monitor", "call_input": own }).to_string();
@@ -449,8 +447,14 @@ fn the_server_captions_the_other_side_of_the_call_apart_from_the_users_lane() {
     wait_for("the virtual microphone to go", no_linguastream_modules);
 }
 
+/// A silent microphone for the user's lane, `quiet_mic.monitor` (a sink of its own that nobody
+/// plays into), until dropped.
+pub(crate) fn quiet_microphone() -> Unload {
+    Unload(pactl(&["load-module", "module-null-sink", "sink_name=quiet_mic"]).trim().to_string())
+}
+
 /// A PulseAudio module loaded by a test, unloaded when dropped.
-struct Unload(String);
+pub(crate) struct Unload(String);
 
 impl Drop for Unload {
     fn drop(&mut self) {
@@ -459,7 +463,7 @@ impl Drop for Unload {
 }
 
 /// English said by our own voice (Piper), [`padded`].
-fn english_clip(dir: &Path, text: &str) -> PathBuf {
+pub(crate) fn english_clip(dir: &Path, text: &str) -> PathBuf {
     let raw = dir.join("english-raw.wav");
     ok(bin().args(["speak", text, "-o"]).arg(&raw));
     padded(&raw, &dir.join("english.wav"))
