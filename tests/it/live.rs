@@ -411,6 +411,8 @@ fn the_server_captions_the_other_side_of_the_call_apart_from_the_users_lane() {
     assert_eq!(reply["call"]["input"], "test_in.monitor", "{reply}");
     assert_eq!((&reply["call"]["from"], &reply["call"]["to"]), (&json!("en"), &json!("fa")), "{reply}");
     assert_eq!(reply["call"]["mt"], "llm (gemma3-270m)", "{reply}");
+    let (_, status) = served.get_json("/v1/status", &[]);
+    assert_eq!(status["sessions"]["active"], 2, "the other side counts as a session of its own: {status}");
 
     let dir = tempfile::tempdir().unwrap();
     play_into_test_sink(&english_clip(dir.path(), "Good morning. Thank you very much for your help yesterday."));
@@ -429,6 +431,10 @@ fn the_server_captions_the_other_side_of_the_call_apart_from_the_users_lane() {
     };
     assert_eq!(live["call"]["input"], "test_in.monitor", "{live}");
     for caption in &call {
+        eprintln!(
+            "the other side: {} → {} in {} ms",
+            caption["source_text"], caption["translated_text"], caption["caption_ms"]
+        );
         assert_eq!((&caption["from"], &caption["to"]), (&json!("en"), &json!("fa")), "{caption}");
         assert!(caption["e2e_ms"].is_null(), "the other side is never spoken: {caption}");
         assert!(caption["caption_ms"].as_f64().unwrap() > 0.0, "{caption}");
@@ -445,6 +451,7 @@ fn the_server_captions_the_other_side_of_the_call_apart_from_the_users_lane() {
     assert_eq!(reply["utterances"], 0, "{reply}");
     assert!(reply["call_utterances"].as_u64().unwrap() >= 1, "{reply}");
     wait_for("the virtual microphone to go", no_linguastream_modules);
+    assert_eq!(served.get_json("/v1/status", &[]).1["sessions"]["active"], 0);
 }
 
 /// A silent microphone for the user's lane, `quiet_mic.monitor` (a sink of its own that nobody
