@@ -63,6 +63,7 @@ impl Desktop {
             running.take();
         }
         if let Some(r) = running.as_mut().filter(|r| r.call.as_ref().is_some_and(|c| !c.session.is_running())) {
+            // The other side's input vanished for good; the user's session goes on.
             r.call.take();
         }
         let (inputs, server_error) = match inputs() {
