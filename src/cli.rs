@@ -55,8 +55,10 @@ pub enum Command {
     /// `GET /` is a page to speak into from a browser (microphone, both captions, the English
     /// played back, latency per stage, file upload); `GET /v1/stream` is the WebSocket API
     /// (16 kHz s16le audio in, JSON events and English PCM out); `POST /v1/translate` translates
-    /// an uploaded recording; `GET /v1/status` reports the models and sessions. See docs/api.md.
-    /// Models are loaded once and shared by every session.
+    /// an uploaded recording; `GET /v1/status` reports the models and sessions; `/v1/live` runs
+    /// `live` on this computer (its virtual microphone, and the other side of the call captioned
+    /// beside it, as --call-input does). See docs/api.md. Models are loaded once and shared by
+    /// every session.
     ///
     /// Any web page the user opens can reach a local server, so by default only the server's own
     /// page may act on it (other Origins get 403; --allow-origin) and it answers only to its own
@@ -216,7 +218,8 @@ pub struct ServeArgs {
     /// WebSocket can send). Default: no token (keep the default localhost address then).
     #[arg(long, value_name = "TOKEN", env = "LINGUASTREAM_TOKEN")]
     pub token: Option<String>,
-    /// Most sessions at once (WebSockets, uploads, the virtual microphone); more are refused
+    /// Most sessions at once (WebSockets, uploads, the virtual microphone, the other side of the
+    /// call beside it); more are refused
     /// with 503 (each one keeps a CPU core busy).
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_sessions: u16,

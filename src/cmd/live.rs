@@ -14,21 +14,16 @@ use linguastream_core::audio::capture::{capture_file, capture_pulse, Capture};
 use linguastream_core::audio::pulse::PulseServer;
 use linguastream_core::audio::{decode_file, STT_RATE};
 use linguastream_core::confidence::Level;
-use linguastream_core::lanes::Lane;
-use linguastream_core::live::{self, LiveEvent, LiveReport};
-use linguastream_core::mt::MtChoice;
+use linguastream_core::live::{self, CallSide, LiveEvent, LiveReport, CALL_LANGUAGE};
 use linguastream_core::outfile;
 use linguastream_core::output::sink::PulseSink;
 use linguastream_core::output::virtual_mic::{MIC, MIC_DESCRIPTION};
 use linguastream_core::output::{AudioSink, Delivery, TranslatedSegment, WavFileSink};
 use linguastream_core::pipeline::PipelineConfig;
-use linguastream_core::runtime::{Runtime, RuntimeError};
+use linguastream_core::runtime::{Runtime, SessionOptions};
 
-use super::{check_outputs, configure, live_pace, pipeline_config, session_options, LIVE_CUTS};
-use crate::cli::{LiveArgs, LiveOutput, TranslationArgs};
-
-/// The language the other side of a call speaks: the one the user's speech is translated into.
-const CALL_LANGUAGE: &str = "en";
+use super::{check_outputs, configure, live_pace, session_options, tell, LIVE_CUTS};
+use crate::cli::{LiveArgs, LiveOutput};
 
 pub fn run(args: LiveArgs) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -77,9 +72,10 @@ pub fn run(args: LiveArgs) -> Result<ExitCode> {
     };
 
     let pace = live_pace(args.partial_captions, args.speak_early);
-    let (config, names) = pipeline_config(&runtime, &args.recognition, "en", LIVE_CUTS, &args.translation, pace)?;
+    let options = session_options(&args.recognition, "en", LIVE_CUTS, &args.translation, pace);
+    let (config, names) = configure(&runtime, &options)?;
     let capture = open_input(&args, server.as_mut(), speakers.as_deref(), stop.clone())?;
-    let call_side = call_side(&args, &runtime, server.as_mut(), speakers.as_deref(), stop.clone())?;
+    let call_side = call_side(&args, &runtime, &options, server.as_mut(), speakers.as_deref(), stop.clone())?;
     if let Some(device) = &speakers {
         sinks.push(Box::new(PulseSink::open(device, voice_rate)?));
     }
@@ -147,6 +143,7 @@ fn open_input(
 fn call_side(
     args: &LiveArgs,
     runtime: &Runtime,
+    user: &SessionOptions,
     server: Option<&mut PulseServer>,
     speakers: Option<&str>,
     stop: Arc<AtomicBool>,
@@ -155,32 +152,19 @@ fn call_side(
         (_, Some(file)) => capture_file(decode_file(file, STT_RATE)?, stop, true),
         (Some(wanted), None) => {
             let server = server.expect("a device input needs the sound server");
-            let wanted = match wanted.as_str() {
-                "default" => format!("{}.monitor", server.defaults()?.sink),
-                name => name.to_string(),
-            };
-            let source = live::microphone_source(server, Some(&wanted), speakers)?;
+            let source = live::call_source(server, wanted, speakers)?;
             eprintln!("captioning the other side of the call from {source}");
             capture_pulse(source, stop, live::RECONNECT_FOR)?
         }
         (None, None) => return Ok(None),
     };
-    let recognition = crate::cli::RecognitionArgs { from: CALL_LANGUAGE.into(), ..args.recognition.clone() };
-    let translation = TranslationArgs { mt: args.call_mt, unsure: args.translation.unsure };
     // It yields the CPU to the user's own speech (see `linguastream_core::lanes`).
-    let mut options =
-        session_options(&recognition, &args.recognition.from, LIVE_CUTS, &translation, live_pace(false, false));
-    options.lane = Lane::OtherSide;
-    let (config, names) = match configure(runtime, &options) {
-        Err(e)
-            if args.call_mt == MtChoice::Auto && matches!(e.downcast_ref(), Some(RuntimeError::NoModelForPair(_))) =>
-        {
-            eprintln!("note: {e}, so the other side is captioned in {CALL_LANGUAGE} alone");
-            options.mt = MtChoice::None;
-            configure(runtime, &options)?
-        }
-        chosen => chosen?,
-    };
+    let CallSide { config, names, untranslated } =
+        live::call_side_config(runtime, &live::call_side_options(user, args.call_mt))?;
+    if let Some(why) = untranslated {
+        eprintln!("note: {why}, so the other side is captioned in {CALL_LANGUAGE} alone");
+    }
+    tell(runtime, &names);
     eprintln!("the other side: {CALL_LANGUAGE} → {} ({})", args.recognition.from, names.mt);
     let to = args.recognition.from.clone();
     let colour = std::io::stdout().is_terminal();

@@ -140,13 +140,18 @@ fn pipeline_config(
 /// The session `options` describe, with the notes its user should see (see [`pipeline_config`]).
 fn configure(runtime: &Runtime, options: &SessionOptions) -> Result<(PipelineConfig, ModelNames)> {
     let (config, names) = runtime.pipeline_config(options)?;
+    tell(runtime, &names);
+    Ok((config, names))
+}
+
+/// What `auto` chose and why, and a better Whisper to install if there is one.
+fn tell(runtime: &Runtime, names: &ModelNames) {
     if let Some(note) = &names.note {
         eprintln!("note: {note}");
     }
     if let Some(hint) = recommend::hint(runtime.store(), &names.stt.model) {
         eprintln!("hint: {hint}");
     }
-    Ok((config, names))
 }
 
 /// What a live listener asks to hear before an utterance is over.

@@ -10,15 +10,17 @@ use std::time::{Duration, Instant};
 use linguastream_core::audio::{decode_file, resample, Audio};
 use linguastream_core::output::sink::PulseSink;
 use linguastream_core::output::{AudioSink, Written};
+use serde_json::json;
 
 use crate::serve::Served;
 use crate::translate::white_noise;
+
 use crate::util::{bin, fails, hear_english, ok, read_wav, sample, store, words, write_wav_i16};
 
 /// Live tests share the server's device names, so they run one at a time.
 static SERVER: Mutex<()> = Mutex::new(());
 
-fn server() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn server() -> std::sync::MutexGuard<'static, ()> {
     let guard = SERVER.lock().unwrap_or_else(|p| p.into_inner());
     let running = Command::new("pactl").arg("info").output().is_ok_and(|o| o.status.success());
     assert!(running, "the live tests need a PulseAudio server: run them through `make test` (scripts/with-pulse.sh)");
@@ -26,7 +28,7 @@ fn server() -> std::sync::MutexGuard<'static, ()> {
     guard
 }
 
-fn pactl(args: &[&str]) -> String {
+pub(crate) fn pactl(args: &[&str]) -> String {
     let output = Command::new("pactl").args(args).output().expect("pactl runs");
     String::from_utf8_lossy(&output.stdout).to_string()
 }
@@ -35,7 +37,7 @@ fn virtual_mic_exists() -> bool {
     pactl(&["list", "short", "sources"]).contains("linguastream_mic")
 }
 
-fn no_linguastream_modules() -> bool {
+pub(crate) fn no_linguastream_modules() -> bool {
     !pactl(&["list", "short", "modules"]).contains("linguastream")
 }
 
@@ -70,7 +72,7 @@ fn stop(child: &mut Child, signal: &str) {
     child.wait().unwrap();
 }
 
-fn play_into_test_sink(path: &Path) {
+pub(crate) fn play_into_test_sink(path: &Path) {
     let status = Command::new("paplay").arg("--device=test_in").arg(path).status().expect("paplay runs");
     assert!(status.success());
 }
@@ -379,8 +381,96 @@ fn the_server_feeds_the_virtual_microphone_from_the_input_the_page_chose() {
     assert_eq!(status, 409, "stopping what is not running");
 }
 
+/// The desktop part of `serve` with the other side of the call: English played into the sink that
+/// stands for the call app's output comes back from `/v1/live` as the call's captions, translated
+/// into Persian, apart from the user's lane; our own virtual microphone is refused as that side.
+#[test]
+fn the_server_captions_the_other_side_of_the_call_apart_from_the_users_lane() {
+    let _server = server();
+    let served = Served::start(&[]);
+    let json_body = ["Content-Type: application/json"];
+    let _quiet = quiet_microphone();
+
+    for own in ["linguastream_mic", "linguastream_out.monitor"] {
+        let body = json!({ "input": "quiet_mic.monitor", "call_input": own }).to_string();
+        let (status, reply) = served.request("POST", "/v1/live/start", &json_body, body.as_bytes());
+        let reply = String::from_utf8_lossy(&reply).to_string();
+        assert_eq!(status, 400, "{own}: {reply}");
+        assert!(reply.contains("refusing to capture") && reply.contains("loop"), "{own}: {reply}");
+    }
+    assert!(no_linguastream_modules(), "a refused call side left the microphone behind");
+    let body = json!({ "input": "quiet_mic.monitor", "call_input": "default", "call_mt": "google" }).to_string();
+    assert_eq!(served.request("POST", "/v1/live/start", &json_body, body.as_bytes()).0, 400, "an unknown engine");
+    assert_eq!(served.get_json("/v1/live", &[]).1["running"], false);
+
+    // `default`: the monitor of the default output, where call apps play.
+    let body = json!({ "input": "quiet_mic.monitor", "call_input": "default", "call_mt": "llm" }).to_string();
+    let (status, reply) = served.request("POST", "/v1/live/start", &json_body, body.as_bytes());
+    let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["call"]["input"], "test_in.monitor", "{reply}");
+    assert_eq!((&reply["call"]["from"], &reply["call"]["to"]), (&json!("en"), &json!("fa")), "{reply}");
+    assert_eq!(reply["call"]["mt"], "llm (gemma3-270m)", "{reply}");
+    let (_, status) = served.get_json("/v1/status", &[]);
+    assert_eq!(status["sessions"]["active"], 2, "the other side counts as a session of its own: {status}");
+
+    let dir = tempfile::tempdir().unwrap();
+    play_into_test_sink(&english_clip(dir.path(), "Good morning. Thank you very much for your help yesterday."));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (live, call) = loop {
+        let (_, live) = served.get_json("/v1/live", &[]);
+        assert_eq!(live["running"], true, "{live}");
+        let captions = live["captions"].as_array().unwrap().clone();
+        let call: Vec<serde_json::Value> = captions.into_iter().filter(|c| c["side"] == "call").collect();
+        let heard: String = call.iter().map(|c| c["source_text"].as_str().unwrap().to_lowercase()).collect();
+        if heard.contains("morning") && heard.contains("thank") {
+            break (live, call);
+        }
+        assert!(Instant::now() < deadline, "the call's English not captioned within 90 s: {live}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(live["call"]["input"], "test_in.monitor", "{live}");
+    for caption in &call {
+        eprintln!(
+            "the other side: {} → {} in {} ms",
+            caption["source_text"], caption["translated_text"], caption["caption_ms"]
+        );
+        assert_eq!((&caption["from"], &caption["to"]), (&json!("en"), &json!("fa")), "{caption}");
+        assert!(caption["e2e_ms"].is_null(), "the other side is never spoken: {caption}");
+        assert!(caption["caption_ms"].as_f64().unwrap() > 0.0, "{caption}");
+    }
+    let persian = call.iter().flat_map(|c| c["translated_text"].as_str().unwrap().chars());
+    assert!(persian.filter(|c| ('\u{0600}'..='\u{06ff}').contains(c)).count() >= 3, "no Persian: {call:?}");
+    let user: Vec<_> = live["captions"].as_array().unwrap().iter().filter(|c| c["side"] != "call").collect();
+    assert!(user.iter().all(|c| c["side"] == "user"), "{user:?}");
+    assert!(user.is_empty(), "the user said nothing, yet: {user:?}");
+
+    let (status, reply) = served.request("POST", "/v1/live/stop", &[], b"");
+    let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["utterances"], 0, "{reply}");
+    assert!(reply["call_utterances"].as_u64().unwrap() >= 1, "{reply}");
+    wait_for("the virtual microphone to go", no_linguastream_modules);
+    assert_eq!(served.get_json("/v1/status", &[]).1["sessions"]["active"], 0);
+}
+
+/// A silent microphone for the user's lane, `quiet_mic.monitor` (a sink of its own that nobody
+/// plays into), until dropped.
+pub(crate) fn quiet_microphone() -> Unload {
+    Unload(pactl(&["load-module", "module-null-sink", "sink_name=quiet_mic"]).trim().to_string())
+}
+
+/// A PulseAudio module loaded by a test, unloaded when dropped.
+pub(crate) struct Unload(String);
+
+impl Drop for Unload {
+    fn drop(&mut self) {
+        pactl(&["unload-module", &self.0]);
+    }
+}
+
 /// English said by our own voice (Piper), [`padded`].
-fn english_clip(dir: &Path, text: &str) -> PathBuf {
+pub(crate) fn english_clip(dir: &Path, text: &str) -> PathBuf {
     let raw = dir.join("english-raw.wav");
     ok(bin().args(["speak", text, "-o"]).arg(&raw));
     padded(&raw, &dir.join("english.wav"))

@@ -13,6 +13,7 @@ use linguastream_core::audio::{decode_file, STT_RATE};
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 
+use super::live;
 use super::serve::Served;
 use super::util::{sample, write_wav_i16};
 
@@ -187,4 +188,57 @@ fn the_page_marks_a_low_confidence_line() {
     assert_eq!(marked, "low confidence: spoken, then the unsure tone", "screenshot {}", shot.display());
     let mark = "getComputedStyle(document.querySelector('#captions .line.unsure .fa'), '::before').content";
     assert_eq!(browser.eval(mark), "\"(?) \"", "the Persian line is marked too");
+}
+
+/// The desktop section with the other side of the call: the page starts it, and the call's
+/// English and its Persian appear in their own lane beside the user's, Persian right to left.
+#[test]
+fn the_page_shows_the_other_side_of_the_call_beside_the_users_lane() {
+    let _pulse = live::server();
+    let _quiet = live::quiet_microphone();
+    let server = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut browser = Browser::start(&sample_then_silence(dir.path(), "fa-digits-fateme.wav"));
+    browser.call("Page.enable", json!({}));
+    browser.call("Page.navigate", json!({ "url": format!("http://{}/", server.address) }));
+    let offered = "[...document.querySelectorAll('#call-input option')].some((o) => o.value === 'default')";
+    assert!(browser.wait_for(offered, Duration::from_secs(30)).is_some(), "the other side is not offered");
+    browser.eval("document.getElementById('live-input').value = 'quiet_mic.monitor'");
+    browser.eval("document.getElementById('call-input').value = 'default'");
+    browser.eval("document.getElementById('live-toggle').click()");
+    let running = "document.getElementById('live-toggle').textContent === 'Stop'";
+    let started = browser.wait_for(running, Duration::from_secs(30));
+    assert!(started.is_some(), "not started: {}", browser.eval("document.getElementById('live-status').textContent"));
+
+    live::play_into_test_sink(&live::english_clip(dir.path(), "Good morning. Thank you very much for your help."));
+    let heard = "[...document.querySelectorAll('#call-captions .heard')].map((d) => d.textContent).join(' ')";
+    let caption = browser.wait_for(&format!("/morning/i.test({heard}) && {heard}"), Duration::from_secs(90));
+    let shot = artefact("page-call-side.png");
+    browser.eval("document.getElementById('live-toggle').scrollIntoView()");
+    browser.screenshot(&shot);
+    assert!(caption.is_some(), "no caption of the other side in 90 s; screenshot {}", shot.display());
+    let lane = browser.eval("document.getElementById('call-lane').textContent");
+    assert!(lane.as_str().unwrap().contains("en → fa"), "{lane}");
+    let translated = browser.eval(
+        "[...document.querySelectorAll('#call-captions .translated')].map((d) => [d.dir, d.lang, d.textContent])",
+    );
+    let translated = translated.as_array().unwrap();
+    assert!(!translated.is_empty(), "no Persian line; screenshot {}", shot.display());
+    for line in translated {
+        assert_eq!((&line[0], &line[1]), (&json!("rtl"), &json!("fa")), "{line}");
+        assert!(line[2].as_str().unwrap().chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)), "{line}");
+    }
+    assert_eq!(browser.eval("document.querySelector('#call-captions .heard').dir"), "ltr");
+    assert_eq!(browser.eval("document.querySelectorAll('#live-captions .caption').length"), 0, "the user said nothing");
+    // Side by side: the other side's lane to the right of the user's, at the same height.
+    let box_of = |id: &str| format!("document.getElementById('{id}').parentElement.getBoundingClientRect()");
+    let (user, call) = (box_of("live-captions"), box_of("call-captions"));
+    let side_by_side = browser.eval(&format!("{call}.left >= {user}.right && {call}.top === {user}.top"));
+    assert_eq!(side_by_side, true, "screenshot {}", shot.display());
+
+    browser.eval("document.getElementById('live-toggle').click()");
+    let stopped =
+        browser.wait_for("document.getElementById('live-toggle').textContent === 'Start'", Duration::from_secs(30));
+    assert!(stopped.is_some(), "not stopped");
+    assert!(live::no_linguastream_modules(), "the virtual microphone outlived the session");
 }

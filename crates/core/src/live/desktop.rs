@@ -1,6 +1,7 @@
 //! Live translation on this computer's sound server: which input may be translated, and a session
-//! from that input into the virtual microphone that runs in the background until it is stopped
-//! (`serve` starts and stops it from the page; `live` runs the same in the foreground).
+//! from that input into the virtual microphone (or, for the other side of a call, into captions)
+//! that runs in the background until it is stopped (`serve` starts and stops it from the page;
+//! `live` runs the same in the foreground).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -8,8 +9,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::call::call_source;
 use super::{LiveEvent, LiveReport};
-use crate::audio::capture::capture_pulse;
+use crate::audio::capture::{capture_pulse, Capture};
 use crate::audio::pulse::{PulseError, PulseServer};
 use crate::output::sink::PulseSink;
 use crate::output::virtual_mic::is_own_output;
@@ -60,37 +62,62 @@ pub fn microphone_source(
     Ok(source)
 }
 
-/// A sound-server input translated into the virtual microphone on a thread of its own; stopped
-/// (the utterance under way finished, the microphone removed) by [`VirtualMicSession::stop`] or
-/// when dropped.
-pub struct VirtualMicSession {
+/// A sound-server input run through the pipeline on a thread of its own: translated into the
+/// virtual microphone, or (the other side of a call) captioned only. Stopped (the utterance under
+/// way finished, the microphone removed) by [`DesktopSession::stop`] or when dropped.
+pub struct DesktopSession {
     source: String,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<LiveReport, PipelineError>>>,
 }
 
-impl VirtualMicSession {
+/// What a session opens on its own thread: the source it captures, the capture and its sinks.
+type Opened = (String, Capture, Vec<Box<dyn AudioSink>>);
+
+impl DesktopSession {
     /// Opens `input` (see [`microphone_source`]) and the virtual microphone, then translates
     /// until stopped; `on_event` hears the captions. Fails before anything runs if the sound
     /// server, the input or the microphone cannot be had.
-    pub fn start(
+    pub fn virtual_mic(
         config: PipelineConfig,
         voice_rate: u32,
         input: Option<String>,
+        on_event: impl FnMut(LiveEvent<'_>) + Send + 'static,
+    ) -> Result<Self, InputError> {
+        Self::start(config, on_event, move |stop| {
+            let source = microphone_source(&mut PulseServer::connect()?, input.as_deref(), None)?;
+            let sink = PulseSink::virtual_mic(voice_rate)?;
+            let capture = capture_pulse(source.clone(), stop, RECONNECT_FOR)?;
+            Ok((source, capture, vec![Box::new(sink)]))
+        })
+    }
+
+    /// Captions the other side of a call from `input` (see [`call_source`]) until stopped;
+    /// nothing is spoken. Fails before anything runs if the input cannot be had or carries
+    /// LinguaStream's own English.
+    pub fn call_side(
+        config: PipelineConfig,
+        input: String,
+        on_event: impl FnMut(LiveEvent<'_>) + Send + 'static,
+    ) -> Result<Self, InputError> {
+        Self::start(config, on_event, move |stop| {
+            let source = call_source(&mut PulseServer::connect()?, &input, None)?;
+            let capture = capture_pulse(source.clone(), stop, RECONNECT_FOR)?;
+            Ok((source, capture, Vec::new()))
+        })
+    }
+
+    fn start(
+        config: PipelineConfig,
         mut on_event: impl FnMut(LiveEvent<'_>) + Send + 'static,
+        open: impl FnOnce(Arc<AtomicBool>) -> Result<Opened, InputError> + Send + 'static,
     ) -> Result<Self, InputError> {
         let stop = Arc::new(AtomicBool::new(false));
         let (opened, result) = sync_channel(1);
         let thread_stop = stop.clone();
         // The sound-server objects are made on the thread that uses them: they are not `Send`.
         let thread = std::thread::spawn(move || {
-            let open = || -> Result<_, InputError> {
-                let source = microphone_source(&mut PulseServer::connect()?, input.as_deref(), None)?;
-                let sink = PulseSink::virtual_mic(voice_rate)?;
-                let capture = capture_pulse(source.clone(), thread_stop, RECONNECT_FOR)?;
-                Ok((source, sink, capture))
-            };
-            let (source, sink, capture) = match open() {
+            let (source, capture, sinks) = match open(thread_stop) {
                 Ok(parts) => parts,
                 Err(e) => {
                     let _ = opened.send(Err(e));
@@ -98,7 +125,6 @@ impl VirtualMicSession {
                 }
             };
             let _ = opened.send(Ok(source));
-            let sinks: Vec<Box<dyn AudioSink>> = vec![Box::new(sink)];
             super::run(capture, sinks, &config, &mut on_event)
         });
         match result.recv() {
@@ -121,7 +147,8 @@ impl VirtualMicSession {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
-    /// Finishes the utterance under way, removes the virtual microphone and reports the session.
+    /// Finishes the utterance under way, removes the virtual microphone (if it has one) and
+    /// reports the session.
     /// A panic on the session's thread goes on here.
     pub fn stop(mut self) -> Result<LiveReport, PipelineError> {
         match self.finish() {
@@ -137,7 +164,7 @@ impl VirtualMicSession {
     }
 }
 
-impl Drop for VirtualMicSession {
+impl Drop for DesktopSession {
     fn drop(&mut self) {
         let _ = self.finish();
     }

@@ -1,6 +1,7 @@
 //! Live translation: a capture source through the pipeline into audio sinks, with every
 //! utterance's latency measured from the moment its speech ended.
 
+mod call;
 mod desktop;
 mod metrics;
 
@@ -8,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-pub use desktop::{microphone_source, InputError, VirtualMicSession, RECONNECT_FOR};
+pub use call::{call_side_config, call_side_options, call_source, CallSide, CALL_LANGUAGE};
+pub use desktop::{microphone_source, DesktopSession, InputError, RECONNECT_FOR};
 pub use metrics::{peak_rss_mb, LatencyMs, LiveReport, Quantiles, UtteranceReport};
 
 use crate::audio::capture::Capture;
