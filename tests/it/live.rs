@@ -209,6 +209,32 @@ fn capturing_its_own_output_is_refused() {
     assert!(no_linguastream_modules());
 }
 
+/// PulseAudio makes a new source the default when it outranks the old one, and moves captures
+/// onto it: a capture already running would hear our English.
+#[test]
+fn a_capture_already_running_is_not_moved_onto_the_virtual_microphone() {
+    let _server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let mut recorder = record(&dir.path().join("call.wav"), "test_in.monitor");
+    let capture_is_on_test_in = || {
+        let index = pactl(&["list", "short", "sources"])
+            .lines()
+            .find(|line| line.split('\t').nth(1) == Some("test_in.monitor"))
+            .and_then(|line| line.split('\t').next().map(str::to_string))
+            .unwrap();
+        pactl(&["list", "short", "source-outputs"]).lines().any(|line| line.split('\t').nth(1) == Some(index.as_str()))
+    };
+    wait_for("the capture of test_in.monitor", capture_is_on_test_in);
+    let mut live = start_live(&["--input", "test_in.monitor", "--duration", "20"], None);
+    wait_for("the virtual microphone", virtual_mic_exists);
+    std::thread::sleep(Duration::from_millis(300));
+    let default_source = pactl(&["get-default-source"]);
+    assert_eq!(default_source.trim(), "test_in.monitor", "the virtual microphone became the default source");
+    assert!(capture_is_on_test_in(), "the running capture was moved: {}", pactl(&["list", "short", "source-outputs"]));
+    stop(&mut live, "INT");
+    stop(&mut recorder, "INT");
+}
+
 #[test]
 fn silence_and_noise_produce_no_english_on_the_virtual_microphone() {
     let _server = server();

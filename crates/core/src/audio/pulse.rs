@@ -193,6 +193,22 @@ impl PulseServer {
         }
     }
 
+    /// Makes `name` the default source; captures that follow the default move onto it.
+    pub fn set_default_source(&mut self, name: &str) -> Result<(), PulseError> {
+        self.ready()?;
+        let ok = Rc::new(RefCell::new(false));
+        let slot = ok.clone();
+        let op = self.context.set_default_source(name, move |success| *slot.borrow_mut() = success);
+        self.wait(op)?;
+        match ok.take() {
+            true => Ok(()),
+            false => Err(PulseError::Refused {
+                what: format!("to make {name} the default source"),
+                reason: "no such source".into(),
+            }),
+        }
+    }
+
     /// The server's default source and default sink.
     pub fn defaults(&mut self) -> Result<Defaults, PulseError> {
         self.ready()?;

@@ -95,13 +95,26 @@ impl VirtualMic {
             mic.loaded.push(index);
         }
         if !mic.server.sources()?.iter().any(|d| d.name == MIC) {
+            let default_source = mic.server.defaults()?.source;
             let index = mic.server.load_module(
                 "module-remap-source",
                 &format!("master={SINK}.monitor source_name={MIC} source_properties=\"device.description='{MIC_DESCRIPTION}' {tag}\""),
             )?;
             mic.loaded.push(index);
+            mic.keep_default_source(&default_source)?;
         }
         Ok(mic)
+    }
+
+    /// PulseAudio makes a new source the default when it outranks the old one (a monitor, on a
+    /// machine with no microphone), and every capture that follows the default moves onto it:
+    /// a capture already running (another session's, another app's) would then hear our English.
+    /// The default is put back, so the microphone is only ever used where it is chosen.
+    fn keep_default_source(&mut self, before: &str) -> Result<(), PulseError> {
+        if before.is_empty() || self.server.defaults()?.source != MIC {
+            return Ok(());
+        }
+        self.server.set_default_source(before)
     }
 
     /// True when this process will remove the devices on exit (it created or adopted them).
