@@ -246,12 +246,9 @@ pub fn import_voice(
     verify(&files.join(VOICE_FILE))
         .map_err(|e| FetchError::Other(format!("{} does not speak: {e}", model.display())))?;
     staging.install(store, &id, &hashes)?;
-    let description = format!(
-        "Piper voice imported from {}, language {}, {} Hz",
-        model.display(),
-        config.language.as_ref().map_or(config.language(), |l| l.code.clone()),
-        config.audio.sample_rate
-    );
+    let file_name = model.file_name().map_or(String::new(), |n| n.to_string_lossy().to_string());
+    let code = config.language.as_ref().map_or(config.language(), |l| l.code.clone());
+    let description = format!("Piper voice {file_name} (imported), {code}, {} Hz", config.audio.sample_rate);
     register(store, &id, "tts", &description, &[VOICE_FILE.to_string(), VOICE_CONFIG_FILE.to_string()])?;
     Ok((id, config))
 }

@@ -305,6 +305,20 @@ mod tests {
     }
 
     #[test]
+    fn a_voice_speaks_its_language_codes_language() {
+        let json = |language: &str| {
+            format!(
+                r#"{{"audio":{{"sample_rate":22050}},"espeak":{{"voice":"en-us"}},{language}
+                "inference":{{"noise_scale":0.667,"length_scale":1,"noise_w":0.8}},"phoneme_id_map":{{"_":[0]}}}}"#
+            )
+        };
+        let persian: PiperVoiceConfig = serde_json::from_str(&json(r#""language":{"code":"fa_IR"},"#)).unwrap();
+        assert_eq!(persian.language(), "fa");
+        let older: PiperVoiceConfig = serde_json::from_str(&json("")).unwrap();
+        assert_eq!(older.language(), "en", "without a language block, the espeak voice's");
+    }
+
+    #[test]
     fn ids_are_bracketed_and_padded() {
         let map: HashMap<String, Vec<i64>> = [("_", 0), ("^", 1), ("$", 2), ("a", 14), ("b", 15)]
             .iter()
