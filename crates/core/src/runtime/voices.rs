@@ -46,3 +46,70 @@ pub fn no_voice_message(target: &str) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::manifest::LOCAL_MANIFEST;
+    use crate::models::store::{sha256_file, write_installed};
+    use std::fs;
+
+    /// Installs a voice `id` whose config says `language`, listed in the local model list (the
+    /// weights are not read to choose a voice, so they are a few bytes here).
+    fn install(store: &ModelStore, id: &str, language: &str) {
+        let dir = store.model_dir(id);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(VOICE_FILE), b"weights").unwrap();
+        let config = format!(
+            r#"{{"audio":{{"sample_rate":22050}},"espeak":{{"voice":"x"}},"language":{{"code":"{language}"}},
+            "inference":{{"noise_scale":0.667,"length_scale":1,"noise_w":0.8}},"phoneme_id_map":{{"_":[0]}}}}"#
+        );
+        fs::write(dir.join("voice.onnx.json"), config).unwrap();
+        let hashes: Vec<(String, String)> = [VOICE_FILE, "voice.onnx.json"]
+            .iter()
+            .map(|name| (name.to_string(), sha256_file(&dir.join(name)).unwrap()))
+            .collect();
+        write_installed(&dir, id, &hashes).unwrap();
+        let list = store.root().join(LOCAL_MANIFEST);
+        let mut text = fs::read_to_string(&list).unwrap_or_default();
+        text += &format!(
+            "[[model]]\nid = \"{id}\"\nrole = \"tts\"\ndescription = \"\"\nlicense = \"\"\ndefault = false\n\
+             source = \"local\"\nfiles = [{{ name = \"voice.onnx\" }}, {{ name = \"voice.onnx.json\" }}]\n"
+        );
+        fs::write(list, text).unwrap();
+    }
+
+    #[test]
+    fn the_voice_imported_last_for_the_language_speaks_it() {
+        let root = tempfile::tempdir().unwrap();
+        let open = || ModelStore::open(root.path().to_path_buf());
+        assert_eq!(voice_for(&open(), "fa").unwrap(), None);
+        install(&open(), "piper-fa-ir-amir-medium", "fa_IR");
+        install(&open(), "piper-de-de-thorsten-medium", "de_DE");
+        install(&open(), "piper-fa-ir-gyro-medium", "fa_IR");
+        let store = open();
+        assert_eq!(voice_for(&store, "fa").unwrap().as_deref(), Some("piper-fa-ir-gyro-medium"));
+        assert_eq!(voice_for(&store, "de").unwrap().as_deref(), Some("piper-de-de-thorsten-medium"));
+        assert_eq!(voice_for(&store, "ru").unwrap(), None);
+        assert_eq!(voice_for(&store, "en").unwrap().as_deref(), Some(ENGLISH_VOICE));
+    }
+
+    #[test]
+    fn a_damaged_voice_is_reported_not_passed_over() {
+        let root = tempfile::tempdir().unwrap();
+        install(&ModelStore::open(root.path().to_path_buf()), "piper-fa-ir-amir-medium", "fa_IR");
+        fs::write(root.path().join("models/piper-fa-ir-amir-medium/voice.onnx.json"), "{ cut sh").unwrap();
+        let error = voice_for(&ModelStore::open(root.path().to_path_buf()), "fa").unwrap_err().to_string();
+        assert!(error.contains("piper-fa-ir-amir-medium") && error.contains("corrupted"), "{error}");
+    }
+
+    #[test]
+    fn the_message_without_a_voice_says_what_to_download_and_run() {
+        let message = no_voice_message("fa");
+        for wanted in ["no Persian voice is installed", "fa_IR-amir-medium.onnx.json", "rhasspy/piper-voices"] {
+            assert!(message.contains(wanted), "{wanted:?} in {message}");
+        }
+        assert!(message.contains("`linguastream models import-voice fa_IR-amir-medium.onnx`"), "{message}");
+        assert!(no_voice_message("de").contains("no voice for 'de'"));
+    }
+}
