@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use linguastream_core::audio::Audio;
 use linguastream_core::tts::{PiperSynthesizer, PiperVoice, Synthesizer};
 
 use crate::util::{bin, fails, home_with_default_models, json, ok, read_wav, store};
@@ -115,6 +116,35 @@ fn an_imported_persian_voice_speaks_the_persian_translation() {
         (0.5 * in_persian..1.6 * in_persian).contains(&written),
         "{written} s of speech written; the Persian phonemes take {in_persian} s, letter by letter {letter_by_letter} s"
     );
+}
+
+/// The other side of a call stays captioned with a Persian voice installed: its speech on the
+/// speakers would reach its own capture (their monitor).
+#[test]
+fn the_other_side_of_a_call_is_not_spoken_even_with_a_persian_voice() {
+    let home = home_with_gemma();
+    let dir = tempfile::tempdir().unwrap();
+    ok(in_home(home.path()).args(["models", "import-voice"]).arg(persian_test_voice(dir.path())));
+    let clip = crate::live::english_clip(dir.path(), "Thank you very much for your help yesterday.");
+    let quiet = dir.path().join("quiet.wav");
+    crate::util::write_wav_i16(&quiet, &Audio { samples: vec![0.0; 9 * 16_000], rate: 16_000 }, 1);
+    let metrics = dir.path().join("metrics.json");
+    let output = crate::util::run(
+        in_home(home.path())
+            .args(["live", "--output", "none", "--mt", "direct", "--call-mt", "llm", "--input-file"])
+            .arg(&quiet)
+            .arg("--call-input-file")
+            .arg(&clip)
+            .arg("--metrics-json")
+            .arg(&metrics),
+    );
+    let log = crate::util::stderr(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("the other side is captioned, not spoken, though a voice for 'fa' is installed"), "{log}");
+    let call = &json(&metrics)["call_side"];
+    let utterances = call["utterances"].as_array().unwrap();
+    assert!(!utterances.is_empty(), "{call}");
+    assert!(utterances.iter().all(|u| u["delivery"] == "captioned"), "never spoken: {call}");
 }
 
 #[test]
