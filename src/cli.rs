@@ -442,7 +442,8 @@ pub enum ModelsCommand {
     },
     /// Re-check the sha256 of installed models (default: all installed).
     Verify { ids: Vec<String> },
-    /// Install a model from files you downloaded yourself (e.g. the Firefox fa→en model).
+    /// Install a model from files you downloaded yourself (e.g. the Firefox fa→en model; a Piper
+    /// voice is installed with `models import-voice`).
     Import {
         /// Model id (see `models list`).
         id: String,
