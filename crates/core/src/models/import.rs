@@ -78,6 +78,18 @@ pub fn default_name(source: &str) -> String {
     last.to_lowercase().trim_start_matches("whisper-").replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
 }
 
+/// `name` when it can name a model folder: letters, digits, `-`, `_` and `.`, not starting with
+/// `.`, so `--name ../x` cannot install outside the store.
+fn checked_name(name: &str) -> Result<&str, FetchError> {
+    let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if name.is_empty() || name.starts_with('.') || !plain {
+        return Err(FetchError::Other(format!(
+            "'{name}' cannot name a model: use letters, digits, '-', '_' and '.' (not first)"
+        )));
+    }
+    Ok(name)
+}
+
 /// Converts (when needed), verifies with `verify`, installs and registers. Returns the id.
 pub fn import_whisper(
     store: &ModelStore,
@@ -85,7 +97,7 @@ pub fn import_whisper(
     name: &str,
     verify: &dyn Fn(&Path) -> Result<(), String>,
 ) -> Result<String, FetchError> {
-    let id = whisper_id(name);
+    let id = whisper_id(checked_name(name)?);
     if Manifest::builtin().get(&id).is_some() {
         return Err(FetchError::Other(format!("{id} is a built-in model; choose another --name")));
     }
@@ -161,7 +173,7 @@ pub fn import_gguf(
     name: &str,
     verify: &dyn Fn(&Path) -> Result<(), String>,
 ) -> Result<String, FetchError> {
-    let id = llm_id(name);
+    let id = llm_id(checked_name(name)?);
     if Manifest::builtin().get(&id).is_some() {
         return Err(FetchError::Other(format!("{id} is a built-in model; choose another --name")));
     }
@@ -227,7 +239,7 @@ pub fn import_voice(
     name: &str,
     verify: &dyn Fn(&Path) -> Result<(), String>,
 ) -> Result<(String, PiperVoiceConfig), FetchError> {
-    let id = voice_id(name);
+    let id = voice_id(checked_name(name)?);
     if Manifest::builtin().get(&id).is_some() {
         return Err(FetchError::Other(format!("{id} is a built-in model; choose another --name")));
     }
@@ -402,6 +414,14 @@ mod tests {
         assert!(check_gguf_header(&path).unwrap_err().to_string().contains("GGUF version 9"));
         fs::write(&path, b"GGUF\x03\0\0\0rest").unwrap();
         check_gguf_header(&path).unwrap();
+    }
+
+    #[test]
+    fn a_name_cannot_reach_outside_the_store() {
+        for bad in ["../x", "a/b", "", ".hidden", "a b"] {
+            assert!(checked_name(bad).unwrap_err().to_string().contains("cannot name a model"), "{bad}");
+        }
+        assert_eq!(checked_name("fa_IR-amir-medium.v2").unwrap(), "fa_IR-amir-medium.v2");
     }
 
     #[test]
