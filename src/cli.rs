@@ -356,7 +356,7 @@ pub enum UnsureChoice {
 pub struct TranslateArgs {
     /// Recording to translate.
     pub input: PathBuf,
-    /// English speech output (WAV).
+    /// Speech output (WAV; default: INPUT's name with `.en.wav`, `.LANG.wav` for --to LANG).
     #[arg(long, short = 'o', value_name = "WAV")]
     pub output: Option<PathBuf>,
     /// Write SubRip captions (source and English line per cue).
@@ -368,9 +368,10 @@ pub struct TranslateArgs {
     /// Write a JSON report: segments, texts, per-stage timings, models.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Language to translate into (ISO 639-1). English is spoken; another language no installed
-    /// voice speaks, such as Persian from English speech (`--from en --to fa --mt llm` or `nllb`),
-    /// is written as captions only (--srt, --vtt, --json).
+    /// Language to translate into (ISO 639-1). English is spoken; another language, such as
+    /// Persian from English speech (`--from en --to fa --mt llm` or `nllb`), is spoken by a Piper
+    /// voice for it that you imported (`models import-voice`), and without one written as
+    /// captions only (--srt, --vtt, --json).
     #[arg(long, default_value = "en", value_name = "LANG")]
     pub to: String,
     #[command(flatten)]
@@ -441,7 +442,8 @@ pub enum ModelsCommand {
     },
     /// Re-check the sha256 of installed models (default: all installed).
     Verify { ids: Vec<String> },
-    /// Install a model from files you downloaded yourself (e.g. the Firefox fa→en model).
+    /// Install a model from files you downloaded yourself (e.g. the Firefox fa→en model; a Piper
+    /// voice is installed with `models import-voice`).
     Import {
         /// Model id (see `models list`).
         id: String,
@@ -475,6 +477,21 @@ pub enum ModelsCommand {
         /// The .gguf file.
         file: PathBuf,
         /// Its name (default: the file's name); it is installed as `llm-NAME`.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Install a Piper voice you downloaded (huggingface.co/rhasspy/piper-voices), so that
+    /// translation into its language is spoken, not only captioned: e.g. Persian with
+    /// `fa/fa_IR/amir/medium/fa_IR-amir-medium.onnx` and its `.onnx.json`, downloaded into one
+    /// folder. Its config is checked (an espeak-ng voice; its language from `language.code`),
+    /// it is loaded and made to speak to check it, installed with its sha256 as `piper-NAME` and
+    /// added to the local model list. `translate --to LANG` then speaks with it (the voice
+    /// imported last, when two speak one language). Each voice has its own licence, in its
+    /// MODEL_CARD beside it upstream: using it under that licence is up to you.
+    ImportVoice {
+        /// The voice's .onnx file; its .onnx.json must be beside it.
+        file: PathBuf,
+        /// Its name (default: the file's name, `fa_IR-amir-medium` → `piper-fa-ir-amir-medium`).
         #[arg(long)]
         name: Option<String>,
     },

@@ -20,7 +20,7 @@ use linguastream_core::output::sink::PulseSink;
 use linguastream_core::output::virtual_mic::{MIC, MIC_DESCRIPTION};
 use linguastream_core::output::{AudioSink, Delivery, TranslatedSegment, WavFileSink};
 use linguastream_core::pipeline::PipelineConfig;
-use linguastream_core::runtime::{Runtime, SessionOptions};
+use linguastream_core::runtime::{voice_for, Runtime, SessionOptions};
 
 use super::{check_outputs, configure, live_pace, session_options, tell, LIVE_CUTS};
 use crate::cli::{LiveArgs, LiveOutput};
@@ -166,6 +166,13 @@ fn call_side(
     }
     tell(runtime, &names);
     eprintln!("the other side: {CALL_LANGUAGE} → {} ({})", args.recognition.from, names.mt);
+    if voice_for(runtime.store(), &args.recognition.from)?.is_some() {
+        // The runtime gives that lane no voice; a user who installed one is told why.
+        eprintln!(
+            "note: the other side is captioned, not spoken, though a voice for '{}' is installed: played on the speakers, it would be captured again with them",
+            args.recognition.from
+        );
+    }
     let to = args.recognition.from.clone();
     let colour = std::io::stdout().is_terminal();
     Ok(Some(std::thread::spawn(move || run_call_side(capture, &config, &to, colour))))

@@ -30,6 +30,7 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
         }
         ModelsCommand::ImportHf { source, name } => import_hf(&store, &source, name),
         ModelsCommand::ImportGguf { file, name } => import_gguf(&store, &file, name),
+        ModelsCommand::ImportVoice { file, name } => import_voice(&store, &file, name),
         ModelsCommand::Recommend { clip } => super::recommend::run(&store, clip.as_deref()),
         ModelsCommand::Path => {
             println!("{}", store.models_dir().display());
@@ -65,6 +66,35 @@ fn import_gguf(store: &ModelStore, file: &Path, name: Option<String>) -> Result<
     };
     let id = hf_import::import_gguf(store, file, &name, &loads)?;
     println!("installed {id} from {}; `--mt llm` uses it, {}", file.display(), prompt.borrow());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks, installs and lists a Piper voice; it must speak a few words (numbers, which every
+/// espeak-ng language reads) to be installed.
+fn import_voice(store: &ModelStore, file: &Path, name: Option<String>) -> Result<ExitCode> {
+    use linguastream_core::tts::{PiperSynthesizer, PiperVoice, Synthesizer};
+    let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let name = name.unwrap_or_else(|| hf_import::default_name(&stem));
+    let library = store.require("onnxruntime")?.join("libonnxruntime.so");
+    let speaks = |model: &Path| {
+        let voice = PiperVoice::load(&library, model, 1).map_err(|e| e.to_string())?;
+        let mut samples = 0;
+        PiperSynthesizer::new(std::sync::Arc::new(voice))
+            .synthesize("1 2 3.", 1.0, &mut |sentence| samples += sentence.len())
+            .map_err(|e| e.to_string())?;
+        if samples == 0 {
+            return Err("it made no sound for \"1 2 3\"".into());
+        }
+        Ok(())
+    };
+    let (id, config) = hf_import::import_voice(store, file, &name, &speaks)?;
+    let language = config.language();
+    println!(
+        "installed {id} from {} ({language}, {} Hz); `translate --to {language}` speaks with it",
+        file.display(),
+        config.audio.sample_rate
+    );
+    println!("its licence is in the MODEL_CARD beside it upstream: using the voice under it is up to you");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,6 @@
-//! `linguastream translate`: a recording in, English speech and captions out (captions alone
-//! into a language no installed voice speaks, such as English into Persian).
+//! `linguastream translate`: a recording in, English speech and captions out; into another
+//! language, speech in an imported voice for it, else captions alone (English into Persian
+//! without a Persian voice).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -11,27 +12,34 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use linguastream_core::audio::{AudioReader, Chunk, DecodeError, WavWriter, STT_RATE};
 use linguastream_core::confidence::Level;
+use linguastream_core::models::ModelStore;
 use linguastream_core::outfile::{self, OutFile, OutputError};
 use linguastream_core::output::{json, srt, vtt, Delivery, DroppedSegment, RunReport, Timeline, TranslatedSegment};
 use linguastream_core::pipeline::{self, Event, Pace};
-use linguastream_core::runtime::Runtime;
+use linguastream_core::runtime::{no_voice_message, voice_for, Runtime};
 
 use super::{check_outputs, pipeline_config, FILE_CUTS};
 use crate::cli::TranslateArgs;
 
 pub fn run(args: TranslateArgs) -> Result<ExitCode> {
-    let voiced = args.to == "en";
+    let store = ModelStore::open_default();
+    let voice = voice_for(&store, &args.to)?;
     let output = match &args.output {
-        Some(_) if !voiced => bail!(
-            "no installed voice speaks '{}': translating into it writes captions only (--srt, --vtt, --json); drop -o",
+        Some(_) if voice.is_none() => bail!(
+            "{}; until then, translating into '{}' writes captions only (--srt, --vtt, --json): drop -o",
+            no_voice_message(&args.to),
             args.to
         ),
         Some(path) => Some(path.clone()),
-        None if !voiced => None,
+        None if voice.is_none() => {
+            eprintln!("note: {}", no_voice_message(&args.to));
+            None
+        }
         None if outfile::is_stdout(&args.input) => bail!("reading from standard input: name the output with -o"),
-        None => Some(default_output(&args.input)),
+        None => Some(default_output(&args.input, &args.to)),
     };
-    let mut outputs: Vec<(&str, &Path)> = output.iter().map(|o| ("the English speech (-o)", o.as_path())).collect();
+    let speech_is = if args.to == "en" { "the English speech (-o)" } else { "the speech (-o)" };
+    let mut outputs: Vec<(&str, &Path)> = output.iter().map(|o| (speech_is, o.as_path())).collect();
     for (what, path) in [
         ("the SubRip captions (--srt)", &args.srt),
         ("the WebVTT captions (--vtt)", &args.vtt),
@@ -46,7 +54,7 @@ pub fn run(args: TranslateArgs) -> Result<ExitCode> {
     let from = args.recognition.from.clone();
     let started = Instant::now();
     let reader = AudioReader::open(&args.input, STT_RATE)?;
-    let runtime = Runtime::open()?;
+    let runtime = Runtime::new(store)?;
     let (config, names) =
         pipeline_config(&runtime, &args.recognition, &args.to, FILE_CUTS, &args.translation, Pace::Batch)?;
     let progress = progress_bar(reader.declared_duration_s(), args.quiet || stdout_taken);
@@ -196,9 +204,9 @@ fn warn_about_repairs(reader: &AudioReader) {
     }
 }
 
-fn default_output(input: &Path) -> PathBuf {
+fn default_output(input: &Path, to: &str) -> PathBuf {
     let stem = input.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "output".into());
-    PathBuf::from(format!("{stem}.en.wav"))
+    PathBuf::from(format!("{stem}.{to}.wav"))
 }
 
 fn progress_bar(duration_s: Option<f64>, quiet: bool) -> ProgressBar {

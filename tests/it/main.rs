@@ -21,3 +21,4 @@ mod serve;
 mod stages;
 mod translate;
 mod util;
+mod voices;

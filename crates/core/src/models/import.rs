@@ -1,6 +1,7 @@
 //! `models import-hf`: a Whisper checkpoint (a Transformers fine-tune, or a CTranslate2
 //! conversion) made into an installed, verified, registered model; `models import-gguf`: the
-//! same for a GGUF language model a user brings for `--mt llm`.
+//! same for a GGUF language model a user brings for `--mt llm`; `models import-voice`: a Piper
+//! voice (`.onnx` with its `.onnx.json`), for speech in its language.
 //!
 //! A Transformers checkpoint is converted to CTranslate2 int8 by CTranslate2's own converter,
 //! run from a private virtual environment in the LinguaStream home (created on first use). A
@@ -18,6 +19,7 @@ use super::http::Http;
 use super::hub::{Hub, RepoFile};
 use super::manifest::{Manifest, LOCAL_MANIFEST};
 use super::store::{sha256_file, ModelStore};
+use crate::tts::PiperVoiceConfig;
 
 /// The converter, at the version of the CTranslate2 library that runs the result, and what it
 /// needs to read Transformers checkpoints, at the versions it was tested with.
@@ -76,6 +78,18 @@ pub fn default_name(source: &str) -> String {
     last.to_lowercase().trim_start_matches("whisper-").replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
 }
 
+/// `name` when it can name a model folder: letters, digits, `-`, `_` and `.`, not starting with
+/// `.`, so `--name ../x` cannot install outside the store.
+fn checked_name(name: &str) -> Result<&str, FetchError> {
+    let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if name.is_empty() || name.starts_with('.') || !plain {
+        return Err(FetchError::Other(format!(
+            "'{name}' cannot name a model: use letters, digits, '-', '_' and '.' (not first)"
+        )));
+    }
+    Ok(name)
+}
+
 /// Converts (when needed), verifies with `verify`, installs and registers. Returns the id.
 pub fn import_whisper(
     store: &ModelStore,
@@ -83,7 +97,7 @@ pub fn import_whisper(
     name: &str,
     verify: &dyn Fn(&Path) -> Result<(), String>,
 ) -> Result<String, FetchError> {
-    let id = whisper_id(name);
+    let id = whisper_id(checked_name(name)?);
     if Manifest::builtin().get(&id).is_some() {
         return Err(FetchError::Other(format!("{id} is a built-in model; choose another --name")));
     }
@@ -159,7 +173,7 @@ pub fn import_gguf(
     name: &str,
     verify: &dyn Fn(&Path) -> Result<(), String>,
 ) -> Result<String, FetchError> {
-    let id = llm_id(name);
+    let id = llm_id(checked_name(name)?);
     if Manifest::builtin().get(&id).is_some() {
         return Err(FetchError::Other(format!("{id} is a built-in model; choose another --name")));
     }
@@ -179,6 +193,76 @@ pub fn import_gguf(
     let description = format!("GGUF language model imported from {}, for --mt llm", file.display());
     register(store, &id, "llm", &description, &[GGUF_FILE.to_string()])?;
     Ok(id)
+}
+
+/// The id a Piper voice named `name` is installed under.
+pub fn voice_id(name: &str) -> String {
+    format!("piper-{}", name.trim_start_matches("piper-"))
+}
+
+/// The names an installed voice's files have in its folder, as the built-in voice's.
+pub const VOICE_FILE: &str = "voice.onnx";
+const VOICE_CONFIG_FILE: &str = "voice.onnx.json";
+
+/// The config beside a Piper voice `model` (`model` + `.json`), read and checked to be a voice
+/// this code speaks with, so a wrong file is named as such before anything is copied.
+pub fn read_voice_config(model: &Path) -> Result<PiperVoiceConfig, FetchError> {
+    let config = PathBuf::from(format!("{}.json", model.display()));
+    if !model.is_file() {
+        return Err(FetchError::Other(format!("{} is not a file", model.display())));
+    }
+    if !config.is_file() {
+        return Err(FetchError::Other(format!(
+            "{} is not beside {}: a Piper voice is the .onnx and its .onnx.json, downloaded together (rhasspy/piper-voices)",
+            config.display(),
+            model.display()
+        )));
+    }
+    let parsed = PiperVoiceConfig::read(model)
+        .map_err(|e| FetchError::Other(format!("{} is not a Piper voice's config: {e}", config.display())))?;
+    match parsed.phoneme_type.as_deref() {
+        None | Some("espeak") if !parsed.phoneme_id_map.is_empty() => Ok(parsed),
+        None | Some("espeak") => Err(FetchError::Other(format!("{} has an empty phoneme_id_map", config.display()))),
+        Some(other) => Err(FetchError::Other(format!(
+            "{} takes '{other}' input; only voices fed with espeak-ng phonemes are supported",
+            model.display()
+        ))),
+    }
+}
+
+/// Installs a Piper voice as `piper-NAME`: its config checked, both files copied, checked by
+/// `verify` (speaking with it), their sha256 recorded, and listed with the `tts` role. Returns
+/// the id and the voice's config.
+pub fn import_voice(
+    store: &ModelStore,
+    model: &Path,
+    name: &str,
+    verify: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<(String, PiperVoiceConfig), FetchError> {
+    let id = voice_id(checked_name(name)?);
+    if Manifest::builtin().get(&id).is_some() {
+        return Err(FetchError::Other(format!("{id} is a built-in model; choose another --name")));
+    }
+    let config = read_voice_config(model)?;
+    fs::create_dir_all(store.models_dir()).map_err(io_error(&store.models_dir()))?;
+    let staging = Staging::new(store, &id)?;
+    let files = staging.dir.join("files");
+    fs::create_dir_all(&files).map_err(io_error(&files))?;
+    let config_source = PathBuf::from(format!("{}.json", model.display()));
+    let mut hashes = Vec::new();
+    for (from, name) in [(model, VOICE_FILE), (config_source.as_path(), VOICE_CONFIG_FILE)] {
+        let to = files.join(name);
+        fs::copy(from, &to).map_err(io_error(&to))?;
+        hashes.push((name.to_string(), sha256_file(&to).map_err(io_error(&to))?));
+    }
+    verify(&files.join(VOICE_FILE))
+        .map_err(|e| FetchError::Other(format!("{} does not speak: {e}", model.display())))?;
+    staging.install(store, &id, &hashes)?;
+    let file_name = model.file_name().map_or(String::new(), |n| n.to_string_lossy().to_string());
+    let code = config.language.as_ref().map_or(config.language(), |l| l.code.clone());
+    let description = format!("Piper voice {file_name} (imported), {code}, {} Hz", config.audio.sample_rate);
+    register(store, &id, "tts", &description, &[VOICE_FILE.to_string(), VOICE_CONFIG_FILE.to_string()])?;
+    Ok((id, config))
 }
 
 /// The files of a CTranslate2 Whisper conversion: (name, required).
@@ -330,6 +414,14 @@ mod tests {
         assert!(check_gguf_header(&path).unwrap_err().to_string().contains("GGUF version 9"));
         fs::write(&path, b"GGUF\x03\0\0\0rest").unwrap();
         check_gguf_header(&path).unwrap();
+    }
+
+    #[test]
+    fn a_name_cannot_reach_outside_the_store() {
+        for bad in ["../x", "a/b", "", ".hidden", "a b"] {
+            assert!(checked_name(bad).unwrap_err().to_string().contains("cannot name a model"), "{bad}");
+        }
+        assert_eq!(checked_name("fa_IR-amir-medium.v2").unwrap(), "fa_IR-amir-medium.v2");
     }
 
     #[test]

@@ -271,7 +271,12 @@ fn install_hint(entry: &ModelEntry) -> String {
             id = entry.id
         ),
         Source::Local => format!(
-            "it was made on this machine: run `linguastream models import-hf` again for {}",
+            "it was made on this machine: run `linguastream models {}` again for {}",
+            match entry.role.as_str() {
+                "tts" => "import-voice",
+                "llm" => "import-gguf",
+                _ => "import-hf",
+            },
             entry.id
         ),
     }

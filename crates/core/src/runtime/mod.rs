@@ -15,6 +15,7 @@ use crate::ct2;
 use crate::lanes::{InLane, Lane, LaneGate};
 
 mod engines;
+mod voices;
 
 use crate::models::choice::{self, MachineProfile};
 use crate::models::{ModelStore, StoreError};
@@ -25,9 +26,9 @@ use crate::tts::{PiperSynthesizer, PiperVoice, Synthesizer, TtsError};
 use crate::vad::{SegmenterOptions, SileroVad, SpeechDetector};
 use engines::{auto_note, instead_of_firefox};
 pub use engines::{translator_factory, MtEngine};
+pub use voices::{no_voice_message, voice_for, ENGLISH_VOICE};
 
 const VAD_MODEL: &str = "silero-vad";
-const VOICE_MODEL: &str = "piper-en-us-joe-medium";
 /// The VAD as reports name it.
 const VAD_NAME: &str = "silero-vad v6";
 /// The recognition engine as reports name it.
@@ -172,7 +173,8 @@ pub struct Runtime {
     onnx_runtime: PathBuf,
     /// Loaded Whisper models by their settings.
     whisper: Mutex<HashMap<WhisperKey, Arc<WhisperModel>>>,
-    voice: Arc<Shared<PiperVoice>>,
+    /// Loaded voices by model id.
+    voices: Mutex<HashMap<String, Arc<Shared<PiperVoice>>>>,
     /// Shared by every session, so the other side of a call yields to the user's speech.
     lanes: Arc<LaneGate>,
 }
@@ -189,7 +191,7 @@ impl Runtime {
             store,
             onnx_runtime,
             whisper: Mutex::new(HashMap::new()),
-            voice: Arc::new(Shared::new()),
+            voices: Mutex::default(),
             lanes: Arc::default(),
         })
     }
@@ -215,13 +217,12 @@ impl Runtime {
             (None, None) => None,
             (whisper, mt_note) => Some(auto_note(&recognition.whisper, whisper.map(|(_, why)| why), &mt, mt_note)),
         };
-        // The voice is English: a session into another language is captioned.
-        let voiced = options.target == "en";
+        let voice = self.session_voice(options)?;
         let stages = StageFactories {
             detector: self.detector()?,
             recognizer: recognizer_factory(whisper.clone(), &recognition.language),
             translator: translator_factory(&engine, whisper, &recognition.language),
-            synthesizer: if voiced { Some(self.synthesizer()?) } else { None },
+            synthesizer: voice.as_deref().map(|id| self.synthesizer(id)).transpose()?,
         };
         let config = PipelineConfig {
             stages: self.in_lane(stages, options.lane),
@@ -243,7 +244,7 @@ impl Runtime {
                 language: recognition.language.clone(),
             },
             mt,
-            tts: voiced.then(|| VOICE_MODEL.to_string()),
+            tts: voice,
             to: options.target.clone(),
             note,
         };
@@ -287,15 +288,31 @@ impl Runtime {
         Ok(Arc::new(move || Ok(Box::new(SileroVad::try_new(&library, &model)?))))
     }
 
-    /// The voice, loaded now if it was not yet.
+    /// The English voice, loaded now if it was not yet.
     pub fn voice(&self) -> Result<Arc<PiperVoice>, RuntimeError> {
-        let model = self.voice_model()?;
-        Ok(self.voice.get_or_load(|| PiperVoice::load(&self.onnx_runtime, &model, TTS_THREADS))?)
+        let model = self.voice_model(ENGLISH_VOICE)?;
+        let voice = self.shared_voice(ENGLISH_VOICE);
+        Ok(voice.get_or_load(|| PiperVoice::load(&self.onnx_runtime, &model, TTS_THREADS))?)
     }
 
-    /// Speaks with the shared voice, loading it in the first run's synthesis thread.
-    fn synthesizer(&self) -> Result<Factory<dyn Synthesizer>, RuntimeError> {
-        let (library, model, voice) = (self.onnx_runtime.clone(), self.voice_model()?, self.voice.clone());
+    /// The voice of a session: none for the other side of a call, which is captioned only (its
+    /// speech on the speakers would reach its own capture, the speakers' monitor); else the
+    /// target's, when one is installed.
+    fn session_voice(&self, options: &SessionOptions) -> Result<Option<String>, RuntimeError> {
+        if options.lane == Lane::OtherSide {
+            return Ok(None);
+        }
+        voice_for(&self.store, &options.target)
+    }
+
+    fn shared_voice(&self, id: &str) -> Arc<Shared<PiperVoice>> {
+        let mut voices = self.voices.lock().unwrap_or_else(PoisonError::into_inner);
+        voices.entry(id.to_string()).or_insert_with(|| Arc::new(Shared::new())).clone()
+    }
+
+    /// Speaks with the shared voice `id`, loading it in the first run's synthesis thread.
+    fn synthesizer(&self, id: &str) -> Result<Factory<dyn Synthesizer>, RuntimeError> {
+        let (library, model, voice) = (self.onnx_runtime.clone(), self.voice_model(id)?, self.shared_voice(id));
         Ok(Arc::new(move || {
             let voice = voice.get_or_load(|| PiperVoice::load(&library, &model, TTS_THREADS))?;
             Ok(Box::new(PiperSynthesizer::new(voice)))
@@ -320,8 +337,8 @@ impl Runtime {
         StageFactories { detector, recognizer, translator, synthesizer }
     }
 
-    fn voice_model(&self) -> Result<PathBuf, RuntimeError> {
-        Ok(self.store.require(VOICE_MODEL)?.join("voice.onnx"))
+    fn voice_model(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+        Ok(self.store.require(id)?.join(crate::models::import::VOICE_FILE))
     }
 
     /// For `auto`, the size it stands for on this machine and why; None for any other choice.

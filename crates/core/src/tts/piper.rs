@@ -20,6 +20,19 @@ pub struct PiperVoiceConfig {
     pub phoneme_id_map: HashMap<String, Vec<i64>>,
     #[serde(default)]
     pub num_speakers: u32,
+    /// Absent in voices older than Piper's language block; the espeak voice then names it.
+    #[serde(default)]
+    pub language: Option<LanguageConfig>,
+    /// `espeak` in every voice this code can speak with (older ones omit it); `text` voices
+    /// take characters, not phonemes.
+    #[serde(default)]
+    pub phoneme_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LanguageConfig {
+    /// Language and region, `fa_IR`.
+    pub code: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +53,22 @@ pub struct InferenceConfig {
 }
 
 impl PiperVoiceConfig {
+    /// Reads the config (`model` + `.json`) of a voice.
+    pub fn read(model: &Path) -> Result<Self, TtsError> {
+        let config_path = PathBuf::from(format!("{}.json", model.display()));
+        let path = || config_path.display().to_string();
+        let json = std::fs::read_to_string(&config_path)
+            .map_err(|source| TtsError::ConfigUnreadable { path: path(), source })?;
+        serde_json::from_str(&json).map_err(|source| TtsError::ConfigInvalid { path: path(), source })
+    }
+
+    /// The language the voice speaks (ISO 639-1, `fa`): its language code's, else its espeak
+    /// voice's (`en-us`).
+    pub fn language(&self) -> String {
+        let code = self.language.as_ref().map_or(self.espeak.voice.as_str(), |l| l.code.as_str());
+        code.split(['_', '-']).next().unwrap_or(code).to_lowercase()
+    }
+
     /// Phoneme ids for one sentence: `^`, then each phoneme followed by the pad `_`, then `$`.
     pub fn phoneme_ids(&self, phonemes: &str) -> Vec<i64> {
         let id = |symbol: &str| self.phoneme_id_map.get(symbol).cloned().unwrap_or_default();
@@ -116,24 +145,15 @@ pub struct PiperVoice {
     config: PiperVoiceConfig,
 }
 
-/// Reads the config (`model` + `.json`) of a voice.
-fn read_config(model: &Path) -> Result<PiperVoiceConfig, TtsError> {
-    let config_path = PathBuf::from(format!("{}.json", model.display()));
-    let path = || config_path.display().to_string();
-    let json =
-        std::fs::read_to_string(&config_path).map_err(|source| TtsError::ConfigUnreadable { path: path(), source })?;
-    serde_json::from_str(&json).map_err(|source| TtsError::ConfigInvalid { path: path(), source })
-}
-
 /// The sample rate a voice speaks at, from its config, without loading the model.
 pub fn voice_sample_rate(model: &Path) -> Result<u32, TtsError> {
-    Ok(read_config(model)?.audio.sample_rate)
+    Ok(PiperVoiceConfig::read(model)?.audio.sample_rate)
 }
 
 impl PiperVoice {
     /// Loads `model` (`.onnx`) and its config (`model` + `.json`).
     pub fn load(onnx_runtime: &Path, model: &Path, threads: usize) -> Result<Self, TtsError> {
-        let config = read_config(model)?;
+        let config = PiperVoiceConfig::read(model)?;
         let session = onnx::session(onnx_runtime, model, threads)
             .map_err(|source| TtsError::Load { path: model.display().to_string(), source })?;
         Ok(Self { session: Mutex::new(session), config })
@@ -285,6 +305,20 @@ mod tests {
     }
 
     #[test]
+    fn a_voice_speaks_its_language_codes_language() {
+        let json = |language: &str| {
+            format!(
+                r#"{{"audio":{{"sample_rate":22050}},"espeak":{{"voice":"en-us"}},{language}
+                "inference":{{"noise_scale":0.667,"length_scale":1,"noise_w":0.8}},"phoneme_id_map":{{"_":[0]}}}}"#
+            )
+        };
+        let persian: PiperVoiceConfig = serde_json::from_str(&json(r#""language":{"code":"fa_IR"},"#)).unwrap();
+        assert_eq!(persian.language(), "fa");
+        let older: PiperVoiceConfig = serde_json::from_str(&json("")).unwrap();
+        assert_eq!(older.language(), "en", "without a language block, the espeak voice's");
+    }
+
+    #[test]
     fn ids_are_bracketed_and_padded() {
         let map: HashMap<String, Vec<i64>> = [("_", 0), ("^", 1), ("$", 2), ("a", 14), ("b", 15)]
             .iter()
@@ -296,6 +330,8 @@ mod tests {
             inference: InferenceConfig { noise_scale: 0.667, length_scale: 1.0, noise_w: 0.8 },
             phoneme_id_map: map,
             num_speakers: 1,
+            language: None,
+            phoneme_type: None,
         };
         assert_eq!(config.phoneme_ids("ab?"), vec![1, 0, 14, 0, 15, 0, 2]);
     }
