@@ -5,7 +5,10 @@ Joins the clips of a Persian manifest (the user) and of an English one (the othe
 recordings, each clip followed by a pause, then runs `linguastream live --output none` on the
 Persian alone and again with the English as `--call-input-file`, both at real-time pace and
 overlapping, alternately `--rounds` times. Reports the user's first-English latency (p50/p95,
-the median over rounds), the other side's speech end → caption latency, and peak RSS.
+the median over rounds), the other side's speech end → caption latency, and peak RSS, each run
+with the machine's 1-minute load average at its end (latency depends on it; RSS hardly).
+The models come from LINGUASTREAM_HOME as usual: set it to measure a private home (a mirror's
+model listed in its models.toml, say).
 
 Usage: bench/two_sides.py PERSIAN_MANIFEST ENGLISH_MANIFEST [--rounds 2] [--call-mt auto]
        [--binary target/release/linguastream] [--json OUT]
@@ -86,7 +89,8 @@ def main():
                         f"; other side {len(them['utterances'])} captions, p50 {them['caption_latency_s']['p50']:.2f} s,"
                         f" p95 {them['caption_latency_s']['p95']:.2f} s"
                     )
-                print(line + f"; peak RSS {report['peak_rss_mb']:.0f} MB")
+                report["load_1min"] = os.getloadavg()[0]
+                print(line + f"; peak RSS {report['peak_rss_mb']:.0f} MB; load {report['load_1min']:.2f}")
 
     def median(name, pick):
         return statistics.median(pick(r) for r in runs[name])

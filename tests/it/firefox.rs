@@ -3,11 +3,16 @@
 //! that configuration with random seeded weights, written at test time in Marian's binary format
 //! (`*.intgemm.alphas.bin`, int8), with a lexical shortlist, installed as `firefox-faen` and run
 //! by `translate --mt firefox` on Persian speech. Mechanics, not quality: its English is nonsense.
+//! The same architecture again as Mozilla's English→Persian model (`enfa`), listed by the user
+//! in `models.toml`, captions English speech in `translate` and on the other side of a call.
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{bin, home_with_default_models, ok, sample, store};
+use linguastream_core::audio::Audio;
+use linguastream_core::models::http::sha256_bytes;
+
+use crate::util::{bin, home_with_default_models, ok, run, sample, stderr, store, write_wav_i16};
 
 /// `modelConfig` of Mozilla's model, as its `metadata.json` gives it
 /// (github.com/mozilla/firefox-translations-models, `models/tiny/faen/metadata.json` at
@@ -321,5 +326,92 @@ fn mozillas_tiny_persian_architecture_loads_and_translates_through_the_firefox_e
         // never ends a sentence: a bound on runaway decoding, not a speed measurement.
         let mt_ms = segment["timings_ms"]["mt"].as_f64().unwrap();
         assert!(mt_ms < 10_000.0, "{mt_ms} ms for {english:?}");
+    }
+}
+
+/// Lists `files` (kind, name, bytes) as Firefox-Translations model `id` for `pair` in the home's
+/// `models.toml`, as a user lists a mirror of a model the built-in list lacks.
+fn list_in_models_toml(home: &Path, id: &str, pair: &str, files: &[(&str, &str, &[u8])]) {
+    let files: Vec<String> = files
+        .iter()
+        .map(|(kind, name, bytes)| {
+            format!("  {{ name = \"{name}\", sha256 = \"{}\", kind = \"{kind}\" }},", sha256_bytes(bytes))
+        })
+        .collect();
+    let entry = format!(
+        "[[model]]\nid = \"{id}\"\nrole = \"mt\"\npair = \"{pair}\"\ndescription = \"a mirror\"\nlicense = \"MPL-2.0\"\n\
+         default = false\nsource = \"firefox\"\narchitecture = \"tiny\"\nfiles = [\n{}\n]\n",
+        files.join("\n")
+    );
+    std::fs::write(home.join("models.toml"), entry).unwrap();
+}
+
+/// A translation the engine produced: text, and no control characters. Random weights make it
+/// nonsense, so that is all there is to check.
+fn assert_engine_text(text: &str, source: &str) {
+    assert!(!text.trim().is_empty() && !text.chars().any(char::is_control), "{text:?}");
+    assert_ne!(text, source, "the source kept: the translation failed");
+}
+
+/// Mozilla's English→Persian model (`models/tiny/enfa/metadata.json` at the commit above) has
+/// the same `modelConfig` and 16,907,062 parameters as the Persian→English one. It is not in the
+/// built-in list, so a user lists a mirror of it in `models.toml` (pair `en-fa`). Its weights are
+/// random here: only the model file's sha256 is published, so the real lex and vocab files cannot
+/// be pinned from this machine, and the architecture, not the weights, decides the engine's
+/// speed and memory (`bench/two_sides.py` measures them on this model).
+#[test]
+fn an_english_to_persian_firefox_model_from_models_toml_captions_english_speech() {
+    let (model, parameters) = tiny_faen_model(27);
+    assert_eq!(parameters, FAEN_PARAMETERS, "not the architecture Mozilla published");
+    let home = home_with_default_models(&[]);
+    let vocab = std::fs::read(store().model_dir("firefox-pten").join("vocab.pten.spm")).unwrap();
+    let lex = random_shortlist(config("dim-vocabs"), 28);
+    let files = [
+        ("model", "model.enfa.intgemm.alphas.bin", model.as_slice()),
+        ("lex", "lex.50.50.enfa.s2t.bin", lex.as_slice()),
+        ("vocab", "vocab.enfa.spm", vocab.as_slice()),
+    ];
+    let installed: Vec<(&str, Vec<u8>)> = files.iter().map(|(_, name, bytes)| (*name, bytes.to_vec())).collect();
+    install(home.path(), "firefox-enfa", &installed);
+    list_in_models_toml(home.path(), "firefox-enfa", "en-fa", &files);
+
+    let dir = tempfile::tempdir().unwrap();
+    let english = crate::live::english_clip(dir.path(), "Good morning. Thank you very much for your help yesterday.");
+    let json = dir.path().join("english.json");
+    ok(bin()
+        .env("LINGUASTREAM_HOME", home.path())
+        .args(["translate", "--from", "en", "--to", "fa", "--mt", "firefox"])
+        .arg(&english)
+        .arg("--json")
+        .arg(&json));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["model"]["mt"], "firefox (firefox-enfa)", "{report}");
+    let segments = report["segments"].as_array().unwrap();
+    assert!(!segments.is_empty(), "{report}");
+    for segment in segments {
+        assert_eq!(segment["mt_failed"], false, "{report}");
+        assert_engine_text(segment["translated_text"].as_str().unwrap(), segment["source_text"].as_str().unwrap());
+    }
+
+    // The other side of a call through the same engine; the user says nothing.
+    let quiet = dir.path().join("quiet.wav");
+    write_wav_i16(&quiet, &Audio { samples: vec![0.0; 14 * 16_000], rate: 16_000 }, 1);
+    let metrics = dir.path().join("metrics.json");
+    let output = run(bin()
+        .env("LINGUASTREAM_HOME", home.path())
+        .args(["live", "--output", "none", "--mt", "direct", "--call-mt", "firefox", "--input-file"])
+        .arg(&quiet)
+        .arg("--call-input-file")
+        .arg(&english)
+        .arg("--metrics-json")
+        .arg(&metrics));
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("the other side: en → fa (firefox (firefox-enfa))"), "{log}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    let captions = report["call_side"]["utterances"].as_array().unwrap();
+    assert!(!captions.is_empty(), "{report}");
+    for caption in captions {
+        assert_engine_text(caption["translated_text"].as_str().unwrap(), caption["source_text"].as_str().unwrap());
     }
 }

@@ -32,7 +32,12 @@ pub const NAMED: [(MtChoice, &str, &str); 5] = [
         "direct",
         "Whisper's speech-translation task, into English only (weak on Persian with Whisper base)",
     ),
-    (MtChoice::Firefox, "firefox", "A Firefox-Translations model for the pair (fa→en: `models fetch firefox-faen`)"),
+    (
+        MtChoice::Firefox,
+        "firefox",
+        "A Firefox-Translations model for the pair (fa→en: `models fetch firefox-faen`; en→fa: a \
+         mirror's, listed in models.toml with pair = \"en-fa\")",
+    ),
     (
         MtChoice::Llm,
         "llm",
