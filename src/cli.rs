@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use linguastream_core::mt::{MtChoice, NAMED_ENGINES};
+use linguastream_core::mt::{MtChoice, NAMED_ENGINES, UNTRANSLATED};
 
 /// Offline speech translation: Persian speech in, English speech and captions out.
 ///
@@ -199,8 +199,8 @@ pub struct LiveArgs {
     #[arg(long, value_name = "FILE")]
     pub call_input_file: Option<PathBuf>,
     /// Translation engine for the other side (auto: the installed English → Persian model,
-    /// else English captions alone).
-    #[arg(long, default_value = "auto", value_name = "ENGINE", value_parser = mt_choice())]
+    /// else English captions alone; none: English captions alone).
+    #[arg(long, default_value = "auto", value_name = "ENGINE", value_parser = call_mt_choice())]
     pub call_mt: MtChoice,
     #[command(flatten)]
     pub translation: TranslationArgs,
@@ -264,6 +264,13 @@ pub struct ServeArgs {
 fn mt_choice() -> impl clap::builder::TypedValueParser<Value = MtChoice> {
     let named = NAMED_ENGINES.iter().map(|(_, name, help)| PossibleValue::new(*name).help(*help));
     PossibleValuesParser::new(named).map(|name| name.parse().expect("a name from the table"))
+}
+
+/// `--call-mt`: the engines of `--mt`, and `none`, which only the other side of a call can choose.
+fn call_mt_choice() -> impl clap::builder::TypedValueParser<Value = MtChoice> {
+    let named =
+        NAMED_ENGINES.iter().chain([&UNTRANSLATED]).map(|(_, name, help)| PossibleValue::new(*name).help(*help));
+    PossibleValuesParser::new(named).map(|name| MtChoice::for_call_side(&name).expect("a name from the table"))
 }
 
 /// Where `models fetch` downloads from.
@@ -577,6 +584,16 @@ mod tests {
         assert!(include_str!("../README.md").contains(&row), "README has no row {row}");
         let e = error(&["linguastream", "translate", "a.wav", "--mt", "google"]);
         assert!(names.iter().all(|name| e.contains(name)), "{e}");
+    }
+
+    #[test]
+    fn only_the_other_side_can_go_untranslated() {
+        assert!(error(&["linguastream", "translate", "a.wav", "--mt", "none"]).contains("invalid value 'none'"));
+        let Command::Live(live) = Cli::try_parse_from(["linguastream", "live", "--call-mt", "none"]).unwrap().command
+        else {
+            unreachable!("parsed as live")
+        };
+        assert_eq!(live.call_mt, MtChoice::None);
     }
 
     #[test]

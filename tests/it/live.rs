@@ -590,3 +590,24 @@ fn without_an_engine_for_the_other_side_it_is_captioned_as_heard() {
     assert!(captions.to_lowercase().contains("them en: thank you"), "{captions}");
     assert!(!captions.contains("them fa:"), "{captions}");
 }
+
+#[test]
+fn the_other_side_can_be_left_untranslated_with_an_engine_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = english_clip(dir.path(), "Thank you very much for your help yesterday.");
+    let quiet = dir.path().join("quiet.wav");
+    write_wav_i16(&quiet, &Audio { samples: vec![0.0; 9 * 16_000], rate: 16_000 }, 1);
+    // The default home has the registry Gemma, which `auto` would translate English with.
+    let output = crate::util::run(
+        bin()
+            .args(["live", "--output", "none", "--mt", "direct", "--call-mt", "none", "--input-file"])
+            .arg(&quiet)
+            .arg("--call-input-file")
+            .arg(&clip),
+    );
+    let (captions, log) = (crate::util::stdout(&output), crate::util::stderr(&output));
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("none (captions as heard)"), "{log}");
+    assert!(captions.to_lowercase().contains("them en: thank you"), "{captions}");
+    assert!(!captions.contains("them fa:"), "{captions}");
+}

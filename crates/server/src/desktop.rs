@@ -140,7 +140,9 @@ fn start_session(server: &Arc<Server>, request: StartLive) -> Result<Value, (Sta
     let choices = Choices { from: request.from, mt: request.mt, partials: false, unsure: None };
     let options = choices.apply(&server.live).map_err(|m| (StatusCode::BAD_REQUEST, m))?;
     let call_mt = match request.call_mt {
-        Some(mt) => Some(mt.parse().map_err(|e: UnknownEngine| (StatusCode::BAD_REQUEST, e.to_string()))?),
+        Some(mt) => {
+            Some(MtChoice::for_call_side(&mt).map_err(|e: UnknownEngine| (StatusCode::BAD_REQUEST, e.to_string()))?)
+        }
         None => None,
     };
     let slot = server.take_slot().map_err(|busy| (busy.status, busy.message))?;

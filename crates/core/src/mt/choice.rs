@@ -53,7 +53,20 @@ pub const NAMED: [(MtChoice, &str, &str); 5] = [
     ),
 ];
 
+/// What only the other side of a call can choose: its speech captioned as heard, untranslated
+/// (a user's own speech untranslated would be read aloud by a voice of another language).
+pub const UNTRANSLATED: (MtChoice, &str, &str) =
+    (MtChoice::None, "none", "No translation: the other side captioned as heard, in its own language");
+
 impl MtChoice {
+    /// An engine for the other side of a call: a named one, or [`UNTRANSLATED`]'s `none`.
+    pub fn for_call_side(name: &str) -> Result<Self, UnknownEngine> {
+        match name == UNTRANSLATED.1 {
+            true => Ok(MtChoice::None),
+            false => name.parse(),
+        }
+    }
+
     /// The name users give it (`none` for the choice they cannot give).
     pub fn name(self) -> &'static str {
         NAMED.iter().find(|(choice, ..)| *choice == self).map_or("none", |(_, name, _)| name)
@@ -96,5 +109,8 @@ mod tests {
         }
         let error = "none".parse::<MtChoice>().unwrap_err().to_string();
         assert_eq!(error, "unknown translation engine 'none' (auto, direct, firefox, llm or nllb)");
+        assert_eq!(MtChoice::for_call_side("none").unwrap(), MtChoice::None);
+        assert_eq!(MtChoice::for_call_side("llm").unwrap(), MtChoice::Llm);
+        assert!(MtChoice::for_call_side("google").is_err());
     }
 }

@@ -22,7 +22,7 @@ mod llm;
 mod nllb;
 
 pub use cache::CachedTranslator;
-pub use choice::{MtChoice, UnknownEngine, NAMED as NAMED_ENGINES};
+pub use choice::{MtChoice, UnknownEngine, NAMED as NAMED_ENGINES, UNTRANSLATED};
 pub use direct::DirectWhisperTranslator;
 pub use firefox::FirefoxTranslator;
 #[cfg(feature = "llm")]
