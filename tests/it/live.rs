@@ -567,47 +567,38 @@ fn our_own_english_is_never_captured_as_the_other_side() {
     assert!(no_linguastream_modules());
 }
 
+/// `live` with a silent user and an English sentence as the other side, given `args`: its
+/// captions and its log.
+fn other_side_captions(home: Option<&Path>, args: &[&str]) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = english_clip(dir.path(), "Thank you very much for your help yesterday.");
+    let quiet = dir.path().join("quiet.wav");
+    write_wav_i16(&quiet, &Audio { samples: vec![0.0; 9 * 16_000], rate: 16_000 }, 1);
+    let mut command = bin();
+    if let Some(home) = home {
+        command.env("LINGUASTREAM_HOME", home);
+    }
+    command.args(["live", "--output", "none", "--mt", "direct"]).args(args);
+    let output = crate::util::run(command.arg("--input-file").arg(&quiet).arg("--call-input-file").arg(&clip));
+    let (captions, log) = (crate::util::stdout(&output), crate::util::stderr(&output));
+    assert!(output.status.success(), "{log}");
+    assert!(captions.to_lowercase().contains("them en: thank you"), "{captions}");
+    assert!(!captions.contains("them fa:"), "{captions}");
+    (captions, log)
+}
+
 /// With no English → Persian engine installed, the other side is captioned in English alone,
 /// and the user is told so in one line.
 #[test]
 fn without_an_engine_for_the_other_side_it_is_captioned_as_heard() {
     let home = crate::util::home_with_default_models(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let clip = english_clip(dir.path(), "Thank you very much for your help yesterday.");
-    let quiet = dir.path().join("quiet.wav");
-    write_wav_i16(&quiet, &Audio { samples: vec![0.0; 9 * 16_000], rate: 16_000 }, 1);
-    let output = crate::util::run(
-        bin()
-            .env("LINGUASTREAM_HOME", home.path())
-            .args(["live", "--output", "none", "--mt", "direct", "--input-file"])
-            .arg(&quiet)
-            .arg("--call-input-file")
-            .arg(&clip),
-    );
-    let (captions, log) = (crate::util::stdout(&output), crate::util::stderr(&output));
-    assert!(output.status.success(), "{log}");
+    let (_, log) = other_side_captions(Some(home.path()), &[]);
     assert!(log.contains("no translation model for en→fa is installed") && log.contains("in en alone"), "{log}");
-    assert!(captions.to_lowercase().contains("them en: thank you"), "{captions}");
-    assert!(!captions.contains("them fa:"), "{captions}");
 }
 
 #[test]
 fn the_other_side_can_be_left_untranslated_with_an_engine_installed() {
-    let dir = tempfile::tempdir().unwrap();
-    let clip = english_clip(dir.path(), "Thank you very much for your help yesterday.");
-    let quiet = dir.path().join("quiet.wav");
-    write_wav_i16(&quiet, &Audio { samples: vec![0.0; 9 * 16_000], rate: 16_000 }, 1);
     // The default home has the registry Gemma, which `auto` would translate English with.
-    let output = crate::util::run(
-        bin()
-            .args(["live", "--output", "none", "--mt", "direct", "--call-mt", "none", "--input-file"])
-            .arg(&quiet)
-            .arg("--call-input-file")
-            .arg(&clip),
-    );
-    let (captions, log) = (crate::util::stdout(&output), crate::util::stderr(&output));
-    assert!(output.status.success(), "{log}");
+    let (_, log) = other_side_captions(None, &["--call-mt", "none"]);
     assert!(log.contains("none (captions as heard)"), "{log}");
-    assert!(captions.to_lowercase().contains("them en: thank you"), "{captions}");
-    assert!(!captions.contains("them fa:"), "{captions}");
 }
