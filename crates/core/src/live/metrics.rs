@@ -29,6 +29,15 @@ pub struct LatencyMs {
     pub english: f64,
 }
 
+/// Milliseconds from the end of speech to the captions, by stage, queueing included: every
+/// utterance has them, spoken or only captioned (the other side of a call).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct CaptionStagesMs {
+    pub vad: f64,
+    pub stt: f64,
+    pub mt: f64,
+}
+
 /// Milliseconds each stage spent working on one utterance, queueing excluded.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct ProcessingMs {
@@ -49,6 +58,7 @@ pub struct UtteranceReport {
     pub latency_ms: Option<LatencyMs>,
     /// Speech end → its captions (transcript and translation) ready, spoken or not.
     pub caption_ms: f64,
+    pub caption_stages_ms: CaptionStagesMs,
     pub processing_ms: ProcessingMs,
     pub recognition: Recognition,
     pub confidence: Confidence,
@@ -81,6 +91,11 @@ impl UtteranceReport {
             translated_text: segment.translated_text.clone(),
             latency_ms,
             caption_ms: ms(marks.speech_end_at, marks.translated_at),
+            caption_stages_ms: CaptionStagesMs {
+                vad: ms(marks.speech_end_at, marks.detected_at),
+                stt: ms(marks.detected_at, marks.recognized_at),
+                mt: ms(marks.recognized_at, marks.translated_at),
+            },
             processing_ms: ProcessingMs {
                 stt: segment.timings_ms.stt,
                 mt: segment.timings_ms.mt,
@@ -169,10 +184,14 @@ impl LiveReport {
         self.english_s = seconds(pick(|l| l.english));
         self.ahead_lag_s = Quantiles::of(&self.ahead_lags_s);
         self.clauses_said_ahead = self.ahead_lags_s.len();
+        // Up to the captions every utterance counts; the voice's stages only the spoken ones.
+        let to_caption = |f: fn(&CaptionStagesMs) -> f64| {
+            Quantiles::of(&self.utterances.iter().map(|u| f(&u.caption_stages_ms)).collect::<Vec<_>>())
+        };
         self.stages_ms = StageQuantiles {
-            vad: pick(|l| l.vad),
-            stt: pick(|l| l.stt),
-            mt: pick(|l| l.mt),
+            vad: to_caption(|s| s.vad),
+            stt: to_caption(|s| s.stt),
+            mt: to_caption(|s| s.mt),
             tts_first_audio: pick(|l| l.tts_first_audio),
             output: pick(|l| l.output),
         };
@@ -211,5 +230,46 @@ mod tests {
         assert_eq!(percentile(&values, 95.0), 19.0);
         assert_eq!(percentile(&values, 100.0), 20.0);
         assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+
+    fn utterance(caption_stages_ms: CaptionStagesMs, spoken: bool) -> UtteranceReport {
+        let latency = LatencyMs {
+            vad: 1.0,
+            stt: 1.0,
+            mt: 1.0,
+            tts_first_audio: 50.0,
+            output: 5.0,
+            e2e: 58.0,
+            ..Default::default()
+        };
+        UtteranceReport {
+            seq: 0,
+            start_s: 0.0,
+            end_s: 1.0,
+            source_text: String::new(),
+            translated_text: String::new(),
+            latency_ms: spoken.then_some(latency),
+            caption_ms: caption_stages_ms.vad + caption_stages_ms.stt + caption_stages_ms.mt,
+            caption_stages_ms,
+            processing_ms: ProcessingMs::default(),
+            recognition: Recognition::default(),
+            confidence: Confidence::default(),
+            echo_removed: Vec::new(),
+            delivery: Delivery::Captioned,
+        }
+    }
+
+    /// A lane that is only captioned still reports where its captions' time went.
+    #[test]
+    fn captioned_utterances_count_in_the_stages_up_to_their_captions() {
+        let stages = CaptionStagesMs { vad: 100.0, stt: 300.0, mt: 600.0 };
+        let mut report = LiveReport { utterances: vec![utterance(stages, false)], ..Default::default() };
+        report.summarise();
+        assert_eq!(
+            (report.stages_ms.vad.p50, report.stages_ms.stt.p50, report.stages_ms.mt.p50),
+            (100.0, 300.0, 600.0)
+        );
+        assert_eq!(report.caption_latency_s.p50, 1.0);
+        assert_eq!(report.stages_ms.tts_first_audio.p50, 0.0, "nothing was spoken");
     }
 }
