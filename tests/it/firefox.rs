@@ -393,13 +393,16 @@ fn an_english_to_persian_firefox_model_from_models_toml_captions_english_speech(
         assert_engine_text(segment["translated_text"].as_str().unwrap(), segment["source_text"].as_str().unwrap());
     }
 
-    // The other side of a call through the same engine; the user says nothing.
+    // The other side of a call through the same engine, which `auto` prefers to the registry
+    // Gemma (installed here too) for a pair a listed model covers; the user says nothing.
+    let gemma = store().model_dir("gemma3-270m");
+    std::os::unix::fs::symlink(&gemma, home.path().join("models").join("gemma3-270m")).unwrap();
     let quiet = dir.path().join("quiet.wav");
     write_wav_i16(&quiet, &Audio { samples: vec![0.0; 14 * 16_000], rate: 16_000 }, 1);
     let metrics = dir.path().join("metrics.json");
     let output = run(bin()
         .env("LINGUASTREAM_HOME", home.path())
-        .args(["live", "--output", "none", "--mt", "direct", "--call-mt", "firefox", "--input-file"])
+        .args(["live", "--output", "none", "--mt", "direct", "--call-mt", "auto", "--input-file"])
         .arg(&quiet)
         .arg("--call-input-file")
         .arg(&english)
