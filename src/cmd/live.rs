@@ -265,19 +265,20 @@ fn print_summary(report: &LiveReport) {
             None => eprintln!("  {:>4} {:>7.1}s not spoken", u.seq, u.start_s),
         }
     }
-    let e = &report.e2e_latency_s;
-    let lag = &report.output_lag_s;
+    let spoken = report.utterances.iter().filter(|u| u.latency_ms.is_some()).count();
+    let unspoken = format!("{} captioned only, {} refused", report.utterances.len() - spoken, report.dropped.len());
+    let (e, lag) = (&report.e2e_latency_s, &report.output_lag_s);
+    let latency = match spoken {
+        // Percentiles of nothing would read as instant English.
+        0 => format!("nothing spoken ({unspoken})"),
+        _ => format!(
+            "p50 {:.2} s, p95 {:.2} s, max {:.2} s; English heard to its end: p50 {:.2} s, p95 {:.2} s; over {spoken} utterances spoken ({unspoken})",
+            e.p50, e.p95, e.max, lag.p50, lag.p95
+        ),
+    };
     eprintln!(
-        "end of speech → English: p50 {:.2} s, p95 {:.2} s, max {:.2} s; English heard to its end: p50 {:.2} s, p95 {:.2} s; over {} utterances ({} not spoken); CPU {:.0}%, peak RSS {:.0} MB",
-        e.p50,
-        e.p95,
-        e.max,
-        lag.p50,
-        lag.p95,
-        report.utterances.len(),
-        report.dropped.len(),
-        report.cpu_percent,
-        report.peak_rss_mb
+        "end of speech → English: {latency}; CPU {:.0}%, peak RSS {:.0} MB",
+        report.cpu_percent, report.peak_rss_mb
     );
     if report.max_backlog_s >= 0.5 || report.lost_audio_s > 0.0 {
         eprintln!("backlog peaked at {:.1} s; audio lost: {:.1} s", report.max_backlog_s, report.lost_audio_s);
