@@ -67,9 +67,14 @@ impl MtChoice {
         }
     }
 
-    /// The name users give it (`none` for the choice they cannot give).
+    /// The name users give it (`none`, [`UNTRANSLATED`]'s, for the other side of a call).
     pub fn name(self) -> &'static str {
-        NAMED.iter().find(|(choice, ..)| *choice == self).map_or("none", |(_, name, _)| name)
+        NAMED
+            .iter()
+            .chain([&UNTRANSLATED])
+            .find(|(choice, ..)| *choice == self)
+            .map(|(_, name, _)| *name)
+            .unwrap_or_default()
     }
 
     /// "auto, direct, firefox, llm or nllb".
@@ -110,6 +115,7 @@ mod tests {
         let error = "none".parse::<MtChoice>().unwrap_err().to_string();
         assert_eq!(error, "unknown translation engine 'none' (auto, direct, firefox, llm or nllb)");
         assert_eq!(MtChoice::for_call_side("none").unwrap(), MtChoice::None);
+        assert_eq!(MtChoice::None.name(), "none");
         assert_eq!(MtChoice::for_call_side("llm").unwrap(), MtChoice::Llm);
         assert!(MtChoice::for_call_side("google").is_err());
     }
